@@ -1,0 +1,27 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench schema clean
+
+$(BIN)/hub: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(BIN)/hub
+
+demo: $(BIN)/hub
+	$(BIN)/hub serve --demo
+
+test: $(BIN)/hub
+	$(BIN)/ruff check hub tests bench
+	$(BIN)/pytest
+
+bench: $(BIN)/hub
+	$(BIN)/python bench/mutations.py
+
+schema: $(BIN)/hub
+	$(BIN)/hub export-schema > schema.graphql
+
+clean:
+	rm -rf $(VENV) .hub

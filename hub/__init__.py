@@ -1,0 +1,1 @@
+"""The hub: a GraphQL data hub with event sourcing for a city's social-work workforce registry."""

@@ -1,0 +1,142 @@
+"""The `hub` command: serve, migrate, project, token, export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from hub.config import DEV_SECRET, Settings
+from hub.runtime import projections
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from hub.web import create_app
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    settings = Settings.from_env(**overrides)
+    if settings.jwt_secret == DEV_SECRET:
+        logging.getLogger("hub").warning(
+            "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
+        )
+    app = create_app(settings, demo=args.demo)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+
+
+def _migrate(_: argparse.Namespace) -> None:
+    from hub.runtime import Hub
+
+    async def main() -> None:
+        hub = Hub(Settings.from_env())
+        await hub.start(project=False)
+        print(
+            f"migrated; the event store and read tables are ready at position "
+            f"{hub.signals.projected}"
+        )
+        await hub.stop()
+
+    asyncio.run(main())
+
+
+def _project(args: argparse.Namespace) -> None:
+    from hub.runtime import Hub
+
+    async def main() -> None:
+        hub = Hub(Settings.from_env())
+        await hub.start(project=False)
+        try:
+            if args.rebuild:
+                await hub.projector.rebuild(args.rebuild)
+                print(f"rebuilding {', '.join(args.rebuild)} from position 0", flush=True)
+            covered = 0
+            while step := await hub.projector.step():
+                covered += step
+                print(f"projected {covered} stored events", flush=True)
+            print(f"caught up: {covered} stored events applied", flush=True)
+            if not args.once:
+                print("following the event store (Ctrl-C to stop)", flush=True)
+                await hub.projector.run()
+        finally:
+            await hub.stop()
+
+    with _interruptible():
+        asyncio.run(main())
+
+
+def _token(args: argparse.Namespace) -> None:
+    from hub.auth import issue_token
+    from hub.domain.envelope import Role
+
+    try:
+        token = issue_token(
+            Settings.from_env().jwt_secret,
+            Role(args.role),
+            sub=args.sub or f"{args.role.lower()}-user",
+            district=args.district,
+            agency=args.agency,
+            ttl_seconds=int(args.hours * 3600),
+        )
+    except ValueError as error:
+        sys.exit(f"hub token: {error}")
+    print(token)
+
+
+def _export_schema(_: argparse.Namespace) -> None:
+    from hub.schema.root import schema
+
+    print(schema.as_str())
+
+
+class _interruptible:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, *_: object) -> bool:
+        return kind is KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    parser = argparse.ArgumentParser(prog="hub", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the GraphQL API (migrates first)")
+    serve.add_argument("--demo", action="store_true", help="load demo data into an empty registry")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(run=_serve)
+
+    commands.add_parser("migrate", help="apply migrations/*.sql").set_defaults(run=_migrate)
+
+    project = commands.add_parser("project", help="run the projections alone")
+    project.add_argument(
+        "--rebuild",
+        nargs="+",
+        metavar="NAME",
+        choices=[p.name for p in projections()],
+        help="rebuild these from zero first",
+    )
+    project.add_argument("--once", action="store_true", help="stop when caught up")
+    project.set_defaults(run=_project)
+
+    token = commands.add_parser("token", help="print a signed token for trying the API")
+    token.add_argument(
+        "--role",
+        required=True,
+        choices=["MUNICIPAL", "DISTRICT", "CONTRACTOR", "AUDITOR", "PARTNER"],
+    )
+    token.add_argument("--district", help="district code, for DISTRICT")
+    token.add_argument("--agency", help="agency id, for CONTRACTOR")
+    token.add_argument("--sub", help="who the token is for")
+    token.add_argument("--hours", type=float, default=12, help="lifetime (default 12)")
+    token.set_defaults(run=_token)
+
+    commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
+        run=_export_schema
+    )
+
+    args = parser.parse_args(argv)
+    args.run(args)

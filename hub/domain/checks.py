@@ -1,0 +1,63 @@
+"""Input checks shared by every record type; each refusal names the field and says why."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+from typing import TypeVar
+
+from hub.domain.errors import InvalidInput
+
+E_ = TypeVar("E_", bound=Enum)
+
+
+def text(value: str, field: str, *, max_length: int = 200) -> str:
+    value = value.strip()
+    if not value:
+        raise InvalidInput(f"{field} must not be empty", field)
+    if len(value) > max_length:
+        raise InvalidInput(
+            f"{field} must be at most {max_length} characters, got {len(value)}", field
+        )
+    return value
+
+
+def member(value: str | E_, vocabulary: type[E_], field: str) -> E_:
+    try:
+        return vocabulary(value)
+    except ValueError:
+        allowed = ", ".join(v.value for v in vocabulary)
+        raise InvalidInput(f"{field} {value!r} is not one of {allowed}", field) from None
+
+
+def members(values: list, vocabulary: type[E_], field: str) -> list[E_]:
+    """Distinct values, in the order given, at least one."""
+    chosen = [member(v, vocabulary, field) for v in values]
+    if not chosen:
+        raise InvalidInput(f"{field} must name at least one value", field)
+    if len(set(chosen)) != len(chosen):
+        raise InvalidInput(f"{field} lists a value twice", field)
+    return chosen
+
+
+def effective_on(day: date, today: date, not_before: date | None = None) -> date:
+    """A business date: never in the future, never before the record existed."""
+    if day > today:
+        raise InvalidInput(
+            f"effectiveOn {day.isoformat()} is in the future (today is {today.isoformat()})",
+            "effectiveOn",
+        )
+    if not_before is not None and day < not_before:
+        raise InvalidInput(
+            f"effectiveOn {day.isoformat()} is before the record was created "
+            f"({not_before.isoformat()})",
+            "effectiveOn",
+        )
+    return day
+
+
+def period(start: date, end: date, start_field: str, end_field: str) -> None:
+    if end < start:
+        raise InvalidInput(
+            f"{end_field} {end.isoformat()} is before {start_field} {start.isoformat()}", end_field
+        )

@@ -1,0 +1,79 @@
+"""A stored event as projections see it: its position, its envelope, its public payload."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, StoredEvent
+
+from hub.domain.record import Record
+
+_INTERNAL = {"originator_id", "originator_version", "timestamp", "originator_topic", "envelope"}
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@dataclass(frozen=True)
+class Change:
+    position: int
+    entity_id: UUID
+    entity_type: str
+    type: str
+    kind: str
+    version: int
+    recorded_at: datetime
+    envelope: dict[str, Any]
+    facts: dict[str, Any]
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The public payload: the event's facts in camelCase, profile changes flattened."""
+        facts = dict(self.facts)
+        facts.update(facts.pop("changes", {}))
+        return {camel(k): v for k, v in facts.items()}
+
+
+def decode(mapper: Mapper, rows: list[tuple[int, UUID, int, str, bytes]]) -> list[Change]:
+    """Decode stored rows into changes of records; other rows (claims) are left out."""
+    changes: list[Change] = []
+    for position, originator_id, version, topic, state in rows:
+        event = mapper.to_domain_event(
+            StoredEvent(
+                originator_id=originator_id, originator_version=version, topic=topic, state=state
+            )
+        )
+        owner = _owner(type(event))
+        if owner is None:
+            continue
+        kind = type(event).__name__
+        changes.append(
+            Change(
+                position=position,
+                entity_id=event.originator_id,
+                entity_type=owner.entity_type.value,
+                type=owner.__name__ + kind,
+                kind=kind,
+                version=version,
+                recorded_at=event.timestamp,
+                envelope=event.envelope,
+                facts={k: v for k, v in event.__dict__.items() if k not in _INTERNAL},
+            )
+        )
+    return changes
+
+
+@functools.cache
+def _owner(event_class: type) -> type[Record] | None:
+    """The record class an event class is nested in, if it is a record's event."""
+    owner: object = sys.modules[event_class.__module__]
+    for part in event_class.__qualname__.split(".")[:-1]:
+        owner = getattr(owner, part, None)
+    return owner if isinstance(owner, type) and issubclass(owner, Record) else None

@@ -1,0 +1,255 @@
+"""The registry application: runs commands on records and stores their events.
+
+`eventsourcing` is synchronous; callers on the event loop run `Registry` methods in a thread
+(see `hub.app.Hub.command`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from hub.domain.agency import Agency
+from hub.domain.claim import Claim, claim_id
+from hub.domain.envelope import Actor, Envelope
+from hub.domain.errors import Conflict, InvalidInput, NotFound
+from hub.domain.record import Record
+
+R = TypeVar("R", bound=Record)
+ATTEMPTS = 5
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One command as the caller asked for it, before it is decided."""
+
+    command: str
+    actor: Actor
+    correlation_id: str
+    today: date
+    inputs: dict[str, Any] = field(default_factory=dict)
+    record_id: UUID | None = None
+    expected_version: int | None = None
+    effective_on: date | None = None
+    reason: str | None = None
+    idempotency_key: str | None = None
+
+    def envelope(self) -> Envelope:
+        effective_on = self.effective_on or self.today
+        if effective_on > self.today:
+            raise InvalidInput(
+                f"effectiveOn {effective_on.isoformat()} is in the future "
+                f"(today is {self.today.isoformat()})",
+                "effectiveOn",
+            )
+        return Envelope(
+            actor=self.actor,
+            effective_on=effective_on,
+            correlation_id=self.correlation_id,
+            reason=(self.reason or "").strip() or None,
+            idempotency_key=self.idempotency_key,
+        )
+
+    def fingerprint(self) -> str:
+        """What makes two requests with one idempotency key the same request."""
+        facts = {
+            "command": self.command,
+            "inputs": self.inputs,
+            "id": self.record_id,
+            "expectedVersion": self.expected_version,
+            "effectiveOn": self.effective_on,
+            "reason": self.reason,
+        }
+        return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a command did: the record it acted on, and the position of its last event."""
+
+    record_id: UUID
+    position: int
+    replayed: bool = False
+
+
+class Unit:
+    """The records one command reads and writes; saved together in one transaction."""
+
+    def __init__(self, registry: Registry, request: Request) -> None:
+        self.registry = registry
+        self.request = request
+        self.envelope = request.envelope()
+        self.claims: list[Claim] = []
+
+    def load(self, cls: type[R], record_id: UUID | None = None) -> R:
+        """The record the command acts on, at the version the caller expected."""
+        record_id = record_id or self.request.record_id
+        try:
+            record = self.registry.repository.get(record_id)
+        except AggregateNotFoundError:
+            record = None
+        if not isinstance(record, cls):
+            raise NotFound(f"no {cls.entity_type.value.lower()} with id {record_id}", "id")
+        expected = self.request.expected_version
+        if (
+            expected is not None
+            and record_id == self.request.record_id
+            and record.version != expected
+        ):
+            raise Conflict(
+                f"{cls.entity_type.value.lower()} {record_id} is at version {record.version}, "
+                f"not the expected {expected}: reload it and retry",
+                "expectedVersion",
+            )
+        return record
+
+    def claim_unique(
+        self, key: str, record: Record, field: str, taken: Callable[[UUID], str]
+    ) -> None:
+        """Claim `key` for `record`; if another record holds it, refuse with `taken(holder)`."""
+        holder = self.registry.claim_holder(key)
+        if holder is not None and holder.record_id != record.id:
+            raise InvalidInput(taken(holder.record_id), field)
+        if holder is None:
+            self.claims.append(
+                Claim(key=key, record_id=record.id, record_version=record.version, fingerprint="")
+            )
+
+
+class Registry(Application):
+    name = "Registry"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def claim_holder(self, key: str) -> Claim | None:
+        try:
+            claim = self.repository.get(claim_id(key))
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(claim, Claim)
+        return claim
+
+    def position_of(self, record_id: UUID, version: int) -> int:
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT notification_id FROM registry_events"
+                " WHERE originator_id = %s AND originator_version = %s",
+                (record_id, version),
+            )
+            row = curs.fetchone()
+        return int(row["notification_id"])
+
+    def run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
+        """Decide the command on fresh state and store its events, retrying lost races."""
+        key = (
+            f"idempotency:{request.actor.sub}:{request.idempotency_key}"
+            if request.idempotency_key
+            else None
+        )
+        fingerprint = request.fingerprint()
+        for attempt in range(ATTEMPTS):
+            if key is not None:
+                first = self.claim_holder(key)
+                if first is not None:
+                    if first.fingerprint != fingerprint:
+                        raise Conflict(
+                            f"idempotencyKey {request.idempotency_key!r} was already used for "
+                            f"a different request",
+                            "idempotencyKey",
+                        )
+                    return Outcome(
+                        first.record_id,
+                        self.position_of(first.record_id, first.record_version),
+                        replayed=True,
+                    )
+            unit = Unit(self, request)
+            record = decide(unit)
+            if key is not None:
+                unit.claims.append(
+                    Claim(
+                        key=key,
+                        record_id=record.id,
+                        record_version=record.version,
+                        fingerprint=fingerprint,
+                    )
+                )
+            try:
+                recordings = self.save(record, *unit.claims)
+            except IntegrityError:
+                if attempt == ATTEMPTS - 1:
+                    raise Conflict(
+                        "the record kept changing while this command ran: retry it"
+                    ) from None
+                continue
+            position = max(
+                r.notification.id for r in recordings if r.domain_event.originator_id == record.id
+            )
+            return Outcome(record.id, position)
+        raise AssertionError("unreachable")
+
+    # Agency commands: each names its rule in the domain; the Unit does the rest.
+
+    def register_agency(self, request: Request) -> Outcome:
+        def decide(unit: Unit) -> Record:
+            agency = Agency.register(envelope=unit.envelope, **request.inputs)
+            unit.claim_unique(
+                f"credit-code:{agency.credit_code}",
+                agency,
+                "creditCode",
+                lambda holder: (
+                    f"credit code {agency.credit_code} is already registered to agency {holder}"
+                ),
+            )
+            return agency
+
+        return self.run(request, decide)
+
+    def update_agency_profile(self, request: Request) -> Outcome:
+        return self._on_agency(request, lambda a, e: a.update_profile(envelope=e, **request.inputs))
+
+    def incubate_agency(self, request: Request) -> Outcome:
+        return self._on_agency(request, lambda a, e: a.incubate(envelope=e, **request.inputs))
+
+    def designate_demonstration_agency(self, request: Request) -> Outcome:
+        return self._on_agency(
+            request, lambda a, e: a.designate_demonstration(envelope=e, **request.inputs)
+        )
+
+    def suspend_agency(self, request: Request) -> Outcome:
+        return self._on_agency(request, lambda a, e: a.suspend(envelope=e))
+
+    def reinstate_agency(self, request: Request) -> Outcome:
+        return self._on_agency(request, lambda a, e: a.reinstate(envelope=e))
+
+    def deregister_agency(self, request: Request) -> Outcome:
+        return self._on_agency(request, lambda a, e: a.deregister(envelope=e))
+
+    def _on_agency(self, request: Request, act: Callable[[Agency, Envelope], None]) -> Outcome:
+        def decide(unit: Unit) -> Record:
+            agency = unit.load(Agency)
+            act(agency, unit.envelope)
+            return agency
+
+        return self.run(request, decide)

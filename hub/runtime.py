@@ -1,0 +1,107 @@
+"""The running hub: its database, the registry application, the read pool, the projector."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import asyncpg
+
+from hub.config import Settings
+from hub.database import database_url, event_store_env, migrate
+from hub.domain.errors import CommandRefused
+from hub.projections.agencies import Agencies
+from hub.projections.event_log import EventLog
+from hub.projections.runner import Projection, Projector
+from hub.registry import Outcome, Registry, Request
+from hub.signals import Signals
+
+log = logging.getLogger("hub")
+
+
+def projections() -> list[Projection]:
+    return [EventLog(), Agencies()]
+
+
+class Hub:
+    """Everything a process of the hub holds; `start` and `stop` bracket its life."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.url = ""
+        self.registry: Registry
+        self.pool: asyncpg.Pool
+        self.signals: Signals
+        self.projector: Projector
+        self._executor = ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command")
+        self._projecting: asyncio.Task[None] | None = None
+
+    async def start(self, *, project: bool | None = None) -> None:
+        self.url = await asyncio.to_thread(
+            database_url, self.settings.database_url, self.settings.home
+        )
+        await migrate(self.url)
+        self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url))
+        self.pool = await asyncpg.create_pool(self.url, min_size=2, max_size=10)
+        self.signals = Signals(self.url)
+        self.projector = Projector(
+            self.pool,
+            self.registry.mapper,
+            projections(),
+            wake=self.signals.stored,
+            batch_size=self.settings.projection_batch,
+        )
+        positions = await self.projector.positions()
+        await self.signals.start(min(positions.values()))
+        if self.settings.run_projections if project is None else project:
+            self._projecting = asyncio.create_task(self.projector.run(), name="projector")
+
+    async def stop(self) -> None:
+        if self._projecting is not None:
+            self._projecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._projecting
+        await self.signals.stop()
+        await self.pool.close()
+        await asyncio.to_thread(self.registry.close)
+        self._executor.shutdown(wait=True)
+
+    async def command(
+        self, run: Callable[[Registry, Request], Outcome], request: Request
+    ) -> Outcome:
+        """Run a command off the event loop and wait until the read views show it.
+
+        Raises `CommandRefused` when the command is refused (and nothing was written).
+        """
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(self._executor, run, self.registry, request)
+        caught_up = await self.signals.projected_past(
+            outcome.position, self.settings.read_your_writes_timeout
+        )
+        if not caught_up:
+            log.warning("read views did not reach position %s in time", outcome.position)
+        return outcome
+
+    async def projection_lag(self) -> dict[str, object]:
+        async with self.pool.acquire() as conn:
+            head = await conn.fetchval(
+                "SELECT coalesce(max(notification_id), 0) FROM registry_events"
+            )
+            rows = await conn.fetch("SELECT name, position, updated_at FROM projection_positions")
+        return {
+            "head": head,
+            "projections": {
+                r["name"]: {
+                    "position": r["position"],
+                    "lag": head - r["position"],
+                    "updatedAt": r["updated_at"].isoformat(),
+                }
+                for r in rows
+            },
+        }
+
+
+__all__ = ["CommandRefused", "Hub"]

@@ -1,0 +1,1 @@
+"""The public GraphQL API (API.md): types, thin resolvers that call the application."""

@@ -1,0 +1,252 @@
+"""Agencies in the API: the type, its list, its mutations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import strawberry
+
+from hub.domain.vocabulary import AgencyKind as DomainAgencyKind
+from hub.domain.vocabulary import AgencyStatus as DomainAgencyStatus
+from hub.domain.vocabulary import ServiceField as DomainServiceField
+from hub.projections.agencies import agency_page
+from hub.registry import Registry
+from hub.schema.common import District, PageInfo, UserError, decode_cursor, encode_cursor, page_size
+from hub.schema.context import Info
+from hub.schema.mutations import RecordInput, command, record_id
+
+AgencyKind = strawberry.enum(DomainAgencyKind)
+AgencyStatus = strawberry.enum(DomainAgencyStatus)
+ServiceField = strawberry.enum(DomainServiceField, description="The 18 fields of service (领域).")
+
+
+@strawberry.type(description="Incubation at an incubator base (孵化基地).")
+class Incubation:
+    incubator: str
+    from_: date = strawberry.field(name="from")
+    to: date
+
+
+@strawberry.type(description='A demonstration designation (示范), e.g. the "411" programme.')
+class Demonstration:
+    programme: str
+    year: int
+
+
+@strawberry.type(description="A private social-work service agency (民办社会工作服务机构).")
+class Agency:
+    id: strawberry.ID
+    version: int
+    status: AgencyStatus
+    name: str
+    credit_code: str = strawberry.field(description="Unified social credit code (GB 32100-2015).")
+    district: District
+    kind: AgencyKind
+    fields: list[ServiceField]
+    registered_on: date
+    incubation: Incubation | None
+    demonstration: Demonstration | None
+    updated_at: datetime = strawberry.field(description="When the last change was recorded.")
+
+    @classmethod
+    def of(cls, row: Any) -> Agency:
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            version=row["version"],
+            status=DomainAgencyStatus(row["status"]),
+            name=row["name"],
+            credit_code=row["credit_code"],
+            district=District.of(row["district"]),
+            kind=DomainAgencyKind(row["kind"]),
+            fields=[DomainServiceField(f) for f in row["fields"]],
+            registered_on=row["registered_on"],
+            incubation=Incubation(
+                incubator=row["incubator"], from_=row["incubated_from"], to=row["incubated_to"]
+            )
+            if row["incubator"]
+            else None,
+            demonstration=Demonstration(
+                programme=row["demonstration_programme"], year=row["demonstration_year"]
+            )
+            if row["demonstration_programme"]
+            else None,
+            updated_at=row["updated_at"],
+        )
+
+
+@strawberry.type
+class AgencyEdge:
+    cursor: str
+    node: Agency
+
+
+@strawberry.type
+class AgencyConnection:
+    edges: list[AgencyEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class AgencyFilter:
+    district: str | None = None
+    kind: AgencyKind | None = None
+    status: AgencyStatus | None = None
+    field: ServiceField | None = None
+
+
+async def load_agency(info: Info, id: UUID) -> Agency | None:
+    row = await info.context.agencies.load(id)
+    return Agency.of(row) if row else None
+
+
+async def agency(info: Info, id: strawberry.ID) -> Agency | None:
+    return await load_agency(info, record_id(id))
+
+
+async def agencies(
+    info: Info, first: int = 50, after: str | None = None, filter: AgencyFilter | None = None
+) -> AgencyConnection:
+    chosen = filter or AgencyFilter()
+    rows, more, total = await agency_page(
+        info.context.hub.pool,
+        first=page_size(first),
+        after_seq=decode_cursor("agency", after),
+        district=chosen.district,
+        kind=chosen.kind.value if chosen.kind else None,
+        status=chosen.status.value if chosen.status else None,
+        field=chosen.field.value if chosen.field else None,
+    )
+    edges = [AgencyEdge(cursor=encode_cursor("agency", r["seq"]), node=Agency.of(r)) for r in rows]
+    return AgencyConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
+    )
+
+
+@strawberry.type
+class AgencyPayload:
+    agency: Agency | None
+    position: int | None
+    errors: list[UserError]
+
+
+async def agency_command(info: Info, run: Any, input: Any, **inputs: Any) -> AgencyPayload:
+    result = await command(info, run, input, inputs)
+    if result.errors:
+        return AgencyPayload(agency=None, position=None, errors=result.errors)
+    return AgencyPayload(
+        agency=await load_agency(info, result.record_id), position=result.position, errors=[]
+    )
+
+
+@strawberry.input
+class RegisterAgencyInput(RecordInput):
+    name: str
+    credit_code: str
+    district: str
+    kind: AgencyKind
+    fields: list[ServiceField]
+
+
+@strawberry.input
+class UpdateAgencyProfileInput(RecordInput):
+    id: strawberry.ID
+    name: str | None = None
+    kind: AgencyKind | None = None
+    fields: list[ServiceField] | None = None
+    expected_version: int | None = None
+
+
+@strawberry.input
+class IncubateAgencyInput(RecordInput):
+    id: strawberry.ID
+    incubator: str
+    from_: date = strawberry.field(name="from")
+    to: date
+    expected_version: int | None = None
+
+
+@strawberry.input
+class DesignateDemonstrationAgencyInput(RecordInput):
+    id: strawberry.ID
+    programme: str
+    year: int
+    expected_version: int | None = None
+
+
+@strawberry.input(description="Suspend, reinstate or deregister an agency; reason is required.")
+class AgencyLifecycleInput(RecordInput):
+    id: strawberry.ID
+    expected_version: int | None = None
+
+
+def _values(values: list[Any] | None) -> list[str] | None:
+    return None if values is None else [v.value for v in values]
+
+
+@strawberry.type
+class AgencyMutations:
+    @strawberry.mutation
+    async def register_agency(self, info: Info, input: RegisterAgencyInput) -> AgencyPayload:
+        return await agency_command(
+            info,
+            Registry.register_agency,
+            input,
+            name=input.name,
+            credit_code=input.credit_code,
+            district=input.district,
+            kind=input.kind.value,
+            fields=_values(input.fields),
+        )
+
+    @strawberry.mutation
+    async def update_agency_profile(
+        self, info: Info, input: UpdateAgencyProfileInput
+    ) -> AgencyPayload:
+        return await agency_command(
+            info,
+            Registry.update_agency_profile,
+            input,
+            name=input.name,
+            kind=input.kind.value if input.kind else None,
+            fields=_values(input.fields),
+        )
+
+    @strawberry.mutation
+    async def incubate_agency(self, info: Info, input: IncubateAgencyInput) -> AgencyPayload:
+        return await agency_command(
+            info,
+            Registry.incubate_agency,
+            input,
+            incubator=input.incubator,
+            start=input.from_,
+            end=input.to,
+        )
+
+    @strawberry.mutation
+    async def designate_demonstration_agency(
+        self, info: Info, input: DesignateDemonstrationAgencyInput
+    ) -> AgencyPayload:
+        return await agency_command(
+            info,
+            Registry.designate_demonstration_agency,
+            input,
+            programme=input.programme,
+            year=input.year,
+        )
+
+    @strawberry.mutation
+    async def suspend_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
+        return await agency_command(info, Registry.suspend_agency, input)
+
+    @strawberry.mutation
+    async def reinstate_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
+        return await agency_command(info, Registry.reinstate_agency, input)
+
+    @strawberry.mutation
+    async def deregister_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
+        return await agency_command(info, Registry.deregister_agency, input)

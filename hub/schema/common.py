@@ -1,0 +1,142 @@
+"""Types shared by every record type: errors, events, the caller, districts, paging."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, NewType
+
+import strawberry
+from strawberry.scalars import JSON
+
+from hub.domain import reference
+from hub.domain.envelope import Role as DomainRole
+from hub.domain.errors import CommandRefused, InvalidInput
+from hub.domain.vocabulary import EntityType as DomainEntityType
+
+Role = strawberry.enum(DomainRole, description="The capacity a caller acts in.")
+EntityType = strawberry.enum(DomainEntityType, description="The kinds of record.")
+
+MAX_PAGE = 500
+
+
+@strawberry.enum(description="What kind of refusal a UserError is.")
+class ErrorCode(Enum):
+    VALIDATION = "VALIDATION"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    INVALID_STATE = "INVALID_STATE"
+
+
+@strawberry.type(description="Why a mutation was refused; a refused mutation writes nothing.")
+class UserError:
+    code: ErrorCode
+    field: str | None
+    message: str
+
+    @classmethod
+    def of(cls, refusal: CommandRefused) -> UserError:
+        return cls(code=ErrorCode(refusal.code), field=refusal.field, message=refusal.message)
+
+
+@strawberry.type(description="A district or county of the city (区县).")
+class District:
+    code: str
+    name: str
+    name_en: str = strawberry.field(description="The name in pinyin.")
+    county: bool = strawberry.field(description="True for a county (县), false for a district.")
+
+    @classmethod
+    def of(cls, code: str) -> District:
+        d = reference.DISTRICTS[code]
+        return cls(code=d.code, name=d.name, name_en=d.name_en, county=d.county)
+
+
+@strawberry.type(description="Who made a change, and in which capacity.")
+class Actor:
+    sub: str
+    party: str | None = strawberry.field(description="MUNICIPAL, DISTRICT or CONTRACTOR.")
+    role: Role
+    jurisdiction: str = strawberry.field(description="CITY, a district code, or an agency id.")
+
+
+@strawberry.type(description="The authenticated caller.")
+class Principal:
+    sub: str
+    role: Role
+    party: str | None
+    district: District | None
+    agency: strawberry.ID | None
+    jurisdiction: str
+
+
+@strawberry.type(description="One stored change of one record, with its envelope.")
+class Event:
+    position: int = strawberry.field(description="Global order of the whole log.")
+    entity_id: strawberry.ID
+    entity_type: EntityType
+    type: str
+    version: int
+    recorded_at: datetime
+    effective_on: date
+    actor: Actor
+    reason: str | None
+    retracts: list[int]
+    correlation_id: str
+    data: JSON
+
+    @classmethod
+    def of(cls, row: Any) -> Event:
+        return cls(
+            position=row["position"],
+            entity_id=strawberry.ID(str(row["entity_id"])),
+            entity_type=DomainEntityType(row["entity_type"]),
+            type=row["type"],
+            version=row["version"],
+            recorded_at=row["recorded_at"],
+            effective_on=row["effective_on"],
+            actor=Actor(
+                sub=row["actor_sub"],
+                party=row["actor_party"],
+                role=DomainRole(row["actor_role"]),
+                jurisdiction=row["actor_jurisdiction"],
+            ),
+            reason=row["reason"],
+            retracts=list(row["retracts"]),
+            correlation_id=row["correlation_id"],
+            data=json.loads(row["data"]),
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+Cursor = NewType("Cursor", str)
+
+
+def encode_cursor(kind: str, seq: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{seq}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        prefix, _, seq = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if prefix == kind:
+            return int(seq)
+    except ValueError:
+        pass
+    raise InvalidInput(f"after: {cursor!r} is not a cursor of this list", "after")
+
+
+def page_size(first: int) -> int:
+    if not 0 <= first <= MAX_PAGE:
+        raise InvalidInput(f"first must be between 0 and {MAX_PAGE}, got {first}", "first")
+    return first

@@ -1,0 +1,70 @@
+"""The one path every mutation takes: build the request, run it, report refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import strawberry
+
+from hub.domain.errors import CommandRefused, InvalidInput
+from hub.projections.changes import camel
+from hub.registry import Outcome, Registry, Request
+from hub.schema.common import UserError
+from hub.schema.context import Info
+
+
+@strawberry.input(description="Fields every mutation input has besides its own.")
+class RecordInput:
+    effective_on: date | None = strawberry.field(
+        default=None, description="The business date the change took effect; default today."
+    )
+    reason: str | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Repeat a request with the same key (same caller) to get the first answer.",
+    )
+
+
+@dataclass(frozen=True)
+class Result:
+    record_id: UUID | None = None
+    position: int | None = None
+    errors: list[UserError] | None = None
+
+
+def record_id(value: str | strawberry.ID) -> UUID:
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"id {value!r} is not a record id (a UUID)", "id") from None
+
+
+async def command(
+    info: Info,
+    run: Callable[[Registry, Request], Outcome],
+    input: RecordInput,
+    inputs: dict[str, Any],
+) -> Result:
+    context = info.context
+    try:
+        raw_id = getattr(input, "id", None)
+        request = Request(
+            command=camel(run.__name__),
+            actor=context.caller,
+            correlation_id=context.correlation_id,
+            today=context.hub.settings.today(),
+            inputs=inputs,
+            record_id=record_id(raw_id) if raw_id is not None else None,
+            expected_version=getattr(input, "expected_version", None),
+            effective_on=input.effective_on,
+            reason=input.reason,
+            idempotency_key=input.idempotency_key,
+        )
+        outcome = await context.hub.command(run, request)
+    except CommandRefused as refusal:
+        return Result(errors=[UserError.of(refusal)])
+    return Result(record_id=outcome.record_id, position=outcome.position)

@@ -1,0 +1,54 @@
+"""The schema's roots: every query and mutation of API.md that exists so far."""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.domain.reference import DISTRICTS
+from hub.projections import event_log
+from hub.schema import agency as agencies_api
+from hub.schema.auth import Authenticated
+from hub.schema.common import District, Event, Principal
+from hub.schema.context import Info
+from hub.schema.mutations import record_id
+
+
+@strawberry.type
+class Query:
+    agency = strawberry.field(resolver=agencies_api.agency, description="One agency by id.")
+    agencies = strawberry.field(
+        resolver=agencies_api.agencies, description="Agencies in registration order, filtered."
+    )
+
+    @strawberry.field(description="The city's 38 districts and counties.")
+    def districts(self) -> list[District]:
+        return [District.of(code) for code in DISTRICTS]
+
+    @strawberry.field(description="Every event of one record, oldest first.")
+    async def history(self, info: Info, id: strawberry.ID) -> list[Event]:
+        rows = await event_log.history(info.context.hub.pool, record_id(id))
+        return [Event.of(r) for r in rows]
+
+    @strawberry.field(description="The last event position the read views include.")
+    async def position(self, info: Info) -> int:
+        return await event_log.included_position(info.context.hub.pool)
+
+    @strawberry.field(description="The caller, as its token names it.")
+    def me(self, info: Info) -> Principal:
+        actor = info.context.caller
+        return Principal(
+            sub=actor.sub,
+            role=actor.role,
+            party=actor.party,
+            district=District.of(actor.district) if actor.district else None,
+            agency=strawberry.ID(actor.agency) if actor.agency else None,
+            jurisdiction=actor.jurisdiction,
+        )
+
+
+@strawberry.type
+class Mutation(agencies_api.AgencyMutations):
+    pass
+
+
+schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[Authenticated])

@@ -1,0 +1,95 @@
+"""One LISTEN connection per process: it wakes the projector when events are stored, and
+wakes requests waiting to read their own writes when the projections move on."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+from hub.projections.runner import PROJECTED_CHANNEL
+
+log = logging.getLogger("hub.signals")
+
+STORED_CHANNEL = "registry_events"
+
+
+class Signals:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.projected = 0
+        self.stored = asyncio.Event()
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+
+    async def start(self, projected: int) -> None:
+        self.advance(projected)
+        await self._connect()
+        self._task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        self._closed.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+
+    async def _connect(self) -> None:
+        self._conn = await asyncpg.connect(self.url)
+        await self._conn.add_listener(STORED_CHANNEL, self._on_stored)
+        await self._conn.add_listener(PROJECTED_CHANNEL, self._on_projected)
+        self._lost = asyncio.Event()
+        self._conn.add_termination_listener(lambda _conn: self._lost.set())
+        projected = await self._conn.fetchval(
+            "SELECT coalesce(min(position), 0) FROM projection_positions"
+        )
+        self.advance(projected)
+        self.stored.set()
+
+    async def _watch(self) -> None:
+        """Reconnect a lost LISTEN connection, and wake everyone so nothing waits for ever."""
+        while not self._closed.is_set():
+            await self._lost.wait()
+            log.warning("lost the LISTEN connection; reconnecting")
+            while not self._closed.is_set():
+                try:
+                    await self._connect()
+                    break
+                except (OSError, asyncpg.PostgresError):
+                    await asyncio.sleep(1)
+
+    def _on_stored(self, *_: object) -> None:
+        self.stored.set()
+
+    def _on_projected(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self.advance(int(payload))
+
+    def advance(self, position: int) -> None:
+        self.projected = max(self.projected, position)
+        still = []
+        for wanted, future in self._waiters:
+            if wanted <= self.projected:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((wanted, future))
+        self._waiters = still
+
+    async def projected_past(self, position: int, timeout: float) -> bool:
+        """Wait until the read views include `position`; False if they did not in time."""
+        if position <= self.projected:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((position, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except TimeoutError:
+            return False
