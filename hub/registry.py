@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,7 +28,8 @@ from hub.domain.errors import Conflict, InvalidInput, NotFound
 from hub.domain.record import Record
 
 R = TypeVar("R", bound=Record)
-ATTEMPTS = 5
+ATTEMPTS = 10
+STRIPES = 256
 
 
 class DateAsISO(Transcoding):
@@ -138,6 +143,17 @@ class Unit:
 class Registry(Application):
     name = "Registry"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Commands on one record queue here instead of racing to the store; races with other
+        # processes are still caught by the store and retried.
+        self._stripes = [threading.Lock() for _ in range(STRIPES)]
+
+    def _lock_for(self, request: Request) -> threading.Lock | contextlib.nullcontext[None]:
+        if request.record_id is None:
+            return contextlib.nullcontext()
+        return self._stripes[request.record_id.int % STRIPES]
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
@@ -163,6 +179,10 @@ class Registry(Application):
 
     def run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
         """Decide the command on fresh state and store its events, retrying lost races."""
+        with self._lock_for(request):
+            return self._run(request, decide)
+
+    def _run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
         key = (
             f"idempotency:{request.actor.sub}:{request.idempotency_key}"
             if request.idempotency_key
@@ -202,6 +222,7 @@ class Registry(Application):
                     raise Conflict(
                         "the record kept changing while this command ran: retry it"
                     ) from None
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
                 continue
             position = max(
                 r.notification.id for r in recordings if r.domain_event.originator_id == record.id

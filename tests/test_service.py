@@ -1,0 +1,86 @@
+"""The service around the API: GraphiQL, health, readiness, the exported SDL, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import jwt
+
+from hub.schema.root import schema
+from tests.agency_api import REGISTER, register, registration, send
+from tests.conftest import ROOT, SECRET, Client, running
+
+
+async def test_graphiql_is_served_to_browsers(client: Client) -> None:
+    response = await client.http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_health_and_readiness(client: Client) -> None:
+    assert (await client.http.get("/healthz")).json() == {"status": "ok"}
+    position = (await register(client))["position"]
+    ready = (await client.http.get("/readyz")).json()
+    assert ready["status"] == "ready"
+    assert ready["head"] >= position
+    assert set(ready["projections"]) == {"event_log", "agencies"}
+    for projection in ready["projections"].values():
+        assert projection["position"] >= position
+        assert projection["lag"] == ready["head"] - projection["position"]
+
+
+def test_schema_graphql_matches_the_code() -> None:
+    exported = (ROOT / "schema.graphql").read_text()
+    assert exported.strip() == schema.as_str().strip(), (
+        "schema.graphql is out of date: run `make schema`"
+    )
+
+
+def _hub(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HUB_JWT_SECRET": SECRET, **env_vars}
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def test_hub_token_prints_a_token_the_server_accepts() -> None:
+    done = _hub("token", "--role", "DISTRICT", "--district", "500103", "--sub", "li")
+    assert done.returncode == 0, done.stderr
+    claims = jwt.decode(done.stdout.strip(), SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["role"], claims["district"]) == ("li", "DISTRICT", "500103")
+    assert claims["exp"] > 0
+
+
+def test_hub_token_refuses_an_incomplete_role() -> None:
+    done = _hub("token", "--role", "DISTRICT")
+    assert done.returncode != 0
+    assert "--district" in done.stderr
+    done = _hub("token", "--role", "CONTRACTOR")
+    assert "--agency" in done.stderr
+
+
+async def test_hub_migrate_then_hub_project_catches_up(database: str) -> None:
+    done = await asyncio.to_thread(_hub, "migrate", HUB_DATABASE_URL=database)
+    assert done.returncode == 0, done.stderr
+    assert "migrated" in done.stdout
+    async with running(database, run_projections=False, read_your_writes_timeout=0.01) as client:
+        for _ in range(3):
+            assert (await send(client, REGISTER, **registration()))["errors"] == []
+        assert await client.hub.pool.fetchval("SELECT count(*) FROM agencies") == 0
+        done = await asyncio.to_thread(_hub, "project", "--once", HUB_DATABASE_URL=database)
+        assert done.returncode == 0, done.stderr
+        assert "caught up" in done.stdout
+        assert await client.hub.pool.fetchval("SELECT count(*) FROM agencies") == 3
+        done = await asyncio.to_thread(
+            _hub, "project", "--once", "--rebuild", "agencies", HUB_DATABASE_URL=database
+        )
+        assert "rebuilding agencies" in done.stdout
+        assert await client.hub.pool.fetchval("SELECT count(*) FROM agencies") == 3
