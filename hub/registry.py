@@ -24,7 +24,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from hub.domain.agency import Agency
 from hub.domain.claim import Claim, claim_id
 from hub.domain.envelope import Actor, Envelope
-from hub.domain.errors import Conflict, InvalidInput, NotFound
+from hub.domain.errors import CommandRefused, Conflict, InvalidInput, NotFound
 from hub.domain.record import Record
 
 R = TypeVar("R", bound=Record)
@@ -205,7 +205,12 @@ class Registry(Application):
                         replayed=True,
                     )
             unit = Unit(self, request)
-            record = decide(unit)
+            try:
+                record = decide(unit)
+            except CommandRefused:
+                if key is not None and self.claim_holder(key) is not None:
+                    continue  # the same request won a race meanwhile: answer as it did
+                raise
             if key is not None:
                 unit.claims.append(
                     Claim(

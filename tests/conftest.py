@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -29,13 +30,25 @@ SECRET = "test-secret-of-at-least-thirty-two-bytes"
 ROOT = Path(__file__).resolve().parent.parent
 
 
+_made: list[str] = []
+
+
 @pytest.fixture(scope="session")
-def server_url() -> str:
-    return database_url(os.environ.get("HUB_DATABASE_URL"), ROOT / ".hub" / "test")
+async def server_url() -> AsyncIterator[str]:
+    url = database_url(os.environ.get("HUB_DATABASE_URL"), ROOT / ".hub" / "test")
+    yield url
+    conn = await asyncpg.connect(url)
+    try:
+        for name in _made:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 async def fresh_database(server_url: str) -> str:
-    return await create_database(server_url, f"hub_test_{uuid.uuid4().hex[:12]}")
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    _made.append(name)
+    return await create_database(server_url, name)
 
 
 def token(role: Role | str, **claims: Any) -> str:
