@@ -15,7 +15,7 @@ from hub.database import database_url, event_store_env, migrate
 from hub.domain.errors import CommandRefused
 from hub.projections.agencies import Agencies
 from hub.projections.event_log import EventLog
-from hub.projections.runner import Projection, Projector
+from hub.projections.runner import Projection, Projector, open_pool
 from hub.registry import Outcome, Registry, Request
 from hub.signals import Signals
 
@@ -24,6 +24,10 @@ log = logging.getLogger("hub")
 
 def projections() -> list[Projection]:
     return [EventLog(), Agencies()]
+
+
+async def _no_reset(_: asyncpg.Connection) -> None:
+    """Read connections keep no session state, so skip asyncpg's reset round trip."""
 
 
 class Hub:
@@ -45,10 +49,11 @@ class Hub:
         )
         await migrate(self.url)
         self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url))
-        self.pool = await asyncpg.create_pool(self.url, min_size=2, max_size=10)
+        self.pool = await asyncpg.create_pool(self.url, min_size=2, max_size=10, reset=_no_reset)
+        self._projector_pool = await open_pool(self.url)
         self.signals = Signals(self.url)
         self.projector = Projector(
-            self.pool,
+            self._projector_pool,
             self.registry.mapper,
             projections(),
             wake=self.signals.stored,
@@ -65,6 +70,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._projecting
         await self.signals.stop()
+        await self._projector_pool.close()
         await self.pool.close()
         await asyncio.to_thread(self.registry.close)
         self._executor.shutdown(wait=True)

@@ -30,6 +30,23 @@ class Projection(Protocol):
     async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None: ...
 
 
+async def open_pool(url: str) -> asyncpg.Pool:
+    """The projector's connection.
+
+    Read views can always be rebuilt from the store, and a crash loses a batch together with
+    its tracking position, so its commits need not wait for fsync.
+    """
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await conn.execute("SET synchronous_commit = off")
+
+    return await asyncpg.create_pool(url, min_size=1, max_size=1, init=init, reset=_keep)
+
+
+async def _keep(_: asyncpg.Connection) -> None:
+    """Keep session settings when a connection goes back to the pool."""
+
+
 class Projector:
     def __init__(
         self,
@@ -99,12 +116,16 @@ class Projector:
         return total
 
     async def run(self) -> None:
-        """Follow the store for ever, woken by its NOTIFY (see `hub.signals`)."""
+        """Follow the store for ever, woken by its NOTIFY (see `hub.signals`).
+
+        A short batch means it was caught up when it read; anything stored since has set
+        `wake`, which is cleared before reading.
+        """
         await self.positions()
         while True:
             self.wake.clear()
             try:
-                while await self.step():
+                while await self.step() == self.batch_size:
                     pass
             except (asyncpg.PostgresError, OSError):
                 log.exception("projection batch failed; retrying in 1 s")

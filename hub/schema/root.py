@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
@@ -51,4 +52,12 @@ class Mutation(agencies_api.AgencyMutations):
     pass
 
 
-schema = strawberry.Schema(query=Query, mutation=Mutation, extensions=[Authenticated])
+schema = strawberry.Schema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[
+        Authenticated,
+        lambda: ParserCache(maxsize=1024),
+        lambda: ValidationCache(maxsize=1024),
+    ],
+)
