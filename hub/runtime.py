@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import asyncpg
 
 from hub.config import Settings
-from hub.database import database_url, event_store_env, migrate
+from hub.database import event_store_env, migrate, open_database
 from hub.domain.errors import CommandRefused
 from hub.projections.agencies import Agencies
 from hub.projections.event_log import EventLog
@@ -44,9 +44,10 @@ class Hub:
         self._projecting: asyncio.Task[None] | None = None
 
     async def start(self, *, project: bool | None = None) -> None:
-        self.url = await asyncio.to_thread(
-            database_url, self.settings.database_url, self.settings.home
+        self.database = await asyncio.to_thread(
+            open_database, self.settings.database_url, self.settings.home
         )
+        self.url = self.database.url
         await migrate(self.url)
         self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url))
         self.pool = await asyncpg.create_pool(self.url, min_size=2, max_size=10, reset=_no_reset)
@@ -74,6 +75,7 @@ class Hub:
         await self.pool.close()
         await asyncio.to_thread(self.registry.close)
         self._executor.shutdown(wait=True)
+        await asyncio.to_thread(self.database.release)
 
     async def command(
         self, run: Callable[[Registry, Request], Outcome], request: Request

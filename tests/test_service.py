@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jwt
 
@@ -84,3 +85,28 @@ async def test_hub_migrate_then_hub_project_catches_up(database: str) -> None:
         )
         assert "rebuilding agencies" in done.stdout
         assert await client.hub.pool.fetchval("SELECT count(*) FROM agencies") == 3
+
+
+def test_the_embedded_database_is_kept_between_runs_and_stopped_on_exit(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "HUB_DATABASE_URL"}
+    env["HUB_HOME"] = str(home)
+
+    def migrate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "hub", "migrate"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            cwd=ROOT,
+        )
+
+    first = migrate()
+    assert first.returncode == 0, first.stderr
+    assert "applied migration 001_read_model.sql" in first.stderr
+    assert not (home / "pgdata" / "postmaster.pid").exists(), "the server was left running"
+    second = migrate()
+    assert second.returncode == 0, second.stderr
+    assert "applied migration" not in second.stderr  # same data, nothing left to apply
+    assert not (home / "pgdata" / "postmaster.pid").exists()
