@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 
 from hub.auth import issue_token
+from hub.commands.agency import register_agency
 from hub.database import create_database, database_url, event_store_env, migrate
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_credit_code
@@ -91,7 +92,8 @@ def direct_baseline(url: str, count: int) -> float:
     started = time.perf_counter()
     for _ in range(count):
         r = registration()
-        registry.register_agency(
+        register_agency(
+            registry,
             Request(
                 command="registerAgency",
                 actor=actor,
@@ -104,7 +106,7 @@ def direct_baseline(url: str, count: int) -> float:
                     "kind": "COMPREHENSIVE",
                     "fields": ["SOCIAL_WELFARE"],
                 },
-            )
+            ),
         )
     elapsed = time.perf_counter() - started
     registry.close()

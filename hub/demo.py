@@ -6,9 +6,10 @@ from datetime import date
 from uuid import uuid4
 
 from hub.auth import issue_token
+from hub.commands import agency as agency_commands
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_credit_code
-from hub.registry import Registry, Request
+from hub.registry import Request
 from hub.runtime import Hub
 
 MUNICIPAL = Actor("demo-municipal", Role.MUNICIPAL)
@@ -74,7 +75,7 @@ async def seed(hub: Hub) -> int:
         registered_on = date(2015 + n % 3, 3, 1 + n)
         outcomes.append(
             await hub.command(
-                Registry.register_agency,
+                agency_commands.register_agency,
                 _request(
                     "registerAgency", actor, today, registered_on, f"agency-{n}", inputs=inputs
                 ),
@@ -83,7 +84,7 @@ async def seed(hub: Hub) -> int:
     ids = [o.record_id for o in outcomes]
     later = [
         (
-            Registry.incubate_agency,
+            agency_commands.incubate_agency,
             "incubateAgency",
             ids[2],
             date(2017, 5, 1),
@@ -91,7 +92,7 @@ async def seed(hub: Hub) -> int:
             dict(incubator="重庆市社会组织孵化基地", start=date(2017, 5, 1), end=date(2019, 4, 30)),
         ),
         (
-            Registry.designate_demonstration_agency,
+            agency_commands.designate_demonstration_agency,
             "designateDemonstrationAgency",
             ids[0],
             date(2017, 9, 1),
@@ -99,7 +100,7 @@ async def seed(hub: Hub) -> int:
             dict(programme="411", year=2017),
         ),
         (
-            Registry.suspend_agency,
+            agency_commands.suspend_agency,
             "suspendAgency",
             ids[5],
             date(2018, 1, 15),

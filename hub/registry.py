@@ -21,7 +21,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
-from hub.domain.agency import Agency
 from hub.domain.claim import Claim, claim_id
 from hub.domain.envelope import Actor, Envelope
 from hub.domain.errors import CommandRefused, Conflict, InvalidInput, NotFound
@@ -234,48 +233,3 @@ class Registry(Application):
             )
             return Outcome(record.id, position)
         raise AssertionError("unreachable")
-
-    # Agency commands: each names its rule in the domain; the Unit does the rest.
-
-    def register_agency(self, request: Request) -> Outcome:
-        def decide(unit: Unit) -> Record:
-            agency = Agency.register(envelope=unit.envelope, **request.inputs)
-            unit.claim_unique(
-                f"credit-code:{agency.credit_code}",
-                agency,
-                "creditCode",
-                lambda holder: (
-                    f"credit code {agency.credit_code} is already registered to agency {holder}"
-                ),
-            )
-            return agency
-
-        return self.run(request, decide)
-
-    def update_agency_profile(self, request: Request) -> Outcome:
-        return self._on_agency(request, lambda a, e: a.update_profile(envelope=e, **request.inputs))
-
-    def incubate_agency(self, request: Request) -> Outcome:
-        return self._on_agency(request, lambda a, e: a.incubate(envelope=e, **request.inputs))
-
-    def designate_demonstration_agency(self, request: Request) -> Outcome:
-        return self._on_agency(
-            request, lambda a, e: a.designate_demonstration(envelope=e, **request.inputs)
-        )
-
-    def suspend_agency(self, request: Request) -> Outcome:
-        return self._on_agency(request, lambda a, e: a.suspend(envelope=e))
-
-    def reinstate_agency(self, request: Request) -> Outcome:
-        return self._on_agency(request, lambda a, e: a.reinstate(envelope=e))
-
-    def deregister_agency(self, request: Request) -> Outcome:
-        return self._on_agency(request, lambda a, e: a.deregister(envelope=e))
-
-    def _on_agency(self, request: Request, act: Callable[[Agency, Envelope], None]) -> Outcome:
-        def decide(unit: Unit) -> Record:
-            agency = unit.load(Agency)
-            act(agency, unit.envelope)
-            return agency
-
-        return self.run(request, decide)

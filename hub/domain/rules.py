@@ -16,29 +16,97 @@ from hub.domain.errors import Forbidden
 class Scope(StrEnum):
     CITY = "anywhere in the city"
     OWN_DISTRICT = "in its own district"
-    OWN_AGENCY = "on its own agency's records"
+    OWN_AGENCY = "on records its agency is answerable for"
+    MUNICIPAL_LEVEL = "on municipal-level courses"
+    DISTRICT_LEVEL_OWN_DISTRICT = "on district- and township-level courses in its own district"
+    FUNDED_BY_CITY = "on projects the municipal bureau funds"
+    FUNDED_BY_OWN_DISTRICT = "on projects it funds in its own district"
 
 
 M, D, C = Role.MUNICIPAL, Role.DISTRICT, Role.CONTRACTOR
+_ADMIN = {M: Scope.CITY, D: Scope.OWN_DISTRICT}
+_ADMIN_OR_AGENCY = {M: Scope.CITY, D: Scope.OWN_DISTRICT, C: Scope.OWN_AGENCY}
+_MUNICIPAL_ONLY = {M: Scope.CITY}
+_COURSE = {
+    M: Scope.MUNICIPAL_LEVEL,
+    D: Scope.DISTRICT_LEVEL_OWN_DISTRICT,
+    C: Scope.OWN_AGENCY,
+}
+_FUNDER = {M: Scope.FUNDED_BY_CITY, D: Scope.FUNDED_BY_OWN_DISTRICT}
 
 RULES: dict[str, dict[Role, Scope]] = {
-    "registerAgency": {M: Scope.CITY, D: Scope.OWN_DISTRICT},
-    "suspendAgency": {M: Scope.CITY, D: Scope.OWN_DISTRICT},
-    "reinstateAgency": {M: Scope.CITY, D: Scope.OWN_DISTRICT},
-    "deregisterAgency": {M: Scope.CITY, D: Scope.OWN_DISTRICT},
-    # Incubation is not in the rule table; it is decided by whoever registers the agency.
-    "incubateAgency": {M: Scope.CITY, D: Scope.OWN_DISTRICT},
-    "updateAgencyProfile": {M: Scope.CITY, D: Scope.OWN_DISTRICT, C: Scope.OWN_AGENCY},
-    "designateDemonstrationAgency": {M: Scope.CITY},
+    # agencies
+    "registerAgency": _ADMIN,
+    "suspendAgency": _ADMIN,
+    "reinstateAgency": _ADMIN,
+    "deregisterAgency": _ADMIN,
+    # Incubation is not in DOMAIN.md's table; it is decided by whoever registers the agency.
+    "incubateAgency": _ADMIN,
+    "updateAgencyProfile": _ADMIN_OR_AGENCY,
+    "designateDemonstrationAgency": _MUNICIPAL_ONLY,
+    # stations: "own agency" is the operator under contract
+    "establishStation": _ADMIN,
+    "assessStation": _ADMIN,
+    "closeStation": _ADMIN,
+    "contractStationOperator": _ADMIN,
+    "designateDemonstrationStation": _MUNICIPAL_ONLY,
+    "assignStationStaff": _ADMIN_OR_AGENCY,
+    "releaseStationStaff": _ADMIN_OR_AGENCY,
+    # posts: "own agency" is the operator of the post's station
+    "createPost": _ADMIN,
+    "abolishPost": _ADMIN,
+    "fillPost": _ADMIN_OR_AGENCY,
+    "vacatePost": _ADMIN_OR_AGENCY,
+    # workers: "own agency" is the employer
+    "registerWorker": _ADMIN_OR_AGENCY,
+    "updateWorker": _ADMIN_OR_AGENCY,
+    "awardCertificate": _MUNICIPAL_ONLY,
+    "revokeCertificate": _MUNICIPAL_ONLY,
+    "eraseWorkerPersonalData": _MUNICIPAL_ONLY,
+    # training: "own agency" is the agency delivering the course
+    "scheduleCourse": _COURSE,
+    "completeCourse": _COURSE,
+    "cancelCourse": _COURSE,
+    "recordAttendance": _COURSE,
+    # service projects
+    "approveProject": _FUNDER,
+    "disburseFunds": _FUNDER,
+    "reportProjectProgress": {C: Scope.OWN_AGENCY},
+    "commissionEvaluation": {D: Scope.OWN_DISTRICT},
+    "concludeEvaluation": {D: Scope.OWN_DISTRICT},
+    "closeProject": {D: Scope.OWN_DISTRICT},
 }
+
+MUNICIPAL_FUNDER = "MUNICIPAL"
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where a command lands: the record's district and the agencies answerable for it."""
+    """Where a command lands: the record's district, the agencies answerable for it, and for
+    courses the organiser level, for projects the funder ("MUNICIPAL" or a district code)."""
 
     district: str | None
     agencies: frozenset[str] = field(default_factory=frozenset)
+    level: str | None = None
+    funder: str | None = None
+
+
+def _within(scope: Scope, actor: Actor, target: Target) -> bool:
+    if scope is Scope.CITY:
+        return True
+    if scope is Scope.OWN_DISTRICT:
+        return actor.district == target.district
+    if scope is Scope.OWN_AGENCY:
+        return actor.agency is not None and actor.agency in target.agencies
+    if scope is Scope.MUNICIPAL_LEVEL:
+        return target.level == "MUNICIPAL"
+    if scope is Scope.DISTRICT_LEVEL_OWN_DISTRICT:
+        return target.level in ("DISTRICT", "TOWNSHIP") and actor.district == target.district
+    if scope is Scope.FUNDED_BY_CITY:
+        return target.funder == MUNICIPAL_FUNDER
+    if scope is Scope.FUNDED_BY_OWN_DISTRICT:
+        return target.funder == actor.district and target.district == actor.district
+    raise AssertionError(scope)
 
 
 def authorize(command: str, actor: Actor, target: Target) -> None:
@@ -48,12 +116,8 @@ def authorize(command: str, actor: Actor, target: Target) -> None:
     if scope is None:
         who = ", ".join(f"{role.value} ({s.value})" for role, s in allowed.items())
         raise Forbidden(f"{actor.role.value} may not {command}; allowed: {who}")
-    if scope is Scope.OWN_DISTRICT and actor.district != target.district:
+    if not _within(scope, actor, target):
+        where = f"; this record is in district {target.district}" if target.district else ""
         raise Forbidden(
-            f"DISTRICT {actor.district} may {command} only in its own district; "
-            f"this record is in district {target.district}"
-        )
-    if scope is Scope.OWN_AGENCY and (actor.agency is None or actor.agency not in target.agencies):
-        raise Forbidden(
-            f"CONTRACTOR for agency {actor.agency} may {command} only on its own agency's records"
+            f"{actor.role.value} {actor.jurisdiction} may {command} only {scope.value}{where}"
         )

@@ -39,3 +39,88 @@ class AgencyStatus(StrEnum):
 
 class EntityType(StrEnum):
     AGENCY = "AGENCY"
+    COMMUNITY = "COMMUNITY"
+    STATION = "STATION"
+    POST = "POST"
+    WORKER = "WORKER"
+    COURSE = "COURSE"
+    PROJECT = "PROJECT"
+
+
+class StationStatus(StrEnum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+class PostSector(StrEnum):
+    COMMUNITY = "COMMUNITY"
+    CIVIL_AFFAIRS_INSTITUTION = "CIVIL_AFFAIRS_INSTITUTION"
+    YOUTH_LEAGUE = "YOUTH_LEAGUE"
+    JUDICIAL = "JUDICIAL"
+    HEALTH = "HEALTH"
+    OTHER = "OTHER"
+
+
+class PostOrigin(StrEnum):
+    NEW = "NEW"
+    CONVERTED = "CONVERTED"
+
+
+class PostStatus(StrEnum):
+    VACANT = "VACANT"
+    FILLED = "FILLED"
+    ABOLISHED = "ABOLISHED"
+
+
+class WorkerStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+
+
+class Education(StrEnum):
+    SECONDARY = "SECONDARY"
+    VOCATIONAL = "VOCATIONAL"
+    BACHELOR = "BACHELOR"
+    MASTER = "MASTER"
+    DOCTORATE = "DOCTORATE"
+
+
+class CertificateLevel(StrEnum):
+    SOCIAL_WORK_ASSISTANT = "SOCIAL_WORK_ASSISTANT"
+    ASSISTANT_SOCIAL_WORKER = "ASSISTANT_SOCIAL_WORKER"
+    SOCIAL_WORKER = "SOCIAL_WORKER"
+    SENIOR_SOCIAL_WORKER = "SENIOR_SOCIAL_WORKER"
+
+
+class CourseLevel(StrEnum):
+    MUNICIPAL = "MUNICIPAL"
+    DISTRICT = "DISTRICT"
+    TOWNSHIP = "TOWNSHIP"
+
+
+class CourseCategory(StrEnum):
+    GENERAL_AWARENESS = "GENERAL_AWARENESS"
+    EXAM_PREPARATION = "EXAM_PREPARATION"
+    ADVANCED_STUDY = "ADVANCED_STUDY"
+    KEY_TALENT = "KEY_TALENT"
+    ADMINISTRATIVE_CAPACITY = "ADMINISTRATIVE_CAPACITY"
+
+
+class CourseStatus(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+class ProjectStatus(StrEnum):
+    APPROVED = "APPROVED"
+    EVALUATION_COMMISSIONED = "EVALUATION_COMMISSIONED"
+    EVALUATED = "EVALUATED"
+    CLOSED = "CLOSED"
+
+
+class EvaluationGrade(StrEnum):
+    EXCELLENT = "EXCELLENT"
+    GOOD = "GOOD"
+    PASS = "PASS"
+    FAIL = "FAIL"

@@ -8,11 +8,11 @@ from uuid import UUID
 
 import strawberry
 
+from hub.commands import agency as agency_commands
 from hub.domain.vocabulary import AgencyKind as DomainAgencyKind
 from hub.domain.vocabulary import AgencyStatus as DomainAgencyStatus
 from hub.domain.vocabulary import ServiceField as DomainServiceField
-from hub.projections.agencies import agency_page
-from hub.registry import Registry
+from hub.projections.agencies import agencies_by_id, agency_page
 from hub.schema.common import District, PageInfo, UserError, decode_cursor, encode_cursor, page_size
 from hub.schema.context import Info
 from hub.schema.mutations import RecordInput, command, record_id
@@ -98,18 +98,30 @@ class AgencyFilter:
 
 
 async def load_agency(info: Info, id: UUID) -> Agency | None:
-    row = await info.context.agencies.load(id)
+    row = await info.context.loader(agencies_by_id).load(id)
     return Agency.of(row) if row else None
 
 
-async def agency(info: Info, id: strawberry.ID) -> Agency | None:
-    return await load_agency(info, record_id(id))
+@strawberry.type
+class AgencyQueries:
+    @strawberry.field(description="One agency by id.")
+    async def agency(self, info: Info, id: strawberry.ID) -> Agency | None:
+        return await load_agency(info, record_id(id))
+
+    @strawberry.field(description="Agencies in registration order, filtered.")
+    async def agencies(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        filter: AgencyFilter | None = None,
+    ) -> AgencyConnection:
+        return await agency_connection(info, first, after, filter or AgencyFilter())
 
 
-async def agencies(
-    info: Info, first: int = 50, after: str | None = None, filter: AgencyFilter | None = None
+async def agency_connection(
+    info: Info, first: int, after: str | None, chosen: AgencyFilter
 ) -> AgencyConnection:
-    chosen = filter or AgencyFilter()
     rows, more, total = await agency_page(
         info.context.hub.pool,
         first=page_size(first),
@@ -194,7 +206,7 @@ class AgencyMutations:
     async def register_agency(self, info: Info, input: RegisterAgencyInput) -> AgencyPayload:
         return await agency_command(
             info,
-            Registry.register_agency,
+            agency_commands.register_agency,
             input,
             name=input.name,
             credit_code=input.credit_code,
@@ -209,7 +221,7 @@ class AgencyMutations:
     ) -> AgencyPayload:
         return await agency_command(
             info,
-            Registry.update_agency_profile,
+            agency_commands.update_agency_profile,
             input,
             name=input.name,
             kind=input.kind.value if input.kind else None,
@@ -220,7 +232,7 @@ class AgencyMutations:
     async def incubate_agency(self, info: Info, input: IncubateAgencyInput) -> AgencyPayload:
         return await agency_command(
             info,
-            Registry.incubate_agency,
+            agency_commands.incubate_agency,
             input,
             incubator=input.incubator,
             start=input.from_,
@@ -233,7 +245,7 @@ class AgencyMutations:
     ) -> AgencyPayload:
         return await agency_command(
             info,
-            Registry.designate_demonstration_agency,
+            agency_commands.designate_demonstration_agency,
             input,
             programme=input.programme,
             year=input.year,
@@ -241,12 +253,12 @@ class AgencyMutations:
 
     @strawberry.mutation
     async def suspend_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
-        return await agency_command(info, Registry.suspend_agency, input)
+        return await agency_command(info, agency_commands.suspend_agency, input)
 
     @strawberry.mutation
     async def reinstate_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
-        return await agency_command(info, Registry.reinstate_agency, input)
+        return await agency_command(info, agency_commands.reinstate_agency, input)
 
     @strawberry.mutation
     async def deregister_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
-        return await agency_command(info, Registry.deregister_agency, input)
+        return await agency_command(info, agency_commands.deregister_agency, input)

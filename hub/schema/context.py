@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
+import asyncpg
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from hub.auth import Unauthenticated
 from hub.domain.envelope import Actor
-from hub.projections.agencies import agencies_by_id
 from hub.runtime import Hub
+
+Batch = Callable[[asyncpg.Pool, Sequence[Any]], Awaitable[Sequence[Any]]]
 
 
 @dataclass
@@ -21,11 +24,15 @@ class Context:
     actor: Actor | None
     auth_error: Unauthenticated | None
     correlation_id: str = field(default_factory=lambda: str(uuid4()))
-    agencies: DataLoader[UUID, Any] = field(init=False)
+    _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        pool = self.hub.pool
-        self.agencies = DataLoader(lambda ids: agencies_by_id(pool, ids))
+    def loader(self, batch: Batch) -> DataLoader[Any, Any]:
+        """This request's DataLoader over `batch(pool, keys)`: one query per nesting level."""
+        found = self._loaders.get(batch)
+        if found is None:
+            pool = self.hub.pool
+            found = self._loaders[batch] = DataLoader(lambda keys: batch(pool, keys))
+        return found
 
     @property
     def caller(self) -> Actor:

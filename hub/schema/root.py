@@ -15,12 +15,7 @@ from hub.schema.mutations import record_id
 
 
 @strawberry.type
-class Query:
-    agency = strawberry.field(resolver=agencies_api.agency, description="One agency by id.")
-    agencies = strawberry.field(
-        resolver=agencies_api.agencies, description="Agencies in registration order, filtered."
-    )
-
+class Query(agencies_api.AgencyQueries):
     @strawberry.field(description="The city's 38 districts and counties.")
     def districts(self) -> list[District]:
         return [District.of(code) for code in DISTRICTS]
