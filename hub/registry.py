@@ -104,15 +104,15 @@ class Unit:
         self.envelope = request.envelope()
         self.claims: list[Claim] = []
 
-    def load(self, cls: type[R], record_id: UUID | None = None) -> R:
-        """The record the command acts on, at the version the caller expected."""
+    def load(self, cls: type[R], record_id: UUID | None = None, field: str = "id") -> R:
+        """A record the command reads: by default the one it acts on, at the expected version."""
         record_id = record_id or self.request.record_id
         try:
             record = self.registry.repository.get(record_id)
         except AggregateNotFoundError:
             record = None
         if not isinstance(record, cls):
-            raise NotFound(f"no {cls.entity_type.value.lower()} with id {record_id}", "id")
+            raise NotFound(f"no {cls.entity_type.value.lower()} with id {record_id}", field)
         expected = self.request.expected_version
         if (
             expected is not None
@@ -125,6 +125,14 @@ class Unit:
                 "expectedVersion",
             )
         return record
+
+    def refer(self, cls: type[R], raw_id: str, field: str) -> R:
+        """Another record the command names by id in input field `field`."""
+        try:
+            record_id = UUID(str(raw_id))
+        except ValueError:
+            raise InvalidInput(f"{field} {raw_id!r} is not a record id (a UUID)", field) from None
+        return self.load(cls, record_id, field)
 
     def claim_unique(
         self, key: str, record: Record, field: str, taken: Callable[[UUID], str]

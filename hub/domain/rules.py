@@ -44,6 +44,8 @@ RULES: dict[str, dict[Role, Scope]] = {
     "incubateAgency": _ADMIN,
     "updateAgencyProfile": _ADMIN_OR_AGENCY,
     "designateDemonstrationAgency": _MUNICIPAL_ONLY,
+    # reference data (communities): kept by the municipal bureau
+    "importReference": _MUNICIPAL_ONLY,
     # stations: "own agency" is the operator under contract
     "establishStation": _ADMIN,
     "assessStation": _ADMIN,
