@@ -25,6 +25,7 @@ from hub.domain.claim import Claim, claim_id
 from hub.domain.envelope import Actor, Envelope
 from hub.domain.errors import CommandRefused, Conflict, InvalidInput, NotFound
 from hub.domain.record import Record
+from hub.personal_data import KeyStore
 
 R = TypeVar("R", bound=Record)
 ATTEMPTS = 10
@@ -155,6 +156,7 @@ class Registry(Application):
         # Commands on one record queue here instead of racing to the store; races with other
         # processes are still caught by the store and retried.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
+        self.keys = KeyStore(self.recorder.datastore)  # type: ignore[attr-defined]
 
     def _lock_for(self, request: Request) -> threading.Lock | contextlib.nullcontext[None]:
         if request.record_id is None:

@@ -16,6 +16,7 @@ from hub.domain.errors import CommandRefused
 from hub.projections.agencies import Agencies
 from hub.projections.event_log import EventLog
 from hub.projections.runner import Projection, Projector, open_pool
+from hub.projections.workers import Workers
 from hub.registry import Outcome, Registry, Request
 from hub.signals import Signals
 
@@ -23,7 +24,11 @@ log = logging.getLogger("hub")
 
 
 def projections() -> list[Projection]:
-    return [EventLog(), Agencies()]
+    return [
+        EventLog(),
+        Agencies(),
+        Workers(),
+    ]
 
 
 async def _no_reset(_: asyncpg.Connection) -> None:

@@ -123,3 +123,14 @@ def authorize(command: str, actor: Actor, target: Target) -> None:
         raise Forbidden(
             f"{actor.role.value} {actor.jurisdiction} may {command} only {scope.value}{where}"
         )
+
+
+def may_see_personal_data(actor: Actor, district: str | None, employer: str | None) -> bool:
+    """MUNICIPAL and AUDITOR see it; DISTRICT in its district; CONTRACTOR for its employees."""
+    if actor.role in (Role.MUNICIPAL, Role.AUDITOR):
+        return True
+    if actor.role is Role.DISTRICT:
+        return district is not None and actor.district == district
+    if actor.role is Role.CONTRACTOR:
+        return employer is not None and actor.agency == employer
+    return False

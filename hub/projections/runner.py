@@ -137,9 +137,8 @@ class Projector:
         """Empty the named projections' tables and rewind them to position 0."""
         chosen = [p for p in self.projections if p.name in names]
         async with self.pool.acquire() as conn, conn.transaction():
-            for projection in chosen:
-                for table in projection.tables:
-                    await conn.execute(f"TRUNCATE {table}")
+            tables = [table for projection in chosen for table in projection.tables]
+            await conn.execute(f"TRUNCATE {', '.join(tables)}")
             await conn.execute(
                 "UPDATE projection_positions SET position = 0 WHERE name = ANY($1)",
                 [p.name for p in chosen],

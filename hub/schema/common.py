@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, NewType
@@ -89,7 +88,8 @@ class Event:
     data: JSON
 
     @classmethod
-    def of(cls, row: Any) -> Event:
+    def of(cls, row: Any, data: dict[str, Any]) -> Event:
+        """The event of a logged row; `data` is its payload as the caller may see it."""
         return cls(
             position=row["position"],
             entity_id=strawberry.ID(str(row["entity_id"])),
@@ -107,7 +107,7 @@ class Event:
             reason=row["reason"],
             retracts=list(row["retracts"]),
             correlation_id=row["correlation_id"],
-            data=json.loads(row["data"]),
+            data=data,
         )
 
 

@@ -8,14 +8,16 @@ from strawberry.extensions import ParserCache, ValidationCache
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
 from hub.schema import agency as agencies_api
+from hub.schema import worker as workers_api
 from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, Principal
 from hub.schema.context import Info
+from hub.schema.events import present
 from hub.schema.mutations import record_id
 
 
 @strawberry.type
-class Query(agencies_api.AgencyQueries):
+class Query(agencies_api.AgencyQueries, workers_api.WorkerQueries):
     @strawberry.field(description="The city's 38 districts and counties.")
     def districts(self) -> list[District]:
         return [District.of(code) for code in DISTRICTS]
@@ -23,7 +25,7 @@ class Query(agencies_api.AgencyQueries):
     @strawberry.field(description="Every event of one record, oldest first.")
     async def history(self, info: Info, id: strawberry.ID) -> list[Event]:
         rows = await event_log.history(info.context.hub.pool, record_id(id))
-        return [Event.of(r) for r in rows]
+        return await present(info, rows)
 
     @strawberry.field(description="The last event position the read views include.")
     async def position(self, info: Info) -> int:
@@ -43,7 +45,7 @@ class Query(agencies_api.AgencyQueries):
 
 
 @strawberry.type
-class Mutation(agencies_api.AgencyMutations):
+class Mutation(agencies_api.AgencyMutations, workers_api.WorkerMutations):
     pass
 
 

@@ -1,0 +1,178 @@
+"""Workers and their certificates as they stand now; personal fields stay sealed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.projections.changes import Change
+
+COLUMNS = (
+    "id",
+    "seq",
+    "version",
+    "status",
+    "name_sealed",
+    "id_number_sealed",
+    "district",
+    "education",
+    "employer",
+    "post",
+    "erased",
+    "registered_on",
+    "updated_at",
+)
+_RENAMED = {"name": "name_sealed", "id_number": "id_number_sealed"}
+
+
+def _uuid(value: str | None) -> UUID | None:
+    return UUID(value) if value else None
+
+
+def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
+    """The worker row after one change."""
+    facts = change.facts
+    if change.kind == "Registered":
+        row = dict.fromkeys(COLUMNS)
+        row.update(
+            id=change.entity_id,
+            seq=change.position,
+            status="ACTIVE",
+            name_sealed=facts["name"],
+            id_number_sealed=facts["id_number"],
+            district=facts["district"],
+            education=facts["education"],
+            employer=_uuid(facts["employer"]),
+            erased=False,
+            registered_on=date.fromisoformat(change.envelope["effective_on"]),
+        )
+    else:
+        assert row is not None, f"{change.type} at {change.position} for an unknown worker"
+        row = dict(row)
+        if change.kind == "Updated":
+            for name, value in facts["changes"].items():
+                row[_RENAMED.get(name, name)] = _uuid(value) if name == "employer" else value
+        elif change.kind == "PersonalDataErased":
+            row.update(erased=True, name_sealed=None, id_number_sealed=None)
+        elif change.kind == "PostTaken":
+            row["post"] = _uuid(facts["post"])
+        elif change.kind == "PostLeft":
+            row["post"] = None
+    row.update(version=change.version, updated_at=change.recorded_at)
+    return row
+
+
+class Workers:
+    name = "workers"
+    tables = ("worker_certificates", "workers")
+
+    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
+        mine = [c for c in changes if c.entity_type == "WORKER"]
+        if not mine:
+            return
+        ids = list({c.entity_id for c in mine})
+        rows = {
+            r["id"]: dict(r)
+            for r in await conn.fetch(
+                f"SELECT {', '.join(COLUMNS)} FROM workers WHERE id = ANY($1)", ids
+            )
+        }
+        for change in mine:
+            rows[change.entity_id] = fold(rows.get(change.entity_id), change)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("id", "seq"))
+        placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
+        await conn.executemany(
+            f"INSERT INTO workers ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+            f" ON CONFLICT (id) DO UPDATE SET {updates}",
+            [tuple(row[c] for c in COLUMNS) for row in rows.values()],
+        )
+        for change in mine:
+            if change.kind == "CertificateAwarded":
+                await conn.execute(
+                    "INSERT INTO worker_certificates (worker_id, level, number, awarded_on,"
+                    " position) VALUES ($1, $2, $3, $4::text::date, $5)"
+                    " ON CONFLICT (worker_id, level, number) DO UPDATE SET revoked = false,"
+                    " awarded_on = EXCLUDED.awarded_on, position = EXCLUDED.position",
+                    change.entity_id,
+                    change.facts["level"],
+                    change.facts["number"],
+                    change.envelope["effective_on"],
+                    change.position,
+                )
+            elif change.kind == "CertificateRevoked":
+                await conn.execute(
+                    "UPDATE worker_certificates SET revoked = true"
+                    " WHERE worker_id = $1 AND level = $2 AND number = $3",
+                    change.entity_id,
+                    change.facts["level"],
+                    change.facts["number"],
+                )
+        erased = [c.entity_id for c in mine if c.kind == "PersonalDataErased"]
+        if erased:
+            # The command deletes the key at once; this makes sure a crash in between
+            # cannot leave it behind.
+            await conn.execute("DELETE FROM personal_data_keys WHERE worker_id = ANY($1)", erased)
+
+
+async def workers_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
+    rows = await pool.fetch(
+        f"SELECT {', '.join(COLUMNS)} FROM workers WHERE id = ANY($1)", list(ids)
+    )
+    found = {r["id"]: r for r in rows}
+    return [found.get(i) for i in ids]
+
+
+async def certificates_by_worker(
+    pool: asyncpg.Pool, ids: Sequence[Any]
+) -> list[list[asyncpg.Record]]:
+    rows = await pool.fetch(
+        "SELECT * FROM worker_certificates WHERE worker_id = ANY($1) ORDER BY position",
+        list(ids),
+    )
+    grouped: dict[Any, list[asyncpg.Record]] = {i: [] for i in ids}
+    for row in rows:
+        grouped[row["worker_id"]].append(row)
+    return [grouped[i] for i in ids]
+
+
+async def worker_page(
+    pool: asyncpg.Pool,
+    *,
+    first: int,
+    after_seq: int,
+    district: str | None = None,
+    status: str | None = None,
+    level: str | None = None,
+    employer: UUID | None = None,
+    education: str | None = None,
+) -> tuple[list[asyncpg.Record], bool, int]:
+    """One page of workers in registration order, whether more follow, and the total."""
+    where, args = [], []
+    for column, value in (
+        ("district", district),
+        ("status", status),
+        ("employer", employer),
+        ("education", education),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    if level is not None:
+        args.append(level)
+        where.append(
+            "EXISTS (SELECT 1 FROM worker_certificates c WHERE c.worker_id = workers.id"
+            f" AND c.level = ${len(args)} AND NOT c.revoked)"
+        )
+    condition = " AND ".join(where) or "true"
+    total = await pool.fetchval(f"SELECT count(*) FROM workers WHERE {condition}", *args)
+    args += [after_seq, first + 1]
+    rows = await pool.fetch(
+        f"SELECT {', '.join(COLUMNS)} FROM workers WHERE {condition} AND seq > ${len(args) - 1}"
+        f" ORDER BY seq LIMIT ${len(args)}",
+        *args,
+    )
+    return rows[:first], len(rows) > first, total

@@ -1,0 +1,275 @@
+"""Workers in the API; name and ID number show only to those who may see personal data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import strawberry
+
+from hub.commands import worker as worker_commands
+from hub.domain.rules import may_see_personal_data
+from hub.domain.vocabulary import CertificateLevel as DomainCertificateLevel
+from hub.domain.vocabulary import Education as DomainEducation
+from hub.domain.vocabulary import WorkerStatus as DomainWorkerStatus
+from hub.personal_data import keys_by_worker, unseal
+from hub.projections.agencies import agencies_by_id
+from hub.projections.workers import certificates_by_worker, worker_page, workers_by_id
+from hub.schema.agency import Agency
+from hub.schema.common import District, PageInfo, UserError, decode_cursor, encode_cursor, page_size
+from hub.schema.context import Info
+from hub.schema.mutations import RecordInput, command, record_id
+
+CertificateLevel = strawberry.enum(DomainCertificateLevel)
+Education = strawberry.enum(DomainEducation)
+WorkerStatus = strawberry.enum(DomainWorkerStatus)
+
+
+@strawberry.type(description="A vocational certificate (职业水平证书).")
+class Certificate:
+    level: CertificateLevel
+    number: str
+    awarded_on: date
+    revoked: bool
+
+
+@strawberry.type(description="A social-work professional (社会工作专业人才).")
+class Worker:
+    id: strawberry.ID
+    version: int
+    status: WorkerStatus
+    district: District
+    education: Education
+    registered_on: date
+    updated_at: datetime
+    personal_data_erased: bool = strawberry.field(
+        description="True once the worker's name and ID number were erased for good."
+    )
+    row: strawberry.Private[Any]
+
+    @classmethod
+    def of(cls, row: Any) -> Worker:
+        return cls(
+            id=strawberry.ID(str(row["id"])),
+            version=row["version"],
+            status=DomainWorkerStatus(row["status"]),
+            district=District.of(row["district"]),
+            education=DomainEducation(row["education"]),
+            registered_on=row["registered_on"],
+            updated_at=row["updated_at"],
+            personal_data_erased=row["erased"],
+            row=row,
+        )
+
+    async def _personal(self, info: Info, column: str) -> str | None:
+        row = self.row
+        employer = str(row["employer"]) if row["employer"] else None
+        if row["erased"] or not may_see_personal_data(
+            info.context.caller, row["district"], employer
+        ):
+            return None
+        key = await info.context.loader(keys_by_worker).load(row["id"])
+        return unseal(key, row["id"], row[column])
+
+    @strawberry.field(description="Null when erased or not visible to the caller.")
+    async def name(self, info: Info) -> str | None:
+        return await self._personal(info, "name_sealed")
+
+    @strawberry.field(description="Null when erased or not visible to the caller.")
+    async def id_number(self, info: Info) -> str | None:
+        return await self._personal(info, "id_number_sealed")
+
+    @strawberry.field
+    async def employer(self, info: Info) -> Agency | None:
+        if self.row["employer"] is None:
+            return None
+        row = await info.context.loader(agencies_by_id).load(self.row["employer"])
+        return Agency.of(row) if row else None
+
+    @strawberry.field
+    async def certificates(self, info: Info) -> list[Certificate]:
+        rows = await info.context.loader(certificates_by_worker).load(self.row["id"])
+        return [
+            Certificate(
+                level=DomainCertificateLevel(r["level"]),
+                number=r["number"],
+                awarded_on=r["awarded_on"],
+                revoked=r["revoked"],
+            )
+            for r in rows
+        ]
+
+
+async def load_worker(info: Info, id: UUID) -> Worker | None:
+    row = await info.context.loader(workers_by_id).load(id)
+    return Worker.of(row) if row else None
+
+
+@strawberry.type
+class WorkerEdge:
+    cursor: str
+    node: Worker
+
+
+@strawberry.type
+class WorkerConnection:
+    edges: list[WorkerEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class WorkerFilter:
+    district: str | None = None
+    status: WorkerStatus | None = None
+    level: CertificateLevel | None = strawberry.field(
+        default=None, description="Holds an unrevoked certificate of this level."
+    )
+    employer: strawberry.ID | None = None
+    education: Education | None = None
+
+
+@strawberry.type
+class WorkerQueries:
+    @strawberry.field(description="One worker by id.")
+    async def worker(self, info: Info, id: strawberry.ID) -> Worker | None:
+        return await load_worker(info, record_id(id))
+
+    @strawberry.field(description="Workers in registration order, filtered.")
+    async def workers(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        filter: WorkerFilter | None = None,
+    ) -> WorkerConnection:
+        chosen = filter or WorkerFilter()
+        rows, more, total = await worker_page(
+            info.context.hub.pool,
+            first=page_size(first),
+            after_seq=decode_cursor("worker", after),
+            district=chosen.district,
+            status=chosen.status.value if chosen.status else None,
+            level=chosen.level.value if chosen.level else None,
+            employer=record_id(chosen.employer) if chosen.employer else None,
+            education=chosen.education.value if chosen.education else None,
+        )
+        edges = [
+            WorkerEdge(cursor=encode_cursor("worker", r["seq"]), node=Worker.of(r)) for r in rows
+        ]
+        return WorkerConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )
+
+
+@strawberry.type
+class WorkerPayload:
+    worker: Worker | None
+    position: int | None
+    errors: list[UserError]
+
+
+async def worker_command(info: Info, run: Any, input: Any, **inputs: Any) -> WorkerPayload:
+    result = await command(info, run, input, inputs)
+    if result.errors:
+        return WorkerPayload(worker=None, position=None, errors=result.errors)
+    return WorkerPayload(
+        worker=await load_worker(info, result.record_id), position=result.position, errors=[]
+    )
+
+
+@strawberry.input
+class RegisterWorkerInput(RecordInput):
+    name: str
+    id_number: str
+    district: str
+    education: Education
+    employer: strawberry.ID | None = None
+
+
+@strawberry.input
+class UpdateWorkerInput(RecordInput):
+    id: strawberry.ID
+    name: str | None = None
+    id_number: str | None = None
+    district: str | None = None
+    education: Education | None = None
+    employer: strawberry.ID | None = strawberry.field(
+        default=None, description="An agency id; an empty string clears the employer."
+    )
+    expected_version: int | None = None
+
+
+@strawberry.input
+class AwardCertificateInput(RecordInput):
+    id: strawberry.ID = strawberry.field(description="The worker.")
+    level: CertificateLevel
+    number: str
+    expected_version: int | None = None
+
+
+@strawberry.input
+class RevokeCertificateInput(RecordInput):
+    id: strawberry.ID = strawberry.field(description="The worker.")
+    number: str
+    expected_version: int | None = None
+
+
+@strawberry.input(description="Erase a worker's name and ID number for good; reason required.")
+class EraseWorkerPersonalDataInput(RecordInput):
+    id: strawberry.ID
+    expected_version: int | None = None
+
+
+@strawberry.type
+class WorkerMutations:
+    @strawberry.mutation
+    async def register_worker(self, info: Info, input: RegisterWorkerInput) -> WorkerPayload:
+        return await worker_command(
+            info,
+            worker_commands.register_worker,
+            input,
+            name=input.name,
+            id_number=input.id_number,
+            district=input.district,
+            education=input.education.value,
+            employer=input.employer,
+        )
+
+    @strawberry.mutation
+    async def update_worker(self, info: Info, input: UpdateWorkerInput) -> WorkerPayload:
+        return await worker_command(
+            info,
+            worker_commands.update_worker,
+            input,
+            name=input.name,
+            id_number=input.id_number,
+            district=input.district,
+            education=input.education.value if input.education else None,
+            employer=input.employer,
+        )
+
+    @strawberry.mutation
+    async def award_certificate(self, info: Info, input: AwardCertificateInput) -> WorkerPayload:
+        return await worker_command(
+            info,
+            worker_commands.award_certificate,
+            input,
+            level=input.level.value,
+            number=input.number,
+        )
+
+    @strawberry.mutation
+    async def revoke_certificate(self, info: Info, input: RevokeCertificateInput) -> WorkerPayload:
+        return await worker_command(
+            info, worker_commands.revoke_certificate, input, number=input.number
+        )
+
+    @strawberry.mutation
+    async def erase_worker_personal_data(
+        self, info: Info, input: EraseWorkerPersonalDataInput
+    ) -> WorkerPayload:
+        return await worker_command(info, worker_commands.erase_worker_personal_data, input)
