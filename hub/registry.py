@@ -104,6 +104,7 @@ class Unit:
         self.request = request
         self.envelope = request.envelope()
         self.claims: list[Claim] = []
+        self.others: list[Record] = []
 
     def load(self, cls: type[R], record_id: UUID | None = None, field: str = "id") -> R:
         """A record the command reads: by default the one it acts on, at the expected version."""
@@ -134,6 +135,10 @@ class Unit:
         except ValueError:
             raise InvalidInput(f"{field} {raw_id!r} is not a record id (a UUID)", field) from None
         return self.load(cls, record_id, field)
+
+    def also(self, record: Record) -> None:
+        """Save `record` too, in the same transaction as the record the command acts on."""
+        self.others.append(record)
 
     def claim_unique(
         self, key: str, record: Record, field: str, taken: Callable[[UUID], str]
@@ -230,7 +235,7 @@ class Registry(Application):
                     )
                 )
             try:
-                recordings = self.save(record, *unit.claims)
+                recordings = self.save(record, *unit.others, *unit.claims)
             except IntegrityError:
                 if attempt == ATTEMPTS - 1:
                     raise Conflict(

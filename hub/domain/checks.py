@@ -61,3 +61,9 @@ def period(start: date, end: date, start_field: str, end_field: str) -> None:
         raise InvalidInput(
             f"{end_field} {end.isoformat()} is before {start_field} {start.isoformat()}", end_field
         )
+
+
+def camel_case(name: str) -> str:
+    """The API's name for a snake_case name."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)

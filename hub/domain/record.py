@@ -24,9 +24,12 @@ class Record(Aggregate):
     def target(self) -> Target:
         raise NotImplementedError
 
-    def stamp(self, command: str, envelope: Envelope) -> dict[str, Any]:
-        """Check the actor may issue `command` here, and the date is not before the record."""
-        authorize(command, envelope.actor, self.target)
+    def stamp(
+        self, command: str, envelope: Envelope, target: Target | None = None
+    ) -> dict[str, Any]:
+        """Check the actor may issue `command` here (on `target`, by default the record's own),
+        and the date is not before the record."""
+        authorize(command, envelope.actor, target or self.target)
         if envelope.effective_on < self.effective_from:
             raise InvalidInput(
                 f"effectiveOn {envelope.effective_on.isoformat()} is before the record was "

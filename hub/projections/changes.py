@@ -11,14 +11,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
+from hub.domain.checks import camel_case
 from hub.domain.record import Record
 
 _INTERNAL = {"originator_id", "originator_version", "timestamp", "originator_topic", "envelope"}
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 @dataclass(frozen=True)
@@ -38,7 +34,7 @@ class Change:
         """The public payload: the event's facts in camelCase, profile changes flattened."""
         facts = dict(self.facts)
         facts.update(facts.pop("changes", {}))
-        return {camel(k): v for k, v in facts.items()}
+        return {camel_case(k): v for k, v in facts.items()}
 
 
 def decode(mapper: Mapper, rows: list[tuple[int, UUID, int, str, bytes]]) -> list[Change]:

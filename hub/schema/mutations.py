@@ -10,8 +10,8 @@ from uuid import UUID
 
 import strawberry
 
+from hub.domain.checks import camel_case
 from hub.domain.errors import CommandRefused, InvalidInput
-from hub.projections.changes import camel
 from hub.registry import Outcome, Registry, Request
 from hub.schema.common import UserError
 from hub.schema.context import Info
@@ -53,7 +53,7 @@ async def command(
     try:
         raw_id = getattr(input, "id", None)
         request = Request(
-            command=camel(run.__name__),
+            command=camel_case(run.__name__),
             actor=context.caller,
             correlation_id=context.correlation_id,
             today=context.hub.settings.today(),
