@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from hub.projections.changes import Change
+from hub.projections.paging import by_key, page, upsert
 
 COLUMNS = (
     "id",
@@ -75,31 +76,13 @@ class Agencies:
 
     async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
         mine = [c for c in changes if c.entity_type == "AGENCY"]
-        if not mine:
-            return
-        ids = list({c.entity_id for c in mine})
-        rows = {
-            r["id"]: dict(r)
-            for r in await conn.fetch(
-                f"SELECT {', '.join(COLUMNS)} FROM agencies WHERE id = ANY($1)", ids
-            )
-        }
-        for change in mine:
-            rows[change.entity_id] = fold(rows.get(change.entity_id), change)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("id", "seq"))
-        placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
-        await conn.executemany(
-            f"INSERT INTO agencies ({', '.join(COLUMNS)}) VALUES ({placeholders})"
-            f" ON CONFLICT (id) DO UPDATE SET {updates}",
-            [tuple(row[c] for c in COLUMNS) for row in rows.values()],
-        )
+        if mine:
+            await upsert(conn, "agencies", COLUMNS, mine, fold)
 
 
 async def agencies_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
     """Agency rows in the order of `ids` (None where unknown): one query for a whole level."""
-    rows = await pool.fetch(f"SELECT {', '.join(COLUMNS)} FROM agencies WHERE id = ANY($1)", ids)
-    found = {r["id"]: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await by_key(pool, "agencies", COLUMNS, "id", ids)
 
 
 async def agency_page(
@@ -113,20 +96,12 @@ async def agency_page(
     field: str | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
     """One page of agencies in registration order, whether more follow, and the total."""
-    where, args = [], []
-    for column, value in (("district", district), ("kind", kind), ("status", status)):
-        if value is not None:
-            args.append(value)
-            where.append(f"{column} = ${len(args)}")
-    if field is not None:
-        args.append([field])
-        where.append(f"fields @> ${len(args)}")
-    condition = " AND ".join(where) or "true"
-    total = await pool.fetchval(f"SELECT count(*) FROM agencies WHERE {condition}", *args)
-    args += [after_seq, first + 1]
-    rows = await pool.fetch(
-        f"SELECT {', '.join(COLUMNS)} FROM agencies WHERE {condition} AND seq > ${len(args) - 1}"
-        f" ORDER BY seq LIMIT ${len(args)}",
-        *args,
+    return await page(
+        pool,
+        "agencies",
+        COLUMNS,
+        first,
+        after_seq,
+        {"district": district, "kind": kind, "status": status},
+        contains={"fields": [field] if field else None},
     )
-    return rows[:first], len(rows) > first, total

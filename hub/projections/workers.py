@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.projections.changes import Change
+from hub.projections.paging import by_key, grouped, page, upsert
 
 COLUMNS = (
     "id",
@@ -74,22 +75,7 @@ class Workers:
         mine = [c for c in changes if c.entity_type == "WORKER"]
         if not mine:
             return
-        ids = list({c.entity_id for c in mine})
-        rows = {
-            r["id"]: dict(r)
-            for r in await conn.fetch(
-                f"SELECT {', '.join(COLUMNS)} FROM workers WHERE id = ANY($1)", ids
-            )
-        }
-        for change in mine:
-            rows[change.entity_id] = fold(rows.get(change.entity_id), change)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("id", "seq"))
-        placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
-        await conn.executemany(
-            f"INSERT INTO workers ({', '.join(COLUMNS)}) VALUES ({placeholders})"
-            f" ON CONFLICT (id) DO UPDATE SET {updates}",
-            [tuple(row[c] for c in COLUMNS) for row in rows.values()],
-        )
+        await upsert(conn, "workers", COLUMNS, mine, fold)
         for change in mine:
             if change.kind == "CertificateAwarded":
                 await conn.execute(
@@ -119,11 +105,7 @@ class Workers:
 
 
 async def workers_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
-    rows = await pool.fetch(
-        f"SELECT {', '.join(COLUMNS)} FROM workers WHERE id = ANY($1)", list(ids)
-    )
-    found = {r["id"]: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await by_key(pool, "workers", COLUMNS, "id", ids)
 
 
 async def certificates_by_worker(
@@ -133,10 +115,7 @@ async def certificates_by_worker(
         "SELECT * FROM worker_certificates WHERE worker_id = ANY($1) ORDER BY position",
         list(ids),
     )
-    grouped: dict[Any, list[asyncpg.Record]] = {i: [] for i in ids}
-    for row in rows:
-        grouped[row["worker_id"]].append(row)
-    return [grouped[i] for i in ids]
+    return grouped(rows, "worker_id", ids)
 
 
 async def worker_page(
@@ -151,28 +130,18 @@ async def worker_page(
     education: str | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
     """One page of workers in registration order, whether more follow, and the total."""
-    where, args = [], []
-    for column, value in (
-        ("district", district),
-        ("status", status),
-        ("employer", employer),
-        ("education", education),
-    ):
-        if value is not None:
-            args.append(value)
-            where.append(f"{column} = ${len(args)}")
-    if level is not None:
-        args.append(level)
-        where.append(
-            "EXISTS (SELECT 1 FROM worker_certificates c WHERE c.worker_id = workers.id"
-            f" AND c.level = ${len(args)} AND NOT c.revoked)"
-        )
-    condition = " AND ".join(where) or "true"
-    total = await pool.fetchval(f"SELECT count(*) FROM workers WHERE {condition}", *args)
-    args += [after_seq, first + 1]
-    rows = await pool.fetch(
-        f"SELECT {', '.join(COLUMNS)} FROM workers WHERE {condition} AND seq > ${len(args) - 1}"
-        f" ORDER BY seq LIMIT ${len(args)}",
-        *args,
+    return await page(
+        pool,
+        "workers",
+        COLUMNS,
+        first,
+        after_seq,
+        {"district": district, "status": status, "employer": employer, "education": education},
+        exists={
+            "level": (
+                "EXISTS (SELECT 1 FROM worker_certificates c WHERE c.worker_id = workers.id"
+                " AND c.level = $? AND NOT c.revoked)",
+                level,
+            )
+        },
     )
-    return rows[:first], len(rows) > first, total
