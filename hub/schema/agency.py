@@ -13,9 +13,9 @@ from hub.domain.vocabulary import AgencyKind as DomainAgencyKind
 from hub.domain.vocabulary import AgencyStatus as DomainAgencyStatus
 from hub.domain.vocabulary import ServiceField as DomainServiceField
 from hub.projections.agencies import agencies_by_id, agency_page
-from hub.schema.common import District, PageInfo, UserError, decode_cursor, encode_cursor, page_size
+from hub.schema.common import District, PageInfo, UserError, connection, decode_cursor, page_size
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, command, record_id
+from hub.schema.mutations import RecordInput, record_id, respond
 
 AgencyKind = strawberry.enum(DomainAgencyKind)
 AgencyStatus = strawberry.enum(DomainAgencyStatus)
@@ -131,11 +131,8 @@ async def agency_connection(
         status=chosen.status.value if chosen.status else None,
         field=chosen.field.value if chosen.field else None,
     )
-    edges = [AgencyEdge(cursor=encode_cursor("agency", r["seq"]), node=Agency.of(r)) for r in rows]
-    return AgencyConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        total_count=total,
+    return connection(
+        "agency", rows, more, total, node=Agency, edge=AgencyEdge, of=AgencyConnection
     )
 
 
@@ -147,11 +144,15 @@ class AgencyPayload:
 
 
 async def agency_command(info: Info, run: Any, input: Any, **inputs: Any) -> AgencyPayload:
-    result = await command(info, run, input, inputs)
-    if result.errors:
-        return AgencyPayload(agency=None, position=None, errors=result.errors)
-    return AgencyPayload(
-        agency=await load_agency(info, result.record_id), position=result.position, errors=[]
+    return await respond(
+        info,
+        run,
+        input,
+        inputs,
+        payload=AgencyPayload,
+        record="agency",
+        node=Agency,
+        rows=agencies_by_id,
     )
 
 

@@ -140,3 +140,15 @@ def page_size(first: int) -> int:
     if not 0 <= first <= MAX_PAGE:
         raise InvalidInput(f"first must be between 0 and {MAX_PAGE}, got {first}", "first")
     return first
+
+
+def connection(
+    kind: str, rows: list[Any], more: bool, total: int, *, node: Any, edge: Any, of: Any
+) -> Any:
+    """A Relay connection of `rows` (one page), with cursors on their creation order."""
+    edges = [edge(cursor=encode_cursor(kind, r["seq"]), node=node.of(r)) for r in rows]
+    return of(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+        total_count=total,
+    )

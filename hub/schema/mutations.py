@@ -14,7 +14,7 @@ from hub.domain.checks import camel_case
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.registry import Outcome, Registry, Request
 from hub.schema.common import UserError
-from hub.schema.context import Info
+from hub.schema.context import Batch, Info
 
 
 @strawberry.input(description="Fields every mutation input has besides its own.")
@@ -68,3 +68,22 @@ async def command(
     except CommandRefused as refusal:
         return Result(errors=[UserError.of(refusal)])
     return Result(record_id=outcome.record_id, position=outcome.position)
+
+
+async def respond(
+    info: Info,
+    run: Callable[[Registry, Request], Outcome],
+    input: RecordInput,
+    inputs: dict[str, Any],
+    *,
+    payload: type,
+    record: str,
+    node: Any,
+    rows: Batch,
+) -> Any:
+    """Run a mutation and build its payload: the record as the read views now show it."""
+    result = await command(info, run, input, inputs)
+    if result.errors:
+        return payload(**{record: None}, position=None, errors=result.errors)
+    row = await info.context.loader(rows).load(result.record_id)
+    return payload(**{record: node.of(row) if row else None}, position=result.position, errors=[])

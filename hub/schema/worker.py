@@ -17,9 +17,9 @@ from hub.personal_data import keys_by_worker, unseal
 from hub.projections.agencies import agencies_by_id
 from hub.projections.workers import certificates_by_worker, worker_page, workers_by_id
 from hub.schema.agency import Agency
-from hub.schema.common import District, PageInfo, UserError, decode_cursor, encode_cursor, page_size
+from hub.schema.common import District, PageInfo, UserError, connection, decode_cursor, page_size
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, command, record_id
+from hub.schema.mutations import RecordInput, record_id, respond
 
 CertificateLevel = strawberry.enum(DomainCertificateLevel)
 Education = strawberry.enum(DomainEducation)
@@ -155,13 +155,8 @@ class WorkerQueries:
             employer=record_id(chosen.employer) if chosen.employer else None,
             education=chosen.education.value if chosen.education else None,
         )
-        edges = [
-            WorkerEdge(cursor=encode_cursor("worker", r["seq"]), node=Worker.of(r)) for r in rows
-        ]
-        return WorkerConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+        return connection(
+            "worker", rows, more, total, node=Worker, edge=WorkerEdge, of=WorkerConnection
         )
 
 
@@ -173,11 +168,15 @@ class WorkerPayload:
 
 
 async def worker_command(info: Info, run: Any, input: Any, **inputs: Any) -> WorkerPayload:
-    result = await command(info, run, input, inputs)
-    if result.errors:
-        return WorkerPayload(worker=None, position=None, errors=result.errors)
-    return WorkerPayload(
-        worker=await load_worker(info, result.record_id), position=result.position, errors=[]
+    return await respond(
+        info,
+        run,
+        input,
+        inputs,
+        payload=WorkerPayload,
+        record="worker",
+        node=Worker,
+        rows=workers_by_id,
     )
 
 
