@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jwt
 
+from hub.runtime import projections
 from hub.schema.root import schema
 from tests.agency_api import REGISTER, register, registration, send
 from tests.conftest import ROOT, SECRET, Client, running
@@ -27,7 +28,7 @@ async def test_health_and_readiness(client: Client) -> None:
     ready = (await client.http.get("/readyz")).json()
     assert ready["status"] == "ready"
     assert ready["head"] >= position
-    assert set(ready["projections"]) == {"event_log", "agencies"}
+    assert set(ready["projections"]) == {p.name for p in projections()}
     for projection in ready["projections"].values():
         assert projection["position"] >= position
         assert projection["lag"] == ready["head"] - projection["position"]
