@@ -14,6 +14,7 @@ from hub.config import Settings
 from hub.database import event_store_env, migrate, open_database
 from hub.domain.errors import CommandRefused
 from hub.projections.agencies import Agencies
+from hub.projections.courses import Courses
 from hub.projections.event_log import EventLog
 from hub.projections.runner import Projection, Projector, open_pool
 from hub.projections.workers import Workers
@@ -28,6 +29,7 @@ def projections() -> list[Projection]:
         EventLog(),
         Agencies(),
         Workers(),
+        Courses(),
     ]
 
 

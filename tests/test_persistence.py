@@ -42,7 +42,7 @@ async def test_migrations_apply_once(database: str) -> None:
     assert await migrate(database) == []
     conn = await asyncpg.connect(database)
     try:
-        names = await conn.fetch("SELECT name FROM schema_migrations")
+        names = await conn.fetch("SELECT name FROM schema_migrations ORDER BY name")
     finally:
         await conn.close()
     assert [r["name"] for r in names] == [p.name for p in sorted(MIGRATIONS.glob("*.sql"))]

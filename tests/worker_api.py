@@ -53,3 +53,14 @@ async def register_worker(client: Client, auth: str = MUNICIPAL, **overrides: An
     payload = data["registerWorker"]
     assert payload["errors"] == [], payload["errors"]
     return payload["worker"]
+
+
+async def new_worker_id(client: Client, district: str = "500103") -> str:
+    """A worker registered (effective 2015-01-01) for tests of records that name one."""
+    worker = await register_worker(
+        client,
+        district=district,
+        effectiveOn="2015-01-01",
+        idNumber=make_id_number(district, date(1985, 1, 1), next(_people) % 1000),
+    )
+    return worker["id"]

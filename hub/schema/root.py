@@ -7,17 +7,28 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
-from hub.schema import agency as agencies_api
-from hub.schema import worker as workers_api
+from hub.schema import agency, course, worker
 from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, Principal
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import record_id
 
+# Each record type contributes its queries and mutations.
+RECORD_QUERIES = (
+    agency.AgencyQueries,
+    worker.WorkerQueries,
+    course.CourseQueries,
+)
+RECORD_MUTATIONS = (
+    agency.AgencyMutations,
+    worker.WorkerMutations,
+    course.CourseMutations,
+)
+
 
 @strawberry.type
-class Query(agencies_api.AgencyQueries, workers_api.WorkerQueries):
+class Query(*RECORD_QUERIES):
     @strawberry.field(description="The city's 38 districts and counties.")
     def districts(self) -> list[District]:
         return [District.of(code) for code in DISTRICTS]
@@ -45,7 +56,7 @@ class Query(agencies_api.AgencyQueries, workers_api.WorkerQueries):
 
 
 @strawberry.type
-class Mutation(agencies_api.AgencyMutations, workers_api.WorkerMutations):
+class Mutation(*RECORD_MUTATIONS):
     pass
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -15,11 +15,15 @@ from hub.domain.vocabulary import Education as DomainEducation
 from hub.domain.vocabulary import WorkerStatus as DomainWorkerStatus
 from hub.personal_data import keys_by_worker, unseal
 from hub.projections.agencies import agencies_by_id
+from hub.projections.courses import attendances_by_worker
 from hub.projections.workers import certificates_by_worker, worker_page, workers_by_id
 from hub.schema.agency import Agency
 from hub.schema.common import District, PageInfo, UserError, connection, decode_cursor, page_size
 from hub.schema.context import Info
 from hub.schema.mutations import RecordInput, record_id, respond
+
+if TYPE_CHECKING:
+    from hub.schema.course import Attendance
 
 CertificateLevel = strawberry.enum(DomainCertificateLevel)
 Education = strawberry.enum(DomainEducation)
@@ -86,6 +90,15 @@ class Worker:
             return None
         row = await info.context.loader(agencies_by_id).load(self.row["employer"])
         return Agency.of(row) if row else None
+
+    @strawberry.field(description="Training the worker attended, oldest first.")
+    async def attendances(
+        self, info: Info
+    ) -> list[Annotated[Attendance, strawberry.lazy("hub.schema.course")]]:
+        from hub.schema.course import Attendance
+
+        rows = await info.context.loader(attendances_by_worker).load(self.row["id"])
+        return [Attendance.of(r) for r in rows]
 
     @strawberry.field
     async def certificates(self, info: Info) -> list[Certificate]:

@@ -1,0 +1,199 @@
+"""Courses and their attendances as they stand now, for `course`, `courses` and attendances."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.projections.changes import Change
+
+COLUMNS = (
+    "id",
+    "seq",
+    "version",
+    "title",
+    "category",
+    "level",
+    "district",
+    "delivered_by",
+    "starts_on",
+    "ends_on",
+    "hours",
+    "status",
+    "attendance_count",
+    "scheduled_on",
+    "completed_on",
+    "cancelled_on",
+    "updated_at",
+)
+ATTENDANCE_COLUMNS = ("course_id", "worker_id", "hours", "passed", "position", "effective_on")
+
+RUNNING = "RUNNING"
+SCHEDULED = "SCHEDULED"
+
+
+def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
+    """The course row after one change."""
+    facts = change.facts
+    effective_on = date.fromisoformat(change.envelope["effective_on"])
+    if change.kind == "Scheduled":
+        row = {column: None for column in COLUMNS}
+        row.update(
+            id=change.entity_id,
+            seq=change.position,
+            title=facts["title"],
+            category=facts["category"],
+            level=facts["level"],
+            district=facts["district"],
+            delivered_by=UUID(facts["delivered_by"]) if facts["delivered_by"] else None,
+            starts_on=facts["starts_on"],
+            ends_on=facts["ends_on"],
+            hours=facts["hours"],
+            status=SCHEDULED,
+            attendance_count=0,
+            scheduled_on=effective_on,
+        )
+    else:
+        assert row is not None, f"{change.type} at {change.position} for an unknown course"
+        row = dict(row)
+        if change.kind == "AttendanceRecorded":
+            row["attendance_count"] += 1
+        elif change.kind == "Completed":
+            row.update(status="COMPLETED", completed_on=effective_on)
+        elif change.kind == "Cancelled":
+            row.update(status="CANCELLED", cancelled_on=effective_on)
+        else:
+            raise AssertionError(f"{change.type} at {change.position} is not a course event")
+    row.update(version=change.version, updated_at=change.recorded_at)
+    return row
+
+
+def attendance(change: Change) -> tuple[Any, ...]:
+    return (
+        change.entity_id,
+        UUID(change.facts["worker"]),
+        change.facts["hours"],
+        change.facts["passed"],
+        change.position,
+        date.fromisoformat(change.envelope["effective_on"]),
+    )
+
+
+class Courses:
+    name = "courses"
+    tables = ("courses", "course_attendances")
+
+    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
+        mine = [c for c in changes if c.entity_type == "COURSE"]
+        if not mine:
+            return
+        ids = list({c.entity_id for c in mine})
+        rows = {
+            r["id"]: dict(r)
+            for r in await conn.fetch(
+                f"SELECT {', '.join(COLUMNS)} FROM courses WHERE id = ANY($1)", ids
+            )
+        }
+        for change in mine:
+            rows[change.entity_id] = fold(rows.get(change.entity_id), change)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("id", "seq"))
+        await conn.executemany(
+            f"INSERT INTO courses ({', '.join(COLUMNS)}) VALUES ({_placeholders(COLUMNS)})"
+            f" ON CONFLICT (id) DO UPDATE SET {updates}",
+            [tuple(row[c] for c in COLUMNS) for row in rows.values()],
+        )
+        attended = [attendance(c) for c in mine if c.kind == "AttendanceRecorded"]
+        if attended:
+            await conn.executemany(
+                f"INSERT INTO course_attendances ({', '.join(ATTENDANCE_COLUMNS)})"
+                f" VALUES ({_placeholders(ATTENDANCE_COLUMNS)})",
+                attended,
+            )
+
+
+def _placeholders(columns: Sequence[str]) -> str:
+    return ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+
+
+async def courses_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
+    """Course rows in the order of `ids` (None where unknown): one query for a whole level."""
+    rows = await pool.fetch(f"SELECT {', '.join(COLUMNS)} FROM courses WHERE id = ANY($1)", ids)
+    found = {r["id"]: r for r in rows}
+    return [found.get(i) for i in ids]
+
+
+async def _attendances_by(
+    pool: asyncpg.Pool, column: str, keys: Sequence[Any]
+) -> list[list[asyncpg.Record]]:
+    rows = await pool.fetch(
+        f"SELECT {', '.join(ATTENDANCE_COLUMNS)} FROM course_attendances"
+        f" WHERE {column} = ANY($1) ORDER BY position",
+        keys,
+    )
+    grouped: dict[Any, list[asyncpg.Record]] = {key: [] for key in keys}
+    for row in rows:
+        grouped[row[column]].append(row)
+    return [grouped[key] for key in keys]
+
+
+async def attendances_by_course(
+    pool: asyncpg.Pool, course_ids: Sequence[Any]
+) -> list[list[asyncpg.Record]]:
+    """Each course's attendances in the order they were recorded, for all courses at once."""
+    return await _attendances_by(pool, "course_id", course_ids)
+
+
+async def attendances_by_worker(
+    pool: asyncpg.Pool, worker_ids: Sequence[Any]
+) -> list[list[asyncpg.Record]]:
+    """Each worker's attendances in the order they were recorded, for all workers at once."""
+    return await _attendances_by(pool, "worker_id", worker_ids)
+
+
+async def course_page(
+    pool: asyncpg.Pool,
+    *,
+    first: int,
+    after_seq: int,
+    today: date,
+    district: str | None = None,
+    status: str | None = None,
+    category: str | None = None,
+    level: str | None = None,
+    delivered_by: UUID | None = None,
+) -> tuple[list[asyncpg.Record], bool, int]:
+    """One page of courses in scheduling order, whether more follow, and the total.
+
+    `status` RUNNING means a scheduled course whose dates include `today`; SCHEDULED then
+    means the scheduled courses that are not running.
+    """
+    where, args = [], []
+    for column, value in (
+        ("district", district),
+        ("category", category),
+        ("level", level),
+        ("delivered_by", delivered_by),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    if status is not None:
+        args.append(SCHEDULED if status == RUNNING else status)
+        where.append(f"status = ${len(args)}")
+        if status in (RUNNING, SCHEDULED):
+            args.append(today)
+            running = f"(starts_on <= ${len(args)} AND ends_on >= ${len(args)})"
+            where.append(running if status == RUNNING else f"NOT {running}")
+    condition = " AND ".join(where) or "true"
+    total = await pool.fetchval(f"SELECT count(*) FROM courses WHERE {condition}", *args)
+    args += [after_seq, first + 1]
+    rows = await pool.fetch(
+        f"SELECT {', '.join(COLUMNS)} FROM courses WHERE {condition} AND seq > ${len(args) - 1}"
+        f" ORDER BY seq LIMIT ${len(args)}",
+        *args,
+    )
+    return rows[:first], len(rows) > first, total
