@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import asyncpg
 
@@ -33,6 +34,21 @@ def projections() -> list[Projection]:
     ]
 
 
+class ReadConnection(asyncpg.Connection):
+    """A read-pool connection that counts the statements it sends (see `Hub.statements`)."""
+
+    sent = 0
+
+    async def _execute(self, *args: Any, **kwargs: Any) -> Any:
+        ReadConnection.sent += 1
+        return await super()._execute(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1 and not kwargs:  # a simple query bypasses _execute
+            ReadConnection.sent += 1
+        return await super().execute(*args, **kwargs)
+
+
 async def _no_reset(_: asyncpg.Connection) -> None:
     """Read connections keep no session state, so skip asyncpg's reset round trip."""
 
@@ -57,7 +73,9 @@ class Hub:
         self.url = self.database.url
         await migrate(self.url)
         self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url))
-        self.pool = await asyncpg.create_pool(self.url, min_size=2, max_size=10, reset=_no_reset)
+        self.pool = await asyncpg.create_pool(
+            self.url, min_size=2, max_size=10, reset=_no_reset, connection_class=ReadConnection
+        )
         self._projector_pool = await open_pool(self.url)
         self.signals = Signals(self.url)
         self.projector = Projector(
@@ -99,6 +117,11 @@ class Hub:
         if not caught_up:
             log.warning("read views did not reach position %s in time", outcome.position)
         return outcome
+
+    @property
+    def statements(self) -> int:
+        """SQL statements the read pools of this process have sent so far."""
+        return ReadConnection.sent
 
     async def projection_lag(self) -> dict[str, object]:
         async with self.pool.acquire() as conn:
