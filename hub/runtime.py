@@ -15,6 +15,7 @@ from hub.database import event_store_env, migrate, open_database
 from hub.domain.errors import CommandRefused
 from hub.projections.agencies import Agencies
 from hub.projections.event_log import EventLog
+from hub.projections.projects import Projects
 from hub.projections.runner import Projection, Projector, open_pool
 from hub.registry import Outcome, Registry, Request
 from hub.signals import Signals
@@ -23,7 +24,7 @@ log = logging.getLogger("hub")
 
 
 def projections() -> list[Projection]:
-    return [EventLog(), Agencies()]
+    return [EventLog(), Agencies(), Projects()]
 
 
 async def _no_reset(_: asyncpg.Connection) -> None:
