@@ -17,6 +17,7 @@ from hub.domain.errors import CommandRefused
 from hub.projections.agencies import Agencies
 from hub.projections.courses import Courses
 from hub.projections.event_log import EventLog
+from hub.projections.projects import Projects
 from hub.projections.runner import Projection, Projector, open_pool
 from hub.projections.workers import Workers
 from hub.registry import Outcome, Registry, Request
@@ -31,6 +32,7 @@ def projections() -> list[Projection]:
         Agencies(),
         Workers(),
         Courses(),
+        Projects(),
     ]
 
 

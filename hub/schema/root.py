@@ -7,7 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
-from hub.schema import agency, course, worker
+from hub.schema import agency, course, project, worker
 from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, Principal
 from hub.schema.context import Info
@@ -19,11 +19,13 @@ RECORD_QUERIES = (
     agency.AgencyQueries,
     worker.WorkerQueries,
     course.CourseQueries,
+    project.ProjectQueries,
 )
 RECORD_MUTATIONS = (
     agency.AgencyMutations,
     worker.WorkerMutations,
     course.CourseMutations,
+    project.ProjectMutations,
 )
 
 

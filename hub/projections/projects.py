@@ -1,0 +1,190 @@
+"""Service projects as they stand now, and their disbursements, for `project` and `projects`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.projections.changes import Change
+
+COLUMNS = (
+    "id",
+    "seq",
+    "version",
+    "title",
+    "field",
+    "district",
+    "funder",
+    "budget",
+    "programme",
+    "contractor",
+    "starts_on",
+    "ends_on",
+    "status",
+    "approved_on",
+    "disbursed",
+    "percent_complete",
+    "progress_summary",
+    "progress_reported_on",
+    "evaluator",
+    "evaluation_commissioned_on",
+    "evaluation_score",
+    "evaluation_grade",
+    "evaluation_concluded_on",
+    "updated_at",
+)
+DISBURSEMENT_COLUMNS = ("project_id", "position", "amount", "effective_on", "recorded_at")
+
+
+def _effective_on(change: Change) -> date:
+    return date.fromisoformat(change.envelope["effective_on"])
+
+
+def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
+    """The project row after one change."""
+    facts = change.facts
+    if change.kind == "Approved":
+        row = {column: None for column in COLUMNS}
+        row.update(
+            id=change.entity_id,
+            seq=change.position,
+            title=facts["title"],
+            field=facts["field"],
+            district=facts["district"],
+            funder=facts["funder"],
+            budget=facts["budget"],
+            programme=facts["programme"],
+            contractor=UUID(facts["contractor"]),
+            starts_on=facts["starts_on"],
+            ends_on=facts["ends_on"],
+            status="APPROVED",
+            approved_on=_effective_on(change),
+            disbursed=Decimal("0.00"),
+        )
+    else:
+        assert row is not None, f"{change.type} at {change.position} for an unknown project"
+        row = dict(row)
+        if change.kind == "FundsDisbursed":
+            row["disbursed"] += facts["amount"]
+        elif change.kind == "ProgressReported":
+            row.update(
+                percent_complete=facts["percent_complete"],
+                progress_summary=facts["summary"],
+                progress_reported_on=_effective_on(change),
+            )
+        elif change.kind == "EvaluationCommissioned":
+            row.update(
+                status="EVALUATION_COMMISSIONED",
+                evaluator=facts["evaluator"],
+                evaluation_commissioned_on=_effective_on(change),
+            )
+        elif change.kind == "EvaluationConcluded":
+            row.update(
+                status="EVALUATED",
+                evaluation_score=facts["score"],
+                evaluation_grade=facts["grade"],
+                evaluation_concluded_on=_effective_on(change),
+            )
+        else:
+            assert change.kind == "Closed", change.type
+            row["status"] = "CLOSED"
+    row.update(version=change.version, updated_at=change.recorded_at)
+    return row
+
+
+class Projects:
+    name = "projects"
+    tables = ("projects", "project_disbursements")
+
+    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
+        mine = [c for c in changes if c.entity_type == "PROJECT"]
+        if not mine:
+            return
+        ids = list({c.entity_id for c in mine})
+        rows = {
+            r["id"]: dict(r)
+            for r in await conn.fetch(
+                f"SELECT {', '.join(COLUMNS)} FROM projects WHERE id = ANY($1)", ids
+            )
+        }
+        for change in mine:
+            rows[change.entity_id] = fold(rows.get(change.entity_id), change)
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("id", "seq"))
+        placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
+        await conn.executemany(
+            f"INSERT INTO projects ({', '.join(COLUMNS)}) VALUES ({placeholders})"
+            f" ON CONFLICT (id) DO UPDATE SET {updates}",
+            [tuple(row[c] for c in COLUMNS) for row in rows.values()],
+        )
+        disbursements = [
+            (c.entity_id, c.position, c.facts["amount"], _effective_on(c), c.recorded_at)
+            for c in mine
+            if c.kind == "FundsDisbursed"
+        ]
+        if disbursements:
+            await conn.executemany(
+                f"INSERT INTO project_disbursements ({', '.join(DISBURSEMENT_COLUMNS)})"
+                " VALUES ($1, $2, $3, $4, $5)",
+                disbursements,
+            )
+
+
+async def projects_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
+    """Project rows in the order of `ids` (None where unknown): one query for a whole level."""
+    rows = await pool.fetch(f"SELECT {', '.join(COLUMNS)} FROM projects WHERE id = ANY($1)", ids)
+    found = {r["id"]: r for r in rows}
+    return [found.get(i) for i in ids]
+
+
+async def disbursements_by_project(
+    pool: asyncpg.Pool, project_ids: Sequence[Any]
+) -> list[list[asyncpg.Record]]:
+    """Each project's disbursements in position order, in the order of `project_ids`."""
+    rows = await pool.fetch(
+        f"SELECT {', '.join(DISBURSEMENT_COLUMNS)} FROM project_disbursements"
+        " WHERE project_id = ANY($1) ORDER BY position",
+        project_ids,
+    )
+    found: dict[Any, list[asyncpg.Record]] = {i: [] for i in project_ids}
+    for row in rows:
+        found[row["project_id"]].append(row)
+    return [found[i] for i in project_ids]
+
+
+async def project_page(
+    pool: asyncpg.Pool,
+    *,
+    first: int,
+    after_seq: int,
+    district: str | None = None,
+    status: str | None = None,
+    field: str | None = None,
+    funder: str | None = None,
+    contractor: UUID | None = None,
+) -> tuple[list[asyncpg.Record], bool, int]:
+    """One page of projects in approval order, whether more follow, and the total."""
+    where, args = [], []
+    for column, value in (
+        ("district", district),
+        ("status", status),
+        ("field", field),
+        ("funder", funder),
+        ("contractor", contractor),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column} = ${len(args)}")
+    condition = " AND ".join(where) or "true"
+    total = await pool.fetchval(f"SELECT count(*) FROM projects WHERE {condition}", *args)
+    args += [after_seq, first + 1]
+    rows = await pool.fetch(
+        f"SELECT {', '.join(COLUMNS)} FROM projects WHERE {condition} AND seq > ${len(args) - 1}"
+        f" ORDER BY seq LIMIT ${len(args)}",
+        *args,
+    )
+    return rows[:first], len(rows) > first, total
