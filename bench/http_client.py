@@ -1,4 +1,5 @@
-"""A minimal keep-alive HTTP/1.1 JSON client for benchmarks: one connection per worker.
+"""What the benchmarks share: a hub served in its own process, and a minimal keep-alive
+HTTP/1.1 JSON client (one connection per worker).
 
 httpx spends more CPU per request than the hub does on a small query, so measuring the hub
 with it would measure the client.
@@ -8,7 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
+
+import httpx
+
+from hub.auth import issue_token
+from hub.database import create_database, database_url, migrate
+from hub.domain.envelope import Role
 
 
 class Connection:
@@ -43,3 +57,65 @@ class Connection:
     async def close(self) -> None:
         self.writer.close()
         await self.writer.wait_closed()
+
+
+SECRET = "bench-secret-of-at-least-thirty-two-bytes"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServedHub:
+    """`hub serve` in its own process on a fresh database, for a benchmark to talk to."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.url = ""
+        self.process: subprocess.Popen[bytes] | None = None
+
+    async def __aenter__(self) -> ServedHub:
+        server = database_url(os.environ.get("HUB_DATABASE_URL"), self.root / ".hub" / "bench")
+        self.url = await create_database(server, f"hub_bench_{uuid.uuid4().hex[:8]}")
+        await migrate(self.url)
+        env = {
+            **os.environ,
+            "HUB_DATABASE_URL": self.url,
+            "HUB_JWT_SECRET": SECRET,
+            "HUB_PORT": str(self.port),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
+            for _ in range(150):
+                try:
+                    if (await http.get("/readyz")).status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    await asyncio.sleep(0.2)
+        raise RuntimeError("hub serve did not become ready")
+
+    async def __aexit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+    def connect(self, role: Role = Role.MUNICIPAL, **claims: str) -> Awaitable[Connection]:
+        token = issue_token(SECRET, role, sub="bench", **claims)
+        return Connection("127.0.0.1", self.port, {"Authorization": f"Bearer {token}"}).open()
+
+
+async def graphql(connection: Connection, document: str, variables: dict | None = None) -> Any:
+    """The data of a GraphQL request that must succeed, mutation errors included."""
+    body = await connection.post("/graphql", {"query": document, "variables": variables or {}})
+    assert "errors" not in body, body
+    payload = next(iter(body["data"].values()))
+    assert not isinstance(payload, dict) or not payload.get("errors"), payload
+    return payload

@@ -14,31 +14,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from hub.auth import issue_token
 from hub.commands.agency import register_agency
-from hub.database import create_database, database_url, event_store_env, migrate
+from hub.database import event_store_env
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_credit_code
 from hub.registry import Registry, Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from http_client import Connection  # noqa: E402
+from http_client import Connection, ServedHub, graphql  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-of-at-least-thirty-two-bytes"
 REGISTER = """mutation($input: RegisterAgencyInput!) { registerAgency(input: $input) {
   agency { id version } position errors { code message } } }"""
 UPDATE = """mutation($input: UpdateAgencyProfileInput!) { updateAgencyProfile(input: $input) {
@@ -55,12 +47,6 @@ def registration() -> dict:
         "kind": "COMPREHENSIVE",
         "fields": ["SOCIAL_WELFARE"],
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def rate(
@@ -114,55 +100,28 @@ def direct_baseline(url: str, count: int) -> float:
 
 
 async def main(count: int) -> None:
-    server = database_url(os.environ.get("HUB_DATABASE_URL"), ROOT / ".hub" / "bench")
-    url = await create_database(server, f"hub_bench_{uuid.uuid4().hex[:8]}")
-    await migrate(url)
-    port = free_port()
-    env = {**os.environ, "HUB_DATABASE_URL": url, "HUB_JWT_SECRET": SECRET, "HUB_PORT": str(port)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    token = issue_token(SECRET, Role.MUNICIPAL, sub="bench")
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            for _ in range(100):
-                try:
-                    if (await http.get("/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.2)
+    async with ServedHub(ROOT) as hub:
 
         def connect() -> Awaitable[Connection]:
-            return Connection("127.0.0.1", port, headers).open()
-
-        async def post(connection: Connection, document: str, variables: dict) -> Any:
-            body = await connection.post("/graphql", {"query": document, "variables": variables})
-            assert "errors" not in body, body
-            payload = next(iter(body["data"].values()))
-            assert not isinstance(payload, dict) or not payload["errors"], payload
-            return payload
+            return hub.connect()
 
         ids: list[str] = []
 
         async def register(connection: Connection, _: int) -> None:
-            payload = await post(connection, REGISTER, {"input": registration()})
+            payload = await graphql(connection, REGISTER, {"input": registration()})
             ids.append(payload["agency"]["id"])
 
         async def update(connection: Connection, n: int) -> None:
             name = f"名称 {len(figures)}-{n}"
-            await post(connection, UPDATE, {"input": {"id": ids[n % len(ids)], "name": name}})
+            await graphql(connection, UPDATE, {"input": {"id": ids[n % len(ids)], "name": name}})
 
         async def read(connection: Connection, _: int) -> None:
-            await post(connection, "{ position }", {})
+            await graphql(connection, "{ position }", {})
 
         figures = [
             (
                 "direct registerAgency (baseline)",
-                await asyncio.to_thread(direct_baseline, url, count),
+                await asyncio.to_thread(direct_baseline, hub.url, count),
             )
         ]
         figures.append(
@@ -187,9 +146,6 @@ async def main(count: int) -> None:
                 await rate(connect, count // 4, 16, update),
             )
         )
-    finally:
-        process.terminate()
-        process.wait(10)
 
     baseline = figures[0][1]
     print(f"{count} operations per figure; server: `hub serve` in its own process")
