@@ -14,6 +14,7 @@ from hub.config import Settings
 from hub.database import event_store_env, migrate, open_database
 from hub.domain.errors import CommandRefused
 from hub.projections.agencies import Agencies
+from hub.projections.communities import Communities
 from hub.projections.event_log import EventLog
 from hub.projections.runner import Projection, Projector, open_pool
 from hub.registry import Outcome, Registry, Request
@@ -23,7 +24,7 @@ log = logging.getLogger("hub")
 
 
 def projections() -> list[Projection]:
-    return [EventLog(), Agencies()]
+    return [EventLog(), Agencies(), Communities()]
 
 
 async def _no_reset(_: asyncpg.Connection) -> None:

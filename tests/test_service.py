@@ -27,7 +27,7 @@ async def test_health_and_readiness(client: Client) -> None:
     ready = (await client.http.get("/readyz")).json()
     assert ready["status"] == "ready"
     assert ready["head"] >= position
-    assert set(ready["projections"]) == {"event_log", "agencies"}
+    assert set(ready["projections"]) == {"event_log", "agencies", "communities"}
     for projection in ready["projections"].values():
         assert projection["position"] >= position
         assert projection["lag"] == ready["head"] - projection["position"]
