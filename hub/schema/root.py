@@ -8,6 +8,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
 from hub.schema import agency as agencies_api
+from hub.schema import community as communities_api
 from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, Principal
 from hub.schema.context import Info
@@ -15,7 +16,7 @@ from hub.schema.mutations import record_id
 
 
 @strawberry.type
-class Query(agencies_api.AgencyQueries):
+class Query(agencies_api.AgencyQueries, communities_api.CommunityQueries):
     @strawberry.field(description="The city's 38 districts and counties.")
     def districts(self) -> list[District]:
         return [District.of(code) for code in DISTRICTS]
