@@ -127,7 +127,12 @@ async def test_a_contractor_updates_only_its_own_agency(client: Client) -> None:
     changed = await send(client, UPDATE, auth=contractor, id=own, name="自己的新名字")
     assert changed["errors"] == [] and changed["agency"]["name"] == "自己的新名字"
     await forbidden(
-        client, UPDATE, contractor, "only on records its agency is answerable for", id=other, name="别人的"
+        client,
+        UPDATE,
+        contractor,
+        "only on records its agency is answerable for",
+        id=other,
+        name="别人的",
     )
     await forbidden(
         client, SUSPEND, contractor, "CONTRACTOR may not suspendAgency", id=own, reason="r"
