@@ -1,4 +1,4 @@
-"""The `hub` command: serve, migrate, project, token, export-schema."""
+"""The `hub` command: serve, migrate, project, import-reference, token, export-schema."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from hub.config import DEV_SECRET, Settings
 from hub.runtime import projections
@@ -66,6 +67,43 @@ def _project(args: argparse.Namespace) -> None:
         asyncio.run(main())
 
 
+def _import_reference(args: argparse.Namespace) -> None:
+    from hub.reference_import import ImportRefused, import_communities, read_csv
+    from hub.runtime import CommandRefused, Hub
+
+    try:
+        rows = read_csv(args.file)
+    except OSError as error:
+        sys.exit(f"hub import-reference: cannot read {args.file}: {error.strerror}")
+    except ImportRefused as refused:
+        for problem in refused.problems:
+            print(problem, file=sys.stderr)
+        sys.exit(f"hub import-reference: {refused}")
+    print(f"{len(rows)} communities in {args.file.name} are valid", flush=True)
+
+    async def main() -> None:
+        hub = Hub(Settings.from_env())
+        await hub.start(project=False)
+        try:
+            summary = await import_communities(
+                hub,
+                rows,
+                sub=args.sub,
+                reason=f"imported from {args.file.name}",
+                progress=lambda line: print(line, flush=True),
+                wait=False,  # whichever projector runs (`hub serve`, `hub project`) applies it
+            )
+        finally:
+            await hub.stop()
+        at = f" (up to position {summary.position})" if summary.position else ""
+        print(f"{summary}{at}", flush=True)
+
+    try:
+        asyncio.run(main())
+    except CommandRefused as refused:
+        sys.exit(f"hub import-reference: {refused.message}")
+
+
 def _token(args: argparse.Namespace) -> None:
     from hub.auth import issue_token
     from hub.domain.envelope import Role
@@ -121,6 +159,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     project.add_argument("--once", action="store_true", help="stop when caught up")
     project.set_defaults(run=_project)
+
+    imports = commands.add_parser(
+        "import-reference",
+        help="list or amend communities from a CSV file (code,name,district,urban); all or none",
+    )
+    imports.add_argument("file", type=Path, metavar="FILE.csv")
+    imports.add_argument(
+        "--sub", default="import-reference", help="who is importing (default import-reference)"
+    )
+    imports.set_defaults(run=_import_reference)
 
     token = commands.add_parser("token", help="print a signed token for trying the API")
     token.add_argument(

@@ -15,6 +15,7 @@ from hub.config import Settings
 from hub.database import event_store_env, migrate, open_database
 from hub.domain.errors import CommandRefused
 from hub.projections.agencies import Agencies
+from hub.projections.communities import Communities
 from hub.projections.courses import Courses
 from hub.projections.event_log import EventLog
 from hub.projections.projects import Projects
@@ -33,6 +34,7 @@ def projections() -> list[Projection]:
         Workers(),
         Courses(),
         Projects(),
+        Communities(),
     ]
 
 

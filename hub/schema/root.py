@@ -7,7 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
-from hub.schema import agency, course, project, worker
+from hub.schema import agency, community, course, project, worker
 from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, Principal
 from hub.schema.context import Info
@@ -20,6 +20,7 @@ RECORD_QUERIES = (
     worker.WorkerQueries,
     course.CourseQueries,
     project.ProjectQueries,
+    community.CommunityQueries,
 )
 RECORD_MUTATIONS = (
     agency.AgencyMutations,
