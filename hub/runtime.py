@@ -20,6 +20,7 @@ from hub.projections.courses import Courses
 from hub.projections.event_log import EventLog
 from hub.projections.projects import Projects
 from hub.projections.runner import Projection, Projector, open_pool
+from hub.projections.stations import Stations
 from hub.projections.workers import Workers
 from hub.registry import Outcome, Registry, Request
 from hub.signals import Signals
@@ -35,6 +36,7 @@ def projections() -> list[Projection]:
         Courses(),
         Projects(),
         Communities(),
+        Stations(),
     ]
 
 

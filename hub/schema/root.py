@@ -7,7 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
-from hub.schema import agency, community, course, project, worker
+from hub.schema import agency, community, course, project, station, worker
 from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, Principal
 from hub.schema.context import Info
@@ -21,12 +21,14 @@ RECORD_QUERIES = (
     course.CourseQueries,
     project.ProjectQueries,
     community.CommunityQueries,
+    station.StationQueries,
 )
 RECORD_MUTATIONS = (
     agency.AgencyMutations,
     worker.WorkerMutations,
     course.CourseMutations,
     project.ProjectMutations,
+    station.StationMutations,
 )
 
 

@@ -24,6 +24,7 @@ from hub.schema.mutations import RecordInput, record_id, respond
 
 if TYPE_CHECKING:
     from hub.schema.course import Attendance
+    from hub.schema.station import Post
 
 CertificateLevel = strawberry.enum(DomainCertificateLevel)
 Education = strawberry.enum(DomainEducation)
@@ -90,6 +91,14 @@ class Worker:
             return None
         row = await info.context.loader(agencies_by_id).load(self.row["employer"])
         return Agency.of(row) if row else None
+
+    @strawberry.field(description="The posts the worker holds (at most one).")
+    async def posts(
+        self, info: Info
+    ) -> list[Annotated[Post, strawberry.lazy("hub.schema.station")]]:
+        from hub.schema.station import worker_posts
+
+        return await worker_posts(info, self.row["id"])
 
     @strawberry.field(description="Training the worker attended, oldest first.")
     async def attendances(
