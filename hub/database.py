@@ -57,6 +57,7 @@ def event_store_env(url: str) -> dict[str, str]:
     parts = psycopg.conninfo.conninfo_to_dict(url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "hub.store:RegistryRecorder",
         "POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
         "POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
         "POSTGRES_PORT": str(parts.get("port", "5432")),

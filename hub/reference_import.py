@@ -25,7 +25,6 @@ from eventsourcing.persistence import IntegrityError
 from hub.domain.community import Community, community_id, valid_code, valid_name
 from hub.domain.envelope import Actor, Envelope, Role
 from hub.domain.errors import Conflict, InvalidInput
-from hub.domain.record import Record
 from hub.domain.reference import district as known_district
 from hub.registry import Registry
 from hub.runtime import Hub
@@ -247,28 +246,12 @@ def write(
         if progress and len(records) >= PROGRESS_EVERY:
             progress(f"writing {len(records)} communities in one transaction")
         try:
-            position = save_in_one_transaction(registry, records)
+            position = max(r.notification.id for r in registry.save(*records))
         except IntegrityError:
             time.sleep(random.uniform(0, 0.05 * 2**attempt))
             continue
         return Summary(len(listed), len(amended), unchanged, position)
     raise Conflict("the communities kept changing while the import ran: run it again")
-
-
-def save_in_one_transaction(registry: Registry, records: Sequence[Record]) -> int:
-    """Store the records' new events in one transaction; return the last position.
-
-    `Registry.save` sends its INSERT in psycopg's pipeline mode, which hangs once the statement
-    outgrows the socket buffer (around 1,000 communities): psycopg stops flushing when its
-    command queue is empty, then waits for a result the server cannot send before it has the
-    whole statement. This takes the recorder's own steps (table lock, NOTIFY, one INSERT)
-    outside pipeline mode.
-    """
-    stored = [registry.mapper.to_stored_event(e) for r in records for e in r.collect_events()]
-    recorder = registry.recorder
-    with recorder.datastore.transaction(commit=True) as curs:  # type: ignore[attr-defined]
-        recorder._insert_stored_events(curs, stored)  # type: ignore[attr-defined]
-        return max(row["notification_id"] for row in curs.fetchall())
 
 
 def _stored_ids(registry: Registry, ids: list[UUID]) -> set[UUID]:

@@ -88,7 +88,9 @@ async def _show_demo(hub: Hub) -> None:
     first = await hub.pool.fetchval("SELECT id::text FROM agencies ORDER BY seq LIMIT 1")
     settings = hub.settings
     lines = [
-        f"demo: registered {made} agencies" if made else "demo: the registry has data already",
+        f"demo: {made} commands recorded the demo records"
+        if made
+        else "demo: the demo records are there already",
         f"GraphiQL: http://{settings.host}:{settings.port}/graphql (set the Authorization "
         "header to one of these)",
     ]
