@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import jwt
 
@@ -41,8 +42,19 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+@dataclass(frozen=True)
+class Credentials:
+    actor: Actor
+    expires_at: float = field(repr=False)
+
+
 def actor_from_header(secret: str, authorization: str | None) -> Actor:
     """The actor an `Authorization: Bearer <JWT>` header names, or `Unauthenticated`."""
+    return credentials(secret, authorization).actor
+
+
+def credentials(secret: str, authorization: str | None) -> Credentials:
+    """The actor and expiry of an `Authorization: Bearer <JWT>` header, or `Unauthenticated`."""
     if not authorization:
         raise Unauthenticated("no token: send `Authorization: Bearer <JWT>` (see `hub token`)")
     scheme, _, token = authorization.partition(" ")
@@ -70,4 +82,5 @@ def actor_from_header(secret: str, authorization: str | None) -> Actor:
         raise Unauthenticated("a DISTRICT token must name one of the city's district codes")
     if role is Role.CONTRACTOR and not agency:
         raise Unauthenticated("a CONTRACTOR token must name its agency")
-    return Actor(sub=str(claims["sub"]), role=role, district=district, agency=agency)
+    actor = Actor(sub=str(claims["sub"]), role=role, district=district, agency=agency)
+    return Credentials(actor, float(claims["exp"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -16,13 +17,13 @@ class EventLog:
     tables = ("event_log",)
 
     async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        districts = await self._districts(conn, changes)
+        scopes = await self._scopes(conn, changes)
         await conn.executemany(
             "INSERT INTO event_log (position, entity_id, entity_type, type, version, recorded_at,"
             " effective_on, actor_sub, actor_party, actor_role, actor_jurisdiction, reason,"
-            " retracts, correlation_id, idempotency_key, district, data)"
+            " retracts, correlation_id, idempotency_key, district, agency, data)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7::text::date, $8, $9, $10, $11, $12, $13, $14,"
-            " $15, $16, $17::jsonb)",
+            " $15, $16, $17, $18::jsonb)",
             [
                 (
                     c.position,
@@ -40,25 +41,42 @@ class EventLog:
                     c.envelope["retracts"],
                     c.envelope["correlation_id"],
                     c.envelope["idempotency_key"],
-                    districts.get(c.entity_id),
+                    *scopes[c.position],
                     json.dumps(c.data, default=str, ensure_ascii=False),
                 )
                 for c in changes
             ],
         )
 
-    async def _districts(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> dict:
-        """Each record's district: from its first event, in this batch or already logged."""
-        found = {c.entity_id: c.facts["district"] for c in changes if "district" in c.facts}
-        missing = list({c.entity_id for c in changes} - found.keys())
-        if missing:
-            rows = await conn.fetch(
-                "SELECT entity_id, district FROM event_log"
-                " WHERE entity_id = ANY($1) AND version = 1",
-                missing,
-            )
-            found.update({r["entity_id"]: r["district"] for r in rows})
-        return found
+    async def _scopes(
+        self, conn: asyncpg.Connection, changes: Sequence[Change]
+    ) -> dict[int, tuple[str | None, UUID | None]]:
+        """Each change's (district, answerable agency), carried forward from the record's
+        earlier events, in this batch or already logged."""
+        ids = list({c.entity_id for c in changes})
+        rows = await conn.fetch(
+            "SELECT DISTINCT ON (entity_id) entity_id, district, agency FROM event_log"
+            " WHERE entity_id = ANY($1) ORDER BY entity_id, position DESC",
+            ids,
+        )
+        current = {r["entity_id"]: (r["district"], r["agency"]) for r in rows}
+        scopes = {}
+        for change in changes:
+            district, agency = current.get(change.entity_id, (None, None))
+            facts = {**change.facts, **change.facts.get("changes", {})}
+            district = facts.get("district") or district
+            if change.entity_type == "AGENCY":
+                agency = change.entity_id
+            else:
+                for name in ANSWERABLE_AGENCY:
+                    if name in facts:
+                        agency = UUID(str(facts[name])) if facts[name] else None
+            current[change.entity_id] = scopes[change.position] = (district, agency)
+        return scopes
+
+
+ANSWERABLE_AGENCY = ("employer", "delivered_by", "contractor", "agency")
+"""Facts that name the agency answerable for a record (a station's operator is "agency")."""
 
 
 async def history(pool: asyncpg.Pool, entity_id: Any) -> list[asyncpg.Record]:
@@ -71,3 +89,37 @@ async def history(pool: asyncpg.Pool, entity_id: Any) -> list[asyncpg.Record]:
 async def included_position(pool: asyncpg.Pool) -> int:
     """The last position every read view includes."""
     return await pool.fetchval("SELECT coalesce(min(position), 0) FROM projection_positions")
+
+
+async def events_after(
+    pool: asyncpg.Pool,
+    after: int,
+    *,
+    limit: int,
+    entity_types: Sequence[str] | None = None,
+    district: str | None = None,
+    agency: UUID | None = None,
+) -> list[asyncpg.Record]:
+    """Logged events after position `after`, in position order, filtered.
+
+    The log is written only by the projector, in position order, a whole batch per commit,
+    so what this sees is always a gap-free prefix of it.
+    """
+    where, args = ["position > $1"], [after]
+    for column, value in (
+        ("entity_type", entity_types),
+        ("district", district),
+        ("agency", agency),
+    ):
+        if value is not None:
+            args.append(value)
+            where.append(
+                f"{column} = ANY(${len(args)})"
+                if column == "entity_type"
+                else f"{column} = ${len(args)}"
+            )
+    args.append(limit)
+    return await pool.fetch(
+        f"SELECT * FROM event_log WHERE {' AND '.join(where)} ORDER BY position LIMIT ${len(args)}",
+        *args,
+    )

@@ -23,6 +23,9 @@ class Context:
     hub: Hub
     actor: Actor | None
     auth_error: Unauthenticated | None
+    expires_at: float | None = None
+    request: Any = None
+    connection_params: dict[str, Any] | None = None
     correlation_id: str = field(default_factory=lambda: str(uuid4()))
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 

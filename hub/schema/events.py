@@ -6,20 +6,26 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+
+from hub.domain.envelope import Actor
 from hub.domain.rules import may_see_personal_data
 from hub.personal_data import keys_by_worker, unseal
 from hub.projections.workers import workers_by_id
 from hub.schema.common import Event
-from hub.schema.context import Info
 
 PERSONAL_KEYS = ("name", "idNumber")
 
 
-async def present(info: Info, rows: Sequence[Any]) -> list[Event]:
-    """Events of `rows`, with each worker's personal data shown as the caller may see it."""
+async def present(pool: asyncpg.Pool, actor: Actor, rows: Sequence[Any]) -> list[Event]:
+    """Events of `rows`, with each worker's personal data shown as `actor` may see it.
+
+    Reads workers and keys afresh (not through a request's loaders), so that a stream that
+    runs for days shows an erasure the moment it happens.
+    """
     workers = list({r["entity_id"] for r in rows if r["entity_type"] == "WORKER"})
-    found = await info.context.loader(workers_by_id).load_many(workers)
-    keys = await info.context.loader(keys_by_worker).load_many(workers)
+    found = await workers_by_id(pool, workers) if workers else []
+    keys = await keys_by_worker(pool, workers) if workers else []
     worker_rows = dict(zip(workers, found, strict=True))
     worker_keys = dict(zip(workers, keys, strict=True))
     events = []
@@ -27,7 +33,7 @@ async def present(info: Info, rows: Sequence[Any]) -> list[Event]:
         data = json.loads(row["data"])
         if row["entity_type"] == "WORKER" and any(k in data for k in PERSONAL_KEYS):
             data = _personal(
-                info,
+                actor,
                 data,
                 row["entity_id"],
                 worker_rows.get(row["entity_id"]),
@@ -38,13 +44,11 @@ async def present(info: Info, rows: Sequence[Any]) -> list[Event]:
 
 
 def _personal(
-    info: Info, data: dict[str, Any], worker_id: Any, worker: Any, key: bytes | None
+    actor: Actor, data: dict[str, Any], worker_id: Any, worker: Any, key: bytes | None
 ) -> dict[str, Any]:
     erased = worker is None or worker["erased"] or key is None
     employer = str(worker["employer"]) if worker is not None and worker["employer"] else None
-    visible = worker is not None and may_see_personal_data(
-        info.context.caller, worker["district"], employer
-    )
+    visible = worker is not None and may_see_personal_data(actor, worker["district"], employer)
     shown = dict(data)
     for name in PERSONAL_KEYS:
         if name in shown:
@@ -54,3 +58,26 @@ def _personal(
     elif not visible:
         shown["personalDataRedacted"] = True
     return shown
+
+
+def as_json(event: Event) -> dict[str, Any]:
+    """An event as the API's JSON shows it, for streams outside GraphQL (SSE)."""
+    return {
+        "position": event.position,
+        "entityId": str(event.entity_id),
+        "entityType": event.entity_type.value,
+        "type": event.type,
+        "version": event.version,
+        "recordedAt": event.recorded_at.isoformat(),
+        "effectiveOn": event.effective_on.isoformat(),
+        "actor": {
+            "sub": event.actor.sub,
+            "party": event.actor.party,
+            "role": event.actor.role.value,
+            "jurisdiction": event.actor.jurisdiction,
+        },
+        "reason": event.reason,
+        "retracts": event.retracts,
+        "correlationId": event.correlation_id,
+        "data": event.data,
+    }

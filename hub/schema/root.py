@@ -13,6 +13,7 @@ from hub.schema.common import District, Event, Principal
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import record_id
+from hub.schema.subscription import Subscription
 
 # Each record type contributes its queries and mutations.
 RECORD_QUERIES = (
@@ -41,7 +42,7 @@ class Query(*RECORD_QUERIES):
     @strawberry.field(description="Every event of one record, oldest first.")
     async def history(self, info: Info, id: strawberry.ID) -> list[Event]:
         rows = await event_log.history(info.context.hub.pool, record_id(id))
-        return await present(info, rows)
+        return await present(info.context.hub.pool, info.context.caller, rows)
 
     @strawberry.field(description="The last event position the read views include.")
     async def position(self, info: Info) -> int:
@@ -68,6 +69,7 @@ class Mutation(*RECORD_MUTATIONS):
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=[
         Authenticated,
         lambda: ParserCache(maxsize=1024),

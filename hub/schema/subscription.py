@@ -1,0 +1,54 @@
+"""The `events` subscription: the ordered log, replayed then live (API.md "Subscriptions")."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+from graphql import GraphQLError
+
+from hub.domain.errors import CommandRefused
+from hub.schema.common import EntityType, Event
+from hub.schema.context import Info
+from hub.schema.events import present
+from hub.stream import Scope, StreamEnded, follow
+
+TOKEN_EXPIRED_CLOSE = 4401
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Events after position `after` (absent: from now), replayed then live, in "
+        "position order with no gaps and no repeats. A stream that falls too far behind, or "
+        "whose token expires, ends with an error whose `extensions.resumeAfter` is the last "
+        "position delivered."
+    )
+    async def events(
+        self,
+        info: Info,
+        after: int | None = None,
+        entity_types: list[EntityType] | None = None,
+        district: str | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        context = info.context
+        actor = context.caller
+        try:
+            scope = Scope.of(actor, [t.value for t in entity_types or []] or None, district)
+        except CommandRefused as refusal:
+            raise GraphQLError(refusal.message, extensions={"code": refusal.code}) from None
+        try:
+            async for row in follow(context.hub, scope, after, expires_at=context.expires_at):
+                if row is not None:
+                    for event in await present(context.hub.pool, actor, [row]):
+                        yield event
+        except StreamEnded as ended:
+            if ended.code == "UNAUTHENTICATED" and hasattr(context.request, "close"):
+                await context.request.close(
+                    code=TOKEN_EXPIRED_CLOSE,
+                    reason=f"token expired; resume after {ended.resume_after}",
+                )
+            raise GraphQLError(
+                ended.message,
+                extensions={"code": ended.code, "resumeAfter": ended.resume_after},
+            ) from None
