@@ -65,6 +65,9 @@ class Scope:
         return cls(types, district, agency)
 
 
+_stopping: set[asyncio.Task[None]] = set()
+
+
 @dataclass
 class _Gap:
     """A marker in the buffer: nothing was lost, the consumer just fell behind."""
@@ -110,9 +113,11 @@ async def follow(
                 delivered = item["position"]
             yield item
     finally:
+        # Not awaited: a query cancelled mid-flight can take seconds to unwind, and the
+        # consumer's close must not wait for it.
         producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await producer
+        _stopping.add(producer)
+        producer.add_done_callback(_stopping.discard)
 
 
 async def _produce(

@@ -48,6 +48,7 @@ class Subscription:
                     code=TOKEN_EXPIRED_CLOSE,
                     reason=f"token expired; resume after {ended.resume_after}",
                 )
+                return
             raise GraphQLError(
                 ended.message,
                 extensions={"code": ended.code, "resumeAfter": ended.resume_after},
