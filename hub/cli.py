@@ -1,4 +1,5 @@
-"""The `hub` command: serve, migrate, project, import-reference, token, export-schema."""
+"""The `hub` command: serve, migrate, project, import-reference, token, export-schema,
+export-event-reference."""
 
 from __future__ import annotations
 
@@ -128,6 +129,28 @@ def _export_schema(_: argparse.Namespace) -> None:
     print(schema.as_str())
 
 
+def _export_event_reference(args: argparse.Namespace) -> None:
+    from hub.event_reference import differences, export
+
+    if args.check:
+        found = differences(args.docs)
+        for line in found:
+            print(line, file=sys.stderr)
+        if found:
+            sys.exit(f"hub export-event-reference: {len(found)} file(s) differ from the code")
+        print(f"the event reference in {args.docs} matches the code")
+        return
+    written, refused = export(args.docs)
+    for line in refused:
+        print(line, file=sys.stderr)
+    if refused:
+        sys.exit("hub export-event-reference: nothing written")
+    for path in written:
+        print(f"wrote {args.docs / path}")
+    if not written:
+        print(f"the event reference in {args.docs} is up to date")
+
+
 class _interruptible:
     def __enter__(self) -> None:
         return None
@@ -185,6 +208,18 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
         run=_export_schema
     )
+
+    reference = commands.add_parser(
+        "export-event-reference",
+        help="write the partners' event reference (JSON Schemas and events.md) from the code",
+    )
+    reference.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 naming the files that differ"
+    )
+    reference.add_argument(
+        "--docs", type=Path, default=Path("docs"), help="the docs folder (default docs)"
+    )
+    reference.set_defaults(run=_export_event_reference)
 
     args = parser.parse_args(argv)
     args.run(args)
