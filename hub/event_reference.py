@@ -73,7 +73,7 @@ typed as in the record's creation event)."""
 OBJECT_KEYS: dict[tuple[str, str], tuple[str, ...]] = {
     ("Station", "scores"): ASSESSMENT_DIMENSIONS,
 }
-"""The keys of dict-valued parameters, as stored (they are not camelCased)."""
+"""The keys of dict-valued parameters (camelCased in the payload like every other name)."""
 
 VOCABULARIES: dict[tuple[str, str], type[StrEnum]] = {
     ("Agency", "kind"): AgencyKind,
@@ -175,7 +175,7 @@ NOTES: dict[str, str] = {
     "urban": "true for an urban community (社区), false for a rural village (村)",
     "agency": "id of the operating agency",
     "full_time": "whether the worker is full-time at the station",
-    "scores": "score per dimension, 0 to 100 (keys as stored, in snake_case)",
+    "scores": "score per dimension, 0 to 100",
     "host_organization": "the organisation the post sits in",
     "station": "id of the station the post sits at",
     "origin": "NEW, or CONVERTED from a community cadre post (岗位转化)",
@@ -243,7 +243,7 @@ SAMPLES: dict[str, Any] = {
     "evaluator": "重庆市社会工作协会",
     "score": 86,
     "grade": "GOOD",
-    "Station.scores": {d: 80 for d in ASSESSMENT_DIMENSIONS},
+    "Station.scores": {camel_case(d): 80 for d in ASSESSMENT_DIMENSIONS},
 }
 """Sample values for the reference's examples; others follow from the field's schema."""
 
@@ -368,8 +368,8 @@ def _field(record: type[Record], name: str, parameter: str, hint: Any) -> dict[s
         keys = OBJECT_KEYS[(owner, parameter)]
         value = schema.pop("additionalProperties")
         schema.update(
-            properties={k: dict(value) for k in keys},
-            required=list(keys),
+            properties={camel_case(k): dict(value) for k in keys},
+            required=[camel_case(k) for k in keys],
             additionalProperties=False,
         )
     if owner == "Worker" and parameter in PERSONAL_FIELDS:

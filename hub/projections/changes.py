@@ -34,7 +34,7 @@ class Change:
         """The public payload: the event's facts in camelCase, profile changes flattened."""
         facts = dict(self.facts)
         facts.update(facts.pop("changes", {}))
-        return {camel_case(k): v for k, v in facts.items()}
+        return {camel_case(k): _public(v) for k, v in facts.items()}
 
 
 def decode(mapper: Mapper, rows: list[tuple[int, UUID, int, str, bytes]]) -> list[Change]:
@@ -73,3 +73,10 @@ def _owner(event_class: type) -> type[Record] | None:
     for part in event_class.__qualname__.split(".")[:-1]:
         owner = getattr(owner, part, None)
     return owner if isinstance(owner, type) and issubclass(owner, Record) else None
+
+
+def _public(value: Any) -> Any:
+    """Nested names are camelCased too (e.g. a station's assessment scores)."""
+    if isinstance(value, dict):
+        return {camel_case(k): _public(v) for k, v in value.items()}
+    return value
