@@ -71,6 +71,8 @@ class Hub:
         self.projector: Projector
         self._executor = ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command")
         self._projecting: asyncio.Task[None] | None = None
+        self.background: list[asyncio.Task[Any]] = []
+        """Tasks that live as long as this process serves (stopped by `stop`)."""
 
     async def start(self, *, project: bool | None = None) -> None:
         self.database = await asyncio.to_thread(
@@ -97,6 +99,8 @@ class Hub:
             self._projecting = asyncio.create_task(self.projector.run(), name="projector")
 
     async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
         if self._projecting is not None:
             self._projecting.cancel()
             with contextlib.suppress(asyncio.CancelledError):

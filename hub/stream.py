@@ -1,14 +1,17 @@
 """The ordered event stream partners follow (GraphQL subscription and Server-Sent Events).
 
-A follower replays the log after a position, then follows it live, woken by the projector's
-NOTIFY (one LISTEN per process, see `hub.signals`). Each follower reads ahead into a bounded
-buffer; a consumer that leaves it full for too long is sent what is buffered and then told
-to resume from its last position, so the server's memory stays flat whatever consumers do.
+A follower replays the log after a position from the database, then follows it live from the
+process's `Tail`: the newest events, read once per process when the projector's NOTIFY wakes
+it (one LISTEN per process, see `hub.signals`), however many followers there are. Each
+follower reads ahead into a bounded buffer; a consumer that leaves it full for too long is
+sent what is buffered and then told to resume from its last position, so the server's memory
+stays flat whatever consumers do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -16,12 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from hub.domain.envelope import Actor, Role
 from hub.domain.errors import Forbidden
 from hub.projections.event_log import events_after, included_position
 from hub.runtime import Hub
 
 BATCH = 200
+TAIL = 5000
 BUFFER = 1000
 STALL_SECONDS = 30.0
 HEARTBEAT_SECONDS = 15.0
@@ -63,6 +69,79 @@ class Scope:
                 raise Forbidden("the token's agency is not a record id", "agency") from None
         types = tuple(entity_types) if entity_types else None
         return cls(types, district, agency)
+
+    def admits(self, row: Any) -> bool:
+        return (
+            (self.entity_types is None or row["entity_type"] in self.entity_types)
+            and (self.district is None or row["district"] == self.district)
+            and (self.agency is None or row["agency"] == self.agency)
+        )
+
+
+class Tail:
+    """The newest logged events of this process, for every live follower to read in memory."""
+
+    def __init__(self, hub: Hub, size: int = TAIL) -> None:
+        self.hub = hub
+        self.size = size
+        self.rows: list[Any] = []
+        self.positions: list[int] = []
+        self.base = 0
+        self.head = 0
+        self._advanced = asyncio.Event()
+
+    async def start(self) -> None:
+        self.base = self.head = await included_position(self.hub.pool)
+        self.hub.background.append(asyncio.create_task(self._run(), name="event tail"))
+
+    def since(self, last: int) -> list[Any] | None:
+        """Every logged event after `last` up to `head`, or None if `last` is before the tail."""
+        if last < self.base:
+            return None
+        return self.rows[bisect.bisect_right(self.positions, last) :]
+
+    async def moved_past(self, position: int, timeout: float) -> bool:
+        advanced = self._advanced
+        if self.head > position:
+            return True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(advanced.wait(), timeout)
+        return self.head > position
+
+    async def _run(self) -> None:
+        signals = self.hub.signals
+        while True:
+            seen = signals.projected
+            try:
+                rows = await events_after(self.hub.pool, self.head, limit=BATCH)
+            except (OSError, asyncpg.PostgresError):
+                await asyncio.sleep(1)
+                continue
+            self.rows += rows
+            self.positions += [r["position"] for r in rows]
+            if len(self.rows) > 2 * self.size:
+                self.base = self.positions[-self.size - 1]
+                del self.rows[: -self.size], self.positions[: -self.size]
+            head = rows[-1]["position"] if rows else self.head
+            if len(rows) < BATCH:
+                head = max(head, seen)
+            if head > self.head:
+                self.head = head
+                self._advanced.set()
+                self._advanced = asyncio.Event()
+            if len(rows) < BATCH:
+                await signals.projected_past(seen + 1, HEARTBEAT_SECONDS)
+
+
+_tails: dict[int, Tail] = {}
+
+
+async def tail_of(hub: Hub) -> Tail:
+    tail = _tails.get(id(hub))
+    if tail is None or tail.hub is not hub:
+        tail = _tails[id(hub)] = Tail(hub)
+        await tail.start()
+    return tail
 
 
 _stopping: set[asyncio.Task[None]] = set()
@@ -128,17 +207,26 @@ async def _produce(
     stall_seconds: float,
     heartbeat_seconds: float,
 ) -> None:
+    tail = await tail_of(hub)
     try:
         while True:
-            seen = hub.signals.projected
-            rows = await events_after(
-                hub.pool,
-                last,
-                limit=BATCH,
-                entity_types=scope.entity_types,
-                district=scope.district,
-                agency=scope.agency,
-            )
+            head = tail.head
+            buffered = tail.since(last)
+            if buffered is None:
+                seen = hub.signals.projected
+                rows = await events_after(
+                    hub.pool,
+                    last,
+                    limit=BATCH,
+                    entity_types=scope.entity_types,
+                    district=scope.district,
+                    agency=scope.agency,
+                )
+                caught_up = len(rows) < BATCH
+                upto = max(rows[-1]["position"] if rows else last, seen if caught_up else 0)
+            else:
+                rows = [row for row in buffered if scope.admits(row)]
+                caught_up, upto = True, head
             for row in rows:
                 try:
                     await asyncio.wait_for(queue.put(row), stall_seconds)
@@ -146,11 +234,8 @@ async def _produce(
                     await _force(queue, _Gap(last))
                     return
                 last = row["position"]
-            if len(rows) == BATCH:
-                continue
-            last = max(last, seen)
-            moved = await hub.signals.projected_past(seen + 1, heartbeat_seconds)
-            if not moved:
+            last = max(last, upto)
+            if caught_up and not await tail.moved_past(last, heartbeat_seconds):
                 with contextlib.suppress(asyncio.QueueFull):
                     queue.put_nowait(None)
     except asyncio.CancelledError:
