@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from hub.projections.changes import Change
+from hub.projections.paging import by_key, page, upsert
 
 COLUMNS = ("code", "id", "name", "district", "urban", "version", "seq", "updated_at")
 
@@ -41,34 +42,14 @@ class Communities:
         mine = [c for c in changes if c.entity_type == "COMMUNITY"]
         if not mine:
             return
-        ids = list({c.entity_id for c in mine})
-        rows = {
-            r["id"]: dict(r)
-            for r in await conn.fetch(
-                f"SELECT {', '.join(COLUMNS)} FROM communities WHERE id = ANY($1)", ids
-            )
-        }
-        for change in mine:
-            rows[change.entity_id] = fold(rows.get(change.entity_id), change)
-        keep = ("code", "id", "seq")
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in keep)
-        placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
-        await conn.executemany(
-            f"INSERT INTO communities ({', '.join(COLUMNS)}) VALUES ({placeholders})"
-            f" ON CONFLICT (code) DO UPDATE SET {updates}",
-            [tuple(row[c] for c in COLUMNS) for row in rows.values()],
-        )
+        await upsert(conn, "communities", COLUMNS, mine, fold)
 
 
 async def communities_by_code(
     pool: asyncpg.Pool, codes: Sequence[str]
 ) -> list[asyncpg.Record | None]:
     """Community rows in the order of `codes` (None where unknown): one query for a level."""
-    rows = await pool.fetch(
-        f"SELECT {', '.join(COLUMNS)} FROM communities WHERE code = ANY($1)", list(codes)
-    )
-    found = {r["code"]: r for r in rows}
-    return [found.get(c) for c in codes]
+    return await by_key(pool, "communities", COLUMNS, "code", codes)
 
 
 async def community_page(
@@ -84,20 +65,8 @@ async def community_page(
 
     `search` matches anywhere in the name, taken literally (no wildcards).
     """
-    where, args = [], []
-    for column, value in (("district", district), ("urban", urban)):
-        if value is not None:
-            args.append(value)
-            where.append(f"{column} = ${len(args)}")
-    if search:
-        args.append(search)
-        where.append(f"strpos(name, ${len(args)}) > 0")
-    condition = " AND ".join(where) or "true"
-    total = await pool.fetchval(f"SELECT count(*) FROM communities WHERE {condition}", *args)
-    args += [after_seq, first + 1]
-    rows = await pool.fetch(
-        f"SELECT {', '.join(COLUMNS)} FROM communities WHERE {condition}"
-        f" AND seq > ${len(args) - 1} ORDER BY seq LIMIT ${len(args)}",
-        *args,
+    filters = {"district": district, "urban": urban}
+    conditions = {"name": ("strpos(name, $?) > 0", search or None)}
+    return await page(
+        pool, "communities", COLUMNS, first, after_seq, filters, conditions=conditions
     )
-    return rows[:first], len(rows) > first, total

@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.projections.changes import Change
+from hub.projections.paging import by_key, grouped, page, upsert
 
 COLUMNS = (
     "id",
@@ -91,39 +92,19 @@ class Courses:
         mine = [c for c in changes if c.entity_type == "COURSE"]
         if not mine:
             return
-        ids = list({c.entity_id for c in mine})
-        rows = {
-            r["id"]: dict(r)
-            for r in await conn.fetch(
-                f"SELECT {', '.join(COLUMNS)} FROM courses WHERE id = ANY($1)", ids
-            )
-        }
-        for change in mine:
-            rows[change.entity_id] = fold(rows.get(change.entity_id), change)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("id", "seq"))
-        await conn.executemany(
-            f"INSERT INTO courses ({', '.join(COLUMNS)}) VALUES ({_placeholders(COLUMNS)})"
-            f" ON CONFLICT (id) DO UPDATE SET {updates}",
-            [tuple(row[c] for c in COLUMNS) for row in rows.values()],
-        )
+        await upsert(conn, "courses", COLUMNS, mine, fold)
         attended = [attendance(c) for c in mine if c.kind == "AttendanceRecorded"]
         if attended:
             await conn.executemany(
                 f"INSERT INTO course_attendances ({', '.join(ATTENDANCE_COLUMNS)})"
-                f" VALUES ({_placeholders(ATTENDANCE_COLUMNS)})",
+                f" VALUES ({', '.join(f'${i}' for i in range(1, len(ATTENDANCE_COLUMNS) + 1))})",
                 attended,
             )
 
 
-def _placeholders(columns: Sequence[str]) -> str:
-    return ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-
-
 async def courses_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
     """Course rows in the order of `ids` (None where unknown): one query for a whole level."""
-    rows = await pool.fetch(f"SELECT {', '.join(COLUMNS)} FROM courses WHERE id = ANY($1)", ids)
-    found = {r["id"]: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await by_key(pool, "courses", COLUMNS, "id", ids)
 
 
 async def _attendances_by(
@@ -132,12 +113,9 @@ async def _attendances_by(
     rows = await pool.fetch(
         f"SELECT {', '.join(ATTENDANCE_COLUMNS)} FROM course_attendances"
         f" WHERE {column} = ANY($1) ORDER BY position",
-        keys,
+        list(keys),
     )
-    grouped: dict[Any, list[asyncpg.Record]] = {key: [] for key in keys}
-    for row in rows:
-        grouped[row[column]].append(row)
-    return [grouped[key] for key in keys]
+    return grouped(rows, column, keys)
 
 
 async def attendances_by_course(
@@ -171,29 +149,17 @@ async def course_page(
     `status` RUNNING means a scheduled course whose dates include `today`; SCHEDULED then
     means the scheduled courses that are not running.
     """
-    where, args = [], []
-    for column, value in (
-        ("district", district),
-        ("category", category),
-        ("level", level),
-        ("delivered_by", delivered_by),
-    ):
-        if value is not None:
-            args.append(value)
-            where.append(f"{column} = ${len(args)}")
-    if status is not None:
-        args.append(SCHEDULED if status == RUNNING else status)
-        where.append(f"status = ${len(args)}")
-        if status in (RUNNING, SCHEDULED):
-            args.append(today)
-            running = f"(starts_on <= ${len(args)} AND ends_on >= ${len(args)})"
-            where.append(running if status == RUNNING else f"NOT {running}")
-    condition = " AND ".join(where) or "true"
-    total = await pool.fetchval(f"SELECT count(*) FROM courses WHERE {condition}", *args)
-    args += [after_seq, first + 1]
-    rows = await pool.fetch(
-        f"SELECT {', '.join(COLUMNS)} FROM courses WHERE {condition} AND seq > ${len(args) - 1}"
-        f" ORDER BY seq LIMIT ${len(args)}",
-        *args,
-    )
-    return rows[:first], len(rows) > first, total
+    filters = {
+        "district": district,
+        "category": category,
+        "level": level,
+        "delivered_by": delivered_by,
+        "status": SCHEDULED if status == RUNNING else status,
+    }
+    running = "(starts_on <= $? AND ends_on >= $?)"
+    conditions = {}
+    if status == RUNNING:
+        conditions["running"] = (running, today)
+    elif status == SCHEDULED:
+        conditions["running"] = (f"NOT {running}", today)
+    return await page(pool, "courses", COLUMNS, first, after_seq, filters, conditions=conditions)

@@ -29,7 +29,7 @@ async def upsert(
     }
     for change in changes:
         rows[change.entity_id] = fold(rows.get(change.entity_id), change)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("id", "seq"))
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("id", "seq", "code"))
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     await conn.executemany(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
@@ -65,12 +65,12 @@ async def page(
     after_seq: int,
     filters: dict[str, Any],
     contains: dict[str, list[Any] | None] | None = None,
-    exists: dict[str, tuple[str, Any]] | None = None,
+    conditions: dict[str, tuple[str, Any]] | None = None,
 ) -> tuple[list[Any], bool, int]:
     """One page in creation order (`seq`), whether more follow, and the total.
 
-    `filters` are column = value, `contains` array column @> values, `exists` a named
-    subquery condition with one parameter written `$?`; each is skipped when its value is None.
+    `filters` are column = value, `contains` array column @> values, `conditions` named SQL
+    conditions whose one parameter is written `$?`; each is skipped when its value is None.
     """
     where, args = [], []
     for column, value in filters.items():
@@ -81,7 +81,7 @@ async def page(
         if values is not None:
             args.append(values)
             where.append(f"{column} @> ${len(args)}")
-    for condition_sql, value in (exists or {}).values():
+    for condition_sql, value in (conditions or {}).values():
         if value is not None:
             args.append(value)
             where.append(condition_sql.replace("$?", f"${len(args)}"))

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.projections.changes import Change
+from hub.projections.paging import by_key, grouped, page, upsert
 
 COLUMNS = (
     "id",
@@ -105,22 +106,7 @@ class Projects:
         mine = [c for c in changes if c.entity_type == "PROJECT"]
         if not mine:
             return
-        ids = list({c.entity_id for c in mine})
-        rows = {
-            r["id"]: dict(r)
-            for r in await conn.fetch(
-                f"SELECT {', '.join(COLUMNS)} FROM projects WHERE id = ANY($1)", ids
-            )
-        }
-        for change in mine:
-            rows[change.entity_id] = fold(rows.get(change.entity_id), change)
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in COLUMNS if c not in ("id", "seq"))
-        placeholders = ", ".join(f"${i}" for i in range(1, len(COLUMNS) + 1))
-        await conn.executemany(
-            f"INSERT INTO projects ({', '.join(COLUMNS)}) VALUES ({placeholders})"
-            f" ON CONFLICT (id) DO UPDATE SET {updates}",
-            [tuple(row[c] for c in COLUMNS) for row in rows.values()],
-        )
+        await upsert(conn, "projects", COLUMNS, mine, fold)
         disbursements = [
             (c.entity_id, c.position, c.facts["amount"], _effective_on(c), c.recorded_at)
             for c in mine
@@ -136,9 +122,7 @@ class Projects:
 
 async def projects_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
     """Project rows in the order of `ids` (None where unknown): one query for a whole level."""
-    rows = await pool.fetch(f"SELECT {', '.join(COLUMNS)} FROM projects WHERE id = ANY($1)", ids)
-    found = {r["id"]: r for r in rows}
-    return [found.get(i) for i in ids]
+    return await by_key(pool, "projects", COLUMNS, "id", ids)
 
 
 async def disbursements_by_project(
@@ -148,12 +132,9 @@ async def disbursements_by_project(
     rows = await pool.fetch(
         f"SELECT {', '.join(DISBURSEMENT_COLUMNS)} FROM project_disbursements"
         " WHERE project_id = ANY($1) ORDER BY position",
-        project_ids,
+        list(project_ids),
     )
-    found: dict[Any, list[asyncpg.Record]] = {i: [] for i in project_ids}
-    for row in rows:
-        found[row["project_id"]].append(row)
-    return [found[i] for i in project_ids]
+    return grouped(rows, "project_id", project_ids)
 
 
 async def project_page(
@@ -168,23 +149,11 @@ async def project_page(
     contractor: UUID | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
     """One page of projects in approval order, whether more follow, and the total."""
-    where, args = [], []
-    for column, value in (
-        ("district", district),
-        ("status", status),
-        ("field", field),
-        ("funder", funder),
-        ("contractor", contractor),
-    ):
-        if value is not None:
-            args.append(value)
-            where.append(f"{column} = ${len(args)}")
-    condition = " AND ".join(where) or "true"
-    total = await pool.fetchval(f"SELECT count(*) FROM projects WHERE {condition}", *args)
-    args += [after_seq, first + 1]
-    rows = await pool.fetch(
-        f"SELECT {', '.join(COLUMNS)} FROM projects WHERE {condition} AND seq > ${len(args) - 1}"
-        f" ORDER BY seq LIMIT ${len(args)}",
-        *args,
-    )
-    return rows[:first], len(rows) > first, total
+    filters = {
+        "district": district,
+        "status": status,
+        "field": field,
+        "funder": funder,
+        "contractor": contractor,
+    }
+    return await page(pool, "projects", COLUMNS, first, after_seq, filters)

@@ -137,7 +137,7 @@ async def worker_page(
         first,
         after_seq,
         {"district": district, "status": status, "employer": employer, "education": education},
-        exists={
+        conditions={
             "level": (
                 "EXISTS (SELECT 1 FROM worker_certificates c WHERE c.worker_id = workers.id"
                 " AND c.level = $? AND NOT c.revoked)",
