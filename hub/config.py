@@ -23,6 +23,8 @@ class Settings:
     read_your_writes_timeout: float
     command_threads: int
     projection_batch: int
+    stream_buffer: int
+    stream_stall_seconds: float
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -38,6 +40,8 @@ class Settings:
             "read_your_writes_timeout": float(env.get("HUB_READ_YOUR_WRITES_TIMEOUT", "5")),
             "command_threads": int(env.get("HUB_COMMAND_THREADS", "8")),
             "projection_batch": int(env.get("HUB_PROJECTION_BATCH", "500")),
+            "stream_buffer": int(env.get("HUB_STREAM_BUFFER", "1000")),
+            "stream_stall_seconds": float(env.get("HUB_STREAM_STALL_SECONDS", "30")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

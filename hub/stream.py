@@ -28,8 +28,6 @@ from hub.runtime import Hub
 
 BATCH = 200
 TAIL = 5000
-BUFFER = 1000
-STALL_SECONDS = 30.0
 HEARTBEAT_SECONDS = 15.0
 
 
@@ -160,14 +158,17 @@ async def follow(
     after: int | None,
     *,
     expires_at: float | None = None,
-    buffer: int = BUFFER,
-    stall_seconds: float = STALL_SECONDS,
+    buffer: int | None = None,
+    stall_seconds: float | None = None,
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
 ) -> AsyncIterator[Any]:
     """Logged events after `after` (None: from now), replayed then live; None is a heartbeat.
 
-    Ends with `StreamEnded` when the token expires or the consumer stalls.
+    Ends with `StreamEnded` when the token expires or the consumer leaves `buffer` events
+    (default `HUB_STREAM_BUFFER`) unread for `stall_seconds` (`HUB_STREAM_STALL_SECONDS`).
     """
+    buffer = buffer or hub.settings.stream_buffer
+    stall_seconds = stall_seconds or hub.settings.stream_stall_seconds
     start = await included_position(hub.pool) if after is None else after
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=buffer)
     producer = asyncio.create_task(
