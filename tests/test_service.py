@@ -111,3 +111,14 @@ def test_the_embedded_database_is_kept_between_runs_and_stopped_on_exit(tmp_path
     assert second.returncode == 0, second.stderr
     assert "applied migration" not in second.stderr  # same data, nothing left to apply
     assert not (home / "pgdata" / "postmaster.pid").exists()
+
+
+def test_the_readme_lists_every_setting() -> None:
+    import re
+
+    read = set(re.findall(r'"(HUB_[A-Z_]+)"', (ROOT / "hub" / "config.py").read_text()))
+    documented = set(re.findall(r"^\| `(HUB_[A-Z_]+)`", (ROOT / "README.md").read_text(), re.M))
+    documented |= (
+        {"HUB_PORT"} if "`HUB_HOST` / `HUB_PORT`" in (ROOT / "README.md").read_text() else set()
+    )
+    assert read and read <= documented, f"settings missing from the README: {read - documented}"
