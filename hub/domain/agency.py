@@ -122,12 +122,10 @@ class Agency(Record):
     def designate_demonstration(self, *, programme: str, year: int, envelope: Envelope) -> None:
         stamp = self.stamp("designateDemonstrationAgency", envelope)
         self._require_active("designateDemonstrationAgency")
-        if not 2000 <= year <= envelope.effective_on.year + 1:
-            raise InvalidInput(
-                f"year {year} is out of range 2000 to {envelope.effective_on.year + 1}", "year"
-            )
         self._demonstration_designated(
-            programme=checks.text(programme, "programme"), year=year, envelope=stamp
+            programme=checks.text(programme, "programme"),
+            year=checks.designation_year(year, envelope.effective_on),
+            envelope=stamp,
         )
 
     @event("DemonstrationDesignated")

@@ -56,6 +56,13 @@ def effective_on(day: date, today: date, not_before: date | None = None) -> date
     return day
 
 
+def designation_year(year: int, on: date) -> int:
+    """The year of a demonstration designation (示范): from 2000 to next year."""
+    if not 2000 <= year <= on.year + 1:
+        raise InvalidInput(f"year {year} is out of range 2000 to {on.year + 1}", "year")
+    return year
+
+
 def period(start: date, end: date, start_field: str, end_field: str) -> None:
     if end < start:
         raise InvalidInput(

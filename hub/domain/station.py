@@ -113,12 +113,10 @@ class Station(Record):
     def designate_demonstration(self, *, programme: str, year: int, envelope: Envelope) -> None:
         stamp = self.stamp("designateDemonstrationStation", envelope)
         self._require_open("designateDemonstrationStation")
-        if not 2000 <= year <= envelope.effective_on.year + 1:
-            raise InvalidInput(
-                f"year {year} is out of range 2000 to {envelope.effective_on.year + 1}", "year"
-            )
         self._demonstration_designated(
-            programme=checks.text(programme, "programme"), year=year, envelope=stamp
+            programme=checks.text(programme, "programme"),
+            year=checks.designation_year(year, envelope.effective_on),
+            envelope=stamp,
         )
 
     @event("DemonstrationDesignated")
