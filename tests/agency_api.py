@@ -63,3 +63,26 @@ async def send(client: Client, document: str, auth: str = MUNICIPAL, **input: An
     """Send a mutation; return its payload (errors included)."""
     data = await client.run(document, {"input": input}, auth=auth)
     return next(iter(data.values()))
+
+
+async def refused(
+    client: Client,
+    document: str,
+    code: str,
+    field: str | None,
+    words: str,
+    /,
+    auth: str = MUNICIPAL,
+    **input: Any,
+) -> dict:
+    """Send a mutation that must be refused with `code` on input field `field` and a message
+    containing `words`; check it shows no record and wrote nothing. Returns the error."""
+    before = await client.events()
+    payload = await send(client, document, auth=auth, **input)
+    assert len(payload["errors"]) == 1, payload
+    error = payload["errors"][0]
+    assert (error["code"], error["field"]) == (code, field), error
+    assert words in error["message"], error["message"]
+    assert all(v is None for k, v in payload.items() if k != "errors"), payload
+    assert await client.events() == before
+    return error

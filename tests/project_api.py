@@ -85,28 +85,6 @@ async def accepted(client: Client, document: str, auth: str = MUNICIPAL, **input
     return payload["project"]
 
 
-async def refused(
-    client: Client,
-    document: str,
-    code: str,
-    field: str | None,
-    words: str,
-    /,
-    auth: str = MUNICIPAL,
-    **input: Any,
-) -> dict:
-    """Send a mutation that must be refused with `code` on `field`, writing nothing."""
-    before = await client.events()
-    payload = await send(client, document, auth=auth, **input)
-    assert len(payload["errors"]) == 1, payload
-    error = payload["errors"][0]
-    assert (error["code"], error["field"]) == (code, field), error
-    assert words in error["message"], error["message"]
-    assert payload["project"] is None and payload["position"] is None
-    assert await client.events() == before
-    return error
-
-
 async def evaluated(client: Client, **overrides: Any) -> dict[str, Any]:
     """A municipal-funded project in 500103 whose closing evaluation is concluded."""
     project = await approve(client, **overrides)

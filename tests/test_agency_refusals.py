@@ -14,6 +14,7 @@ from tests.agency_api import (
     REINSTATE,
     SUSPEND,
     UPDATE,
+    refused,
     register,
     registration,
     send,
@@ -21,21 +22,6 @@ from tests.agency_api import (
 from tests.conftest import Client
 
 TOMORROW = (date.today() + timedelta(days=2)).isoformat()
-
-
-async def refused(
-    client: Client, document: str, code: str, field: str | None, words: str, **input: object
-) -> dict:
-    """Send a mutation that must be refused with `code` on `field`, writing nothing."""
-    before = await client.events()
-    payload = await send(client, document, **input)
-    assert len(payload["errors"]) == 1, payload
-    error = payload["errors"][0]
-    assert (error["code"], error["field"]) == (code, field), error
-    assert words in error["message"], error["message"]
-    assert payload["agency"] is None and payload["position"] is None
-    assert await client.events() == before
-    return error
 
 
 @pytest.mark.parametrize(

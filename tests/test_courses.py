@@ -12,7 +12,7 @@ import pytest
 from hub.projections.courses import attendances_by_course, attendances_by_worker
 from hub.projections.runner import Projector
 from hub.runtime import projections
-from tests.agency_api import AUDITOR, MUNICIPAL, SUSPEND, register, send
+from tests.agency_api import AUDITOR, MUNICIPAL, SUSPEND, refused, register, send
 from tests.conftest import Client, running, token
 from tests.worker_api import new_worker_id
 
@@ -70,27 +70,6 @@ async def accepted(client: Client, document: str, auth: str = MUNICIPAL, **input
     payload = await send(client, document, auth=auth, **input)
     assert payload["errors"] == [], payload["errors"]
     return payload
-
-
-async def refused(
-    client: Client,
-    document: str,
-    code: str,
-    field: str | None,
-    words: str,
-    auth: str = MUNICIPAL,
-    **input: Any,
-) -> dict:
-    """Send a mutation that must be refused with `code` on `field`, writing nothing."""
-    before = await client.events()
-    payload = await send(client, document, auth=auth, **input)
-    assert len(payload["errors"]) == 1, payload
-    error = payload["errors"][0]
-    assert (error["code"], error["field"]) == (code, field), error
-    assert words in error["message"], error["message"]
-    assert payload["course"] is None and payload["position"] is None
-    assert await client.events() == before
-    return error
 
 
 def today(client: Client) -> date:

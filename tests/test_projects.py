@@ -11,7 +11,7 @@ import pytest
 
 from hub.projections.runner import Projector
 from hub.runtime import projections
-from tests.agency_api import REGISTER, SUSPEND, registration
+from tests.agency_api import REGISTER, SUSPEND, refused, registration
 from tests.agency_api import send as send_agency
 from tests.conftest import Client, running, token
 from tests.project_api import (
@@ -32,7 +32,6 @@ from tests.project_api import (
     approve,
     contractor,
     evaluated,
-    refused,
     send,
 )
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hub.reference_import import import_sample
-from tests.agency_api import AUDITOR, MUNICIPAL, register, send
+from tests.agency_api import AUDITOR, MUNICIPAL, refused, register, send
 from tests.conftest import Client, token
 from tests.worker_api import register_worker
 
@@ -71,23 +71,6 @@ async def station(client: Client, communities: list[dict], auth: str = MUNICIPAL
     )
     assert payload["errors"] == [], payload
     return payload["station"]
-
-
-async def refused(
-    client: Client,
-    document: str,
-    code: str,
-    on: str | None,
-    words: str,
-    auth: str = MUNICIPAL,
-    **input: object,
-) -> None:
-    """Send a mutation that must be refused with `code` on input field `on`, writing nothing."""
-    before = await client.events()
-    payload = await send(client, document, auth=auth, **input)
-    assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, on)], payload
-    assert words in payload["errors"][0]["message"], payload["errors"][0]["message"]
-    assert await client.events() == before
 
 
 async def test_a_station_through_its_life(client: Client, communities: list[dict]) -> None:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.agency_api import AUDITOR, MUNICIPAL, register, send
+from tests.agency_api import AUDITOR, refused, register, send
 from tests.conftest import Client, token
 from tests.worker_api import (
     AWARD,
@@ -22,23 +22,6 @@ from tests.worker_api import (
 )
 
 HISTORY = """query($id: ID!) { history(id: $id) { type data } }"""
-
-
-async def refused(
-    client: Client,
-    document: str,
-    code: str,
-    field: str | None,
-    words: str,
-    auth: str = MUNICIPAL,
-    **input: object,
-) -> None:
-    before = await client.events()
-    payload = await send(client, document, auth=auth, **input)
-    assert [(e["code"], e["field"]) for e in payload["errors"]] == [(code, field)], payload
-    assert words in payload["errors"][0]["message"], payload["errors"][0]["message"]
-    assert payload["worker"] is None
-    assert await client.events() == before
 
 
 async def test_register_update_and_certificates(client: Client) -> None:
