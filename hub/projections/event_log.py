@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from hub.projections.changes import Change
+from hub.projections.paging import page
 
 
 class EventLog:
@@ -122,4 +124,43 @@ async def events_after(
     return await pool.fetch(
         f"SELECT * FROM event_log WHERE {' AND '.join(where)} ORDER BY position LIMIT ${len(args)}",
         *args,
+    )
+
+
+async def audit_page(
+    pool: asyncpg.Pool,
+    *,
+    first: int,
+    after: int,
+    actor: str | None = None,
+    party: str | None = None,
+    district: str | None = None,
+    agency: UUID | None = None,
+    entity_types: Sequence[str] | None = None,
+    type: str | None = None,
+    entity_id: UUID | None = None,
+    recorded_from: datetime | None = None,
+    recorded_to: datetime | None = None,
+    effective_from: date | None = None,
+    effective_to: date | None = None,
+) -> tuple[list[asyncpg.Record], bool, int]:
+    """One page of the log in position order, filtered as `auditTrail` asks; ranges include
+    both ends."""
+    filters = {
+        "actor_sub": actor,
+        "actor_party": party,
+        "district": district,
+        "agency": agency,
+        "type": type,
+        "entity_id": entity_id,
+    }
+    conditions = {
+        "entity types": ("entity_type = ANY($?)", list(entity_types) if entity_types else None),
+        "recorded from": ("recorded_at >= $?", recorded_from),
+        "recorded to": ("recorded_at <= $?", recorded_to),
+        "effective from": ("effective_on >= $?", effective_from),
+        "effective to": ("effective_on <= $?", effective_to),
+    }
+    return await page(
+        pool, "event_log", ("*",), first, after, filters, conditions=conditions, order="position"
     )

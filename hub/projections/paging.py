@@ -66,8 +66,10 @@ async def page(
     filters: dict[str, Any],
     contains: dict[str, list[Any] | None] | None = None,
     conditions: dict[str, tuple[str, Any]] | None = None,
+    order: str = "seq",
 ) -> tuple[list[Any], bool, int]:
-    """One page in creation order (`seq`), whether more follow, and the total.
+    """One page in creation order (`seq`, or the `order` column), whether more follow, and the
+    total.
 
     `filters` are column = value, `contains` array column @> values, `conditions` named SQL
     conditions whose one parameter is written `$?`; each is skipped when its value is None.
@@ -90,7 +92,7 @@ async def page(
     args += [after_seq, first + 1]
     rows = await pool.fetch(
         f"SELECT {', '.join(columns)} FROM {table} WHERE {condition}"
-        f" AND seq > ${len(args) - 1} ORDER BY seq LIMIT ${len(args)}",
+        f" AND {order} > ${len(args) - 1} ORDER BY {order} LIMIT ${len(args)}",
         *args,
     )
     return rows[:first], len(rows) > first, total

@@ -7,7 +7,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
-from hub.schema import agency, community, course, project, station, worker
+from hub.schema import agency, audit, community, course, project, station, worker
 from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, Principal
 from hub.schema.context import Info
@@ -23,6 +23,7 @@ RECORD_QUERIES = (
     project.ProjectQueries,
     community.CommunityQueries,
     station.StationQueries,
+    audit.AuditQueries,
 )
 RECORD_MUTATIONS = (
     agency.AgencyMutations,

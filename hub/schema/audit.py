@@ -1,0 +1,99 @@
+"""`auditTrail`: who did what, in which capacity, filtered and paged (API.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import strawberry
+from graphql import GraphQLError
+
+from hub.domain.errors import CommandRefused, InvalidInput
+from hub.projections.event_log import audit_page
+from hub.schema.common import EntityType, Event, PageInfo, decode_cursor, encode_cursor, page_size
+from hub.schema.context import Info
+from hub.schema.events import present
+from hub.schema.mutations import record_id
+from hub.stream import Scope
+
+
+@strawberry.input(description="Every given condition must hold; ranges include both ends.")
+class AuditFilter:
+    actor: str | None = strawberry.field(default=None, description="The actor's `sub`.")
+    party: str | None = strawberry.field(
+        default=None, description="MUNICIPAL, DISTRICT or CONTRACTOR."
+    )
+    district: str | None = None
+    entity_types: list[EntityType] | None = None
+    entity_id: strawberry.ID | None = None
+    type: str | None = strawberry.field(default=None, description="e.g. AgencySuspended.")
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+
+@strawberry.type
+class EventEdge:
+    cursor: str
+    node: Event
+
+
+@strawberry.type
+class EventConnection:
+    edges: list[EventEdge]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field(
+        description="The log of changes in position order: who did what, in which capacity. "
+        "DISTRICT callers see their district's records, CONTRACTOR callers their agency's; "
+        "personal data is shown as in `history`."
+    )
+    async def audit_trail(
+        self,
+        info: Info,
+        first: int = 50,
+        after: str | None = None,
+        filter: AuditFilter | None = None,
+    ) -> EventConnection:
+        chosen = filter or AuditFilter()
+        actor = info.context.caller
+        try:
+            for start, end, name in (
+                (chosen.recorded_from, chosen.recorded_to, "recorded"),
+                (chosen.effective_from, chosen.effective_to, "effective"),
+            ):
+                if start is not None and end is not None and start > end:
+                    raise InvalidInput(f"{name}From is after {name}To", f"{name}To")
+            types = [t.value for t in chosen.entity_types or []] or None
+            scope = Scope.of(actor, types, chosen.district)
+        except CommandRefused as refusal:
+            raise GraphQLError(
+                refusal.message, extensions={"code": refusal.code, "field": refusal.field}
+            ) from None
+        rows, more, total = await audit_page(
+            info.context.hub.pool,
+            first=page_size(first),
+            after=decode_cursor("event", after),
+            actor=chosen.actor,
+            party=chosen.party,
+            district=scope.district,
+            agency=scope.agency,
+            entity_types=scope.entity_types,
+            type=chosen.type,
+            entity_id=record_id(chosen.entity_id) if chosen.entity_id else None,
+            recorded_from=chosen.recorded_from,
+            recorded_to=chosen.recorded_to,
+            effective_from=chosen.effective_from,
+            effective_to=chosen.effective_to,
+        )
+        events = await present(info.context.hub.pool, actor, rows)
+        edges = [EventEdge(cursor=encode_cursor("event", e.position), node=e) for e in events]
+        return EventConnection(
+            edges=edges,
+            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
+            total_count=total,
+        )
