@@ -384,6 +384,18 @@ async def test_contractors_fill_posts_at_stations_they_operate(
         )
     )["post"]
     contractor = token("CONTRACTOR", agency=operator)
+    trail = await client.run(
+        "query($id: ID!) { auditTrail(filter: {entityId: $id}) { totalCount } }",
+        {"id": at_station["id"]},
+        auth=contractor,
+    )
+    assert trail["auditTrail"]["totalCount"] == 1  # a post answers to its station's operator
+    other = await client.run(
+        "query($id: ID!) { auditTrail(filter: {entityId: $id}) { totalCount } }",
+        {"id": elsewhere["id"]},
+        auth=contractor,
+    )
+    assert other["auditTrail"]["totalCount"] == 0
     worker = await register_worker(client)
     assert (await send(client, FILL, auth=contractor, id=at_station["id"], worker=worker["id"]))[
         "errors"

@@ -54,8 +54,14 @@ class EventLog:
         self, conn: asyncpg.Connection, changes: Sequence[Change]
     ) -> dict[int, tuple[str | None, UUID | None]]:
         """Each change's (district, answerable agency), carried forward from the record's
-        earlier events, in this batch or already logged."""
-        ids = list({c.entity_id for c in changes})
+        earlier events, in this batch or already logged. A post answers to the operator of
+        its station when it was created."""
+        stations = {
+            UUID(c.facts["station"])
+            for c in changes
+            if c.entity_type == "POST" and c.facts.get("station")
+        }
+        ids = list({c.entity_id for c in changes} | stations)
         rows = await conn.fetch(
             "SELECT DISTINCT ON (entity_id) entity_id, district, agency FROM event_log"
             " WHERE entity_id = ANY($1) ORDER BY entity_id, position DESC",
@@ -69,6 +75,9 @@ class EventLog:
             district = facts.get("district") or district
             if change.entity_type == "AGENCY":
                 agency = change.entity_id
+            elif change.entity_type == "POST" and change.kind == "Created":
+                station = facts.get("station")
+                agency = current.get(UUID(station), (None, None))[1] if station else None
             else:
                 for name in ANSWERABLE_AGENCY:
                     if name in facts:
