@@ -132,7 +132,7 @@ async def agency_connection(
         field=chosen.field.value if chosen.field else None,
     )
     return connection(
-        "agency", rows, more, total, node=Agency, edge=AgencyEdge, of=AgencyConnection
+        "agency", rows, more, total, node=Agency.of, edge=AgencyEdge, of=AgencyConnection
     )
 
 
@@ -151,8 +151,7 @@ async def agency_command(info: Info, run: Any, input: Any, **inputs: Any) -> Age
         inputs,
         payload=AgencyPayload,
         record="agency",
-        node=Agency,
-        rows=agencies_by_id,
+        load=load_agency,
     )
 
 

@@ -9,7 +9,14 @@ from graphql import GraphQLError
 
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.projections.event_log import audit_page
-from hub.schema.common import EntityType, Event, PageInfo, decode_cursor, encode_cursor, page_size
+from hub.schema.common import (
+    EntityType,
+    Event,
+    PageInfo,
+    connection,
+    decode_cursor,
+    page_size,
+)
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import record_id
@@ -91,9 +98,13 @@ class AuditQueries:
             effective_to=chosen.effective_to,
         )
         events = await present(info.context.hub.pool, actor, rows)
-        edges = [EventEdge(cursor=encode_cursor("event", e.position), node=e) for e in events]
-        return EventConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+        return connection(
+            "event",
+            events,
+            more,
+            total,
+            node=lambda e: e,
+            edge=EventEdge,
+            of=EventConnection,
+            order=lambda e: e.position,
         )

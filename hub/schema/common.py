@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, NewType
@@ -143,10 +144,19 @@ def page_size(first: int) -> int:
 
 
 def connection(
-    kind: str, rows: list[Any], more: bool, total: int, *, node: Any, edge: Any, of: Any
+    kind: str,
+    rows: list[Any],
+    more: bool,
+    total: int,
+    *,
+    node: Callable[[Any], Any],
+    edge: Any,
+    of: Any,
+    order: Callable[[Any], int] = lambda row: row["seq"],
 ) -> Any:
-    """A Relay connection of `rows` (one page), with cursors on their creation order."""
-    edges = [edge(cursor=encode_cursor(kind, r["seq"]), node=node.of(r)) for r in rows]
+    """A Relay connection of `rows` (one page), with cursors on their order (creation order,
+    `seq`, unless `order` says otherwise)."""
+    edges = [edge(cursor=encode_cursor(kind, order(r)), node=node(r)) for r in rows]
     return of(
         edges=edges,
         page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),

@@ -8,7 +8,13 @@ from typing import Any
 import strawberry
 
 from hub.projections.communities import communities_by_code, community_page
-from hub.schema.common import District, PageInfo, decode_cursor, encode_cursor, page_size
+from hub.schema.common import (
+    District,
+    PageInfo,
+    connection,
+    decode_cursor,
+    page_size,
+)
 from hub.schema.context import Info
 
 
@@ -88,12 +94,12 @@ class CommunityQueries:
             urban=chosen.urban,
             search=chosen.name_contains.strip() if chosen.name_contains else None,
         )
-        edges = [
-            CommunityEdge(cursor=encode_cursor("community", r["seq"]), node=Community.of(r))
-            for r in rows
-        ]
-        return CommunityConnection(
-            edges=edges,
-            page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-            total_count=total,
+        return connection(
+            "community",
+            rows,
+            more,
+            total,
+            node=Community.of,
+            edge=CommunityEdge,
+            of=CommunityConnection,
         )

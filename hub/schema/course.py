@@ -17,9 +17,16 @@ from hub.domain.vocabulary import CourseStatus as DomainCourseStatus
 from hub.projections.courses import attendances_by_course, course_page, courses_by_id
 from hub.projections.workers import workers_by_id
 from hub.schema.agency import Agency, load_agency
-from hub.schema.common import District, PageInfo, UserError, decode_cursor, encode_cursor, page_size
+from hub.schema.common import (
+    District,
+    PageInfo,
+    UserError,
+    connection,
+    decode_cursor,
+    page_size,
+)
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, command, record_id
+from hub.schema.mutations import RecordInput, record_id, respond
 from hub.schema.worker import Worker
 
 CourseLevel = strawberry.enum(
@@ -182,13 +189,14 @@ async def course_connection(
         level=chosen.level.value if chosen.level else None,
         delivered_by=_agency_id(chosen.delivered_by) if chosen.delivered_by else None,
     )
-    edges = [
-        CourseEdge(cursor=encode_cursor("course", r["seq"]), node=Course.of(r, today)) for r in rows
-    ]
-    return CourseConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        total_count=total,
+    return connection(
+        "course",
+        rows,
+        more,
+        total,
+        node=lambda r: Course.of(r, today),
+        edge=CourseEdge,
+        of=CourseConnection,
     )
 
 
@@ -209,11 +217,8 @@ class CoursePayload:
 
 
 async def course_command(info: Info, run: Any, input: Any, **inputs: Any) -> CoursePayload:
-    result = await command(info, run, input, inputs)
-    if result.errors:
-        return CoursePayload(course=None, position=None, errors=result.errors)
-    return CoursePayload(
-        course=await load_course(info, result.record_id), position=result.position, errors=[]
+    return await respond(
+        info, run, input, inputs, payload=CoursePayload, record="course", load=load_course
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,7 +14,7 @@ from hub.domain.checks import camel_case
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.registry import Outcome, Registry, Request
 from hub.schema.common import UserError
-from hub.schema.context import Batch, Info
+from hub.schema.context import Info
 
 
 @strawberry.input(description="Fields every mutation input has besides its own.")
@@ -78,12 +78,12 @@ async def respond(
     *,
     payload: type,
     record: str,
-    node: Any,
-    rows: Batch,
+    load: Callable[[Info, UUID], Awaitable[Any]],
 ) -> Any:
     """Run a mutation and build its payload: the record as the read views now show it."""
     result = await command(info, run, input, inputs)
     if result.errors:
         return payload(**{record: None}, position=None, errors=result.errors)
-    row = await info.context.loader(rows).load(result.record_id)
-    return payload(**{record: node.of(row) if row else None}, position=result.position, errors=[])
+    assert result.record_id is not None
+    shown = await load(info, result.record_id)
+    return payload(**{record: shown}, position=result.position, errors=[])

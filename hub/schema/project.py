@@ -16,9 +16,16 @@ from hub.domain.vocabulary import ServiceField as DomainServiceField
 from hub.projections.agencies import agencies_by_id
 from hub.projections.projects import disbursements_by_project, project_page, projects_by_id
 from hub.schema.agency import Agency, ServiceField
-from hub.schema.common import District, PageInfo, UserError, decode_cursor, encode_cursor, page_size
+from hub.schema.common import (
+    District,
+    PageInfo,
+    UserError,
+    connection,
+    decode_cursor,
+    page_size,
+)
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, command, record_id
+from hub.schema.mutations import RecordInput, record_id, respond
 
 ProjectStatus = strawberry.enum(DomainProjectStatus)
 EvaluationGrade = strawberry.enum(DomainEvaluationGrade)
@@ -189,13 +196,8 @@ async def project_connection(
         funder=chosen.funder,
         contractor=record_id(chosen.contractor) if chosen.contractor is not None else None,
     )
-    edges = [
-        ProjectEdge(cursor=encode_cursor("project", r["seq"]), node=Project.of(r)) for r in rows
-    ]
-    return ProjectConnection(
-        edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
-        total_count=total,
+    return connection(
+        "project", rows, more, total, node=Project.of, edge=ProjectEdge, of=ProjectConnection
     )
 
 
@@ -207,11 +209,8 @@ class ProjectPayload:
 
 
 async def project_command(info: Info, run: Any, input: Any, **inputs: Any) -> ProjectPayload:
-    result = await command(info, run, input, inputs)
-    if result.errors:
-        return ProjectPayload(project=None, position=None, errors=result.errors)
-    return ProjectPayload(
-        project=await load_project(info, result.record_id), position=result.position, errors=[]
+    return await respond(
+        info, run, input, inputs, payload=ProjectPayload, record="project", load=load_project
     )
 
 

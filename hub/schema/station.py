@@ -193,6 +193,16 @@ class Post:
         return Worker.of(await info.context.loader(workers_by_id).load(self.row["holder"]))
 
 
+async def load_station(info: Info, id: UUID) -> Station | None:
+    row = await info.context.loader(stations_by_id).load(id)
+    return Station.of(row) if row else None
+
+
+async def load_post(info: Info, id: UUID) -> Post | None:
+    row = await info.context.loader(posts_by_id).load(id)
+    return Post.of(row) if row else None
+
+
 async def worker_posts(info: Info, worker_id: UUID) -> list[Post]:
     """The posts a worker holds (at most one), for `Worker.posts`."""
     return [Post.of(r) for r in await info.context.loader(posts_by_holder).load(worker_id)]
@@ -249,8 +259,7 @@ def _value(enum: Any) -> Any:
 class StationQueries:
     @strawberry.field(description="One station by id.")
     async def station(self, info: Info, id: strawberry.ID) -> Station | None:
-        row = await info.context.loader(stations_by_id).load(record_id(id))
-        return Station.of(row) if row else None
+        return await load_station(info, record_id(id))
 
     @strawberry.field(description="Stations in order of establishment, filtered.")
     async def stations(
@@ -271,13 +280,12 @@ class StationQueries:
             operator=record_id(f.operator) if f.operator else None,
         )
         return connection(
-            "station", rows, more, total, node=Station, edge=StationEdge, of=StationConnection
+            "station", rows, more, total, node=Station.of, edge=StationEdge, of=StationConnection
         )
 
     @strawberry.field(description="One post by id.")
     async def post(self, info: Info, id: strawberry.ID) -> Post | None:
-        row = await info.context.loader(posts_by_id).load(record_id(id))
-        return Post.of(row) if row else None
+        return await load_post(info, record_id(id))
 
     @strawberry.field(description="Posts in order of creation, filtered.")
     async def posts(
@@ -298,7 +306,7 @@ class StationQueries:
             field=_value(f.field),
             station=record_id(f.station) if f.station else None,
         )
-        return connection("post", rows, more, total, node=Post, edge=PostEdge, of=PostConnection)
+        return connection("post", rows, more, total, node=Post.of, edge=PostEdge, of=PostConnection)
 
 
 @strawberry.type
@@ -323,14 +331,13 @@ async def station_command(info: Info, run: Any, input: Any, **inputs: Any) -> St
         inputs,
         payload=StationPayload,
         record="station",
-        node=Station,
-        rows=stations_by_id,
+        load=load_station,
     )
 
 
 async def post_command(info: Info, run: Any, input: Any, **inputs: Any) -> PostPayload:
     return await respond(
-        info, run, input, inputs, payload=PostPayload, record="post", node=Post, rows=posts_by_id
+        info, run, input, inputs, payload=PostPayload, record="post", load=load_post
     )
 
 

@@ -178,7 +178,7 @@ class WorkerQueries:
             education=chosen.education.value if chosen.education else None,
         )
         return connection(
-            "worker", rows, more, total, node=Worker, edge=WorkerEdge, of=WorkerConnection
+            "worker", rows, more, total, node=Worker.of, edge=WorkerEdge, of=WorkerConnection
         )
 
 
@@ -197,8 +197,7 @@ async def worker_command(info: Info, run: Any, input: Any, **inputs: Any) -> Wor
         inputs,
         payload=WorkerPayload,
         record="worker",
-        node=Worker,
-        rows=workers_by_id,
+        load=load_worker,
     )
 
 
