@@ -568,7 +568,9 @@ async def test_a_rebuild_gives_the_same_courses_and_attendances(database: str) -
 
         async def snapshot() -> list[list[tuple]]:
             return [
-                [tuple(r) for r in await hub.pool.fetch(f"SELECT * FROM {table} ORDER BY 1, 2")]
+                sorted(
+                    (tuple(r) for r in await hub.pool.fetch(f"SELECT * FROM {table}")), key=repr
+                )
                 for table in ("courses", "course_attendances")
             ]
 

@@ -10,6 +10,7 @@ import asyncpg
 from hub.database import MIGRATIONS, migrate
 from hub.projections.changes import Change
 from hub.projections.runner import Projection, Projector
+from hub.projections.timeline import EarlierChanges
 from hub.runtime import projections
 from tests.agency_api import (
     AGENCY,
@@ -82,8 +83,10 @@ class CrashingOnce:
         self.inner, self.name, self.tables = inner, inner.name, inner.tables
         self.batches = 0
 
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        await self.inner.apply(conn, changes)
+    async def apply(
+        self, conn: asyncpg.Connection, changes: Sequence[Change], earlier: EarlierChanges
+    ) -> None:
+        await self.inner.apply(conn, changes, earlier)
         self.batches += 1
         if self.batches == 3:
             raise RuntimeError("crash in the middle of a batch")

@@ -1,4 +1,4 @@
-"""Agencies as they stand now, for the `agency` and `agencies` queries."""
+"""Agencies and their history, for the `agency` and `agencies` queries."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import asyncpg
 
 from hub.projections.changes import Change
-from hub.projections.paging import by_key, page, upsert
+from hub.projections.paging import by_key, page
+from hub.projections.timeline import Moment, RecordViews, RowHistory, Table
 
 COLUMNS = (
     "id",
@@ -70,19 +71,22 @@ def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
     return row
 
 
-class Agencies:
-    name = "agencies"
-    tables = ("agencies",)
-
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        mine = [c for c in changes if c.entity_type == "AGENCY"]
-        if mine:
-            await upsert(conn, "agencies", COLUMNS, mine, fold)
+class AgencyHistory(RowHistory):
+    entity_type = "AGENCY"
+    tables = (Table("agencies", COLUMNS),)
+    fold_row = staticmethod(fold)
 
 
-async def agencies_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
+class Agencies(RecordViews):
+    def __init__(self) -> None:
+        super().__init__("agencies", AgencyHistory())
+
+
+async def agencies_by_id(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[asyncpg.Record | None]:
     """Agency rows in the order of `ids` (None where unknown): one query for a whole level."""
-    return await by_key(pool, "agencies", COLUMNS, "id", ids)
+    return await by_key(pool, "agencies", COLUMNS, "id", ids, moment)
 
 
 async def agency_page(
@@ -94,6 +98,7 @@ async def agency_page(
     kind: str | None = None,
     status: str | None = None,
     field: str | None = None,
+    moment: Moment | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
     """One page of agencies in registration order, whether more follow, and the total."""
     return await page(
@@ -104,4 +109,5 @@ async def agency_page(
         after_seq,
         {"district": district, "kind": kind, "status": status},
         contains={"fields": [field] if field else None},
+        moment=moment,
     )

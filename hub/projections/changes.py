@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +28,14 @@ class Change:
     recorded_at: datetime
     envelope: dict[str, Any]
     facts: dict[str, Any]
+
+    @property
+    def effective_on(self) -> date:
+        return date.fromisoformat(self.envelope["effective_on"])
+
+    @property
+    def retracts(self) -> list[int]:
+        return list(self.envelope.get("retracts") or ())
 
     @property
     def data(self) -> dict[str, Any]:

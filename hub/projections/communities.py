@@ -1,4 +1,4 @@
-"""Communities as they stand now, for the `community` and `communities` queries."""
+"""Communities and their history, for the `community` and `communities` queries."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 import asyncpg
 
 from hub.projections.changes import Change
-from hub.projections.paging import by_key, page, upsert
+from hub.projections.paging import by_key, page
+from hub.projections.timeline import Moment, RecordViews, RowHistory, Table
 
 COLUMNS = ("code", "id", "name", "district", "urban", "version", "seq", "updated_at")
 
@@ -34,22 +35,22 @@ def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
     return row
 
 
-class Communities:
-    name = "communities"
-    tables = ("communities",)
+class CommunityHistory(RowHistory):
+    entity_type = "COMMUNITY"
+    tables = (Table("communities", COLUMNS),)
+    fold_row = staticmethod(fold)
 
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        mine = [c for c in changes if c.entity_type == "COMMUNITY"]
-        if not mine:
-            return
-        await upsert(conn, "communities", COLUMNS, mine, fold)
+
+class Communities(RecordViews):
+    def __init__(self) -> None:
+        super().__init__("communities", CommunityHistory())
 
 
 async def communities_by_code(
-    pool: asyncpg.Pool, codes: Sequence[str]
+    pool: asyncpg.Pool, codes: Sequence[str], moment: Moment | None = None
 ) -> list[asyncpg.Record | None]:
     """Community rows in the order of `codes` (None where unknown): one query for a level."""
-    return await by_key(pool, "communities", COLUMNS, "code", codes)
+    return await by_key(pool, "communities", COLUMNS, "code", codes, moment)
 
 
 async def community_page(
@@ -60,6 +61,7 @@ async def community_page(
     district: str | None = None,
     urban: bool | None = None,
     search: str | None = None,
+    moment: Moment | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
     """One page of communities in listing order, whether more follow, and the total.
 
@@ -68,5 +70,12 @@ async def community_page(
     filters = {"district": district, "urban": urban}
     conditions = {"name": ("strpos(name, $?) > 0", search or None)}
     return await page(
-        pool, "communities", COLUMNS, first, after_seq, filters, conditions=conditions
+        pool,
+        "communities",
+        COLUMNS,
+        first,
+        after_seq,
+        filters,
+        conditions=conditions,
+        moment=moment,
     )

@@ -1,4 +1,4 @@
-"""Courses and their attendances as they stand now, for `course`, `courses` and attendances."""
+"""Courses and their attendances with their history, for `course`, `courses` and attendances."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from uuid import UUID
 import asyncpg
 
 from hub.projections.changes import Change
-from hub.projections.paging import by_key, grouped, page, upsert
+from hub.projections.paging import by_key, page, related
+from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table
 
 COLUMNS = (
     "id",
@@ -73,63 +74,55 @@ def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
     return row
 
 
-def attendance(change: Change) -> tuple[Any, ...]:
-    return (
-        change.entity_id,
-        UUID(change.facts["worker"]),
-        change.facts["hours"],
-        change.facts["passed"],
-        change.position,
-        date.fromisoformat(change.envelope["effective_on"]),
+class CourseHistory(RowHistory):
+    entity_type = "COURSE"
+    tables = (
+        Table("courses", COLUMNS),
+        Table("course_attendances", ATTENDANCE_COLUMNS, ("course_id", "worker_id")),
     )
+    fold_row = staticmethod(fold)
+
+    def fold_children(self, state: State, change: Change) -> None:
+        if change.kind == "AttendanceRecorded":
+            worker = UUID(change.facts["worker"])
+            state["course_attendances"][(change.entity_id, worker)] = {
+                "course_id": change.entity_id,
+                "worker_id": worker,
+                "hours": change.facts["hours"],
+                "passed": change.facts["passed"],
+                "position": change.position,
+                "effective_on": change.effective_on,
+            }
 
 
-class Courses:
-    name = "courses"
-    tables = ("courses", "course_attendances")
-
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        mine = [c for c in changes if c.entity_type == "COURSE"]
-        if not mine:
-            return
-        await upsert(conn, "courses", COLUMNS, mine, fold)
-        attended = [attendance(c) for c in mine if c.kind == "AttendanceRecorded"]
-        if attended:
-            await conn.executemany(
-                f"INSERT INTO course_attendances ({', '.join(ATTENDANCE_COLUMNS)})"
-                f" VALUES ({', '.join(f'${i}' for i in range(1, len(ATTENDANCE_COLUMNS) + 1))})",
-                attended,
-            )
+class Courses(RecordViews):
+    def __init__(self) -> None:
+        super().__init__("courses", CourseHistory())
 
 
-async def courses_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
+async def courses_by_id(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[asyncpg.Record | None]:
     """Course rows in the order of `ids` (None where unknown): one query for a whole level."""
-    return await by_key(pool, "courses", COLUMNS, "id", ids)
-
-
-async def _attendances_by(
-    pool: asyncpg.Pool, column: str, keys: Sequence[Any]
-) -> list[list[asyncpg.Record]]:
-    rows = await pool.fetch(
-        f"SELECT {', '.join(ATTENDANCE_COLUMNS)} FROM course_attendances"
-        f" WHERE {column} = ANY($1) ORDER BY position",
-        list(keys),
-    )
-    return grouped(rows, column, keys)
+    return await by_key(pool, "courses", COLUMNS, "id", ids, moment)
 
 
 async def attendances_by_course(
-    pool: asyncpg.Pool, course_ids: Sequence[Any]
+    pool: asyncpg.Pool, course_ids: Sequence[Any], moment: Moment | None = None
 ) -> list[list[asyncpg.Record]]:
     """Each course's attendances in the order they were recorded, for all courses at once."""
-    return await _attendances_by(pool, "course_id", course_ids)
+    return await related(
+        pool, "course_attendances", ATTENDANCE_COLUMNS, "course_id", course_ids, moment, "position"
+    )
 
 
 async def attendances_by_worker(
-    pool: asyncpg.Pool, worker_ids: Sequence[Any]
+    pool: asyncpg.Pool, worker_ids: Sequence[Any], moment: Moment | None = None
 ) -> list[list[asyncpg.Record]]:
     """Each worker's attendances in the order they were recorded, for all workers at once."""
-    return await _attendances_by(pool, "worker_id", worker_ids)
+    return await related(
+        pool, "course_attendances", ATTENDANCE_COLUMNS, "worker_id", worker_ids, moment, "position"
+    )
 
 
 async def course_page(
@@ -143,6 +136,7 @@ async def course_page(
     category: str | None = None,
     level: str | None = None,
     delivered_by: UUID | None = None,
+    moment: Moment | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
     """One page of courses in scheduling order, whether more follow, and the total.
 
@@ -162,4 +156,6 @@ async def course_page(
         conditions["running"] = (running, today)
     elif status == SCHEDULED:
         conditions["running"] = (f"NOT {running}", today)
-    return await page(pool, "courses", COLUMNS, first, after_seq, filters, conditions=conditions)
+    return await page(
+        pool, "courses", COLUMNS, first, after_seq, filters, conditions=conditions, moment=moment
+    )

@@ -12,13 +12,16 @@ import asyncpg
 
 from hub.projections.changes import Change
 from hub.projections.paging import page
+from hub.projections.timeline import EarlierChanges
 
 
 class EventLog:
     name = "event_log"
     tables = ("event_log",)
 
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
+    async def apply(
+        self, conn: asyncpg.Connection, changes: Sequence[Change], earlier: EarlierChanges
+    ) -> None:
         scopes = await self._scopes(conn, changes)
         await conn.executemany(
             "INSERT INTO event_log (position, entity_id, entity_type, type, version, recorded_at,"
@@ -171,5 +174,13 @@ async def audit_page(
         "effective to": ("effective_on <= $?", effective_to),
     }
     return await page(
-        pool, "event_log", ("*",), first, after, filters, conditions=conditions, order="position"
+        pool,
+        "event_log",
+        ("*",),
+        first,
+        after,
+        filters,
+        conditions=conditions,
+        order="position",
+        bitemporal=False,
     )

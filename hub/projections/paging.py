@@ -1,52 +1,52 @@
-"""The SQL every current-state read model shares: fold-and-upsert, lookups by key, pages."""
+"""The SQL every read model shares: lookups by key and pages, at a moment (None: now)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
-from hub.projections.changes import Change
-
-Fold = Callable[[dict[str, Any] | None, Change], dict[str, Any]]
-
-
-async def upsert(
-    conn: asyncpg.Connection,
-    table: str,
-    columns: Sequence[str],
-    changes: Sequence[Change],
-    fold: Fold,
-) -> None:
-    """Fold `changes` into their rows: one SELECT of the rows they touch, one upsert."""
-    ids = list({c.entity_id for c in changes})
-    rows = {
-        r["id"]: dict(r)
-        for r in await conn.fetch(
-            f"SELECT {', '.join(columns)} FROM {table} WHERE id = ANY($1)", ids
-        )
-    }
-    for change in changes:
-        rows[change.entity_id] = fold(rows.get(change.entity_id), change)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("id", "seq", "code"))
-    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
-    await conn.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-        f" ON CONFLICT (id) DO UPDATE SET {updates}",
-        [tuple(row[c] for c in columns) for row in rows.values()],
-    )
+from hub.projections.timeline import Moment, visible
 
 
 async def by_key(
-    pool: asyncpg.Pool, table: str, columns: Sequence[str], key: str, keys: Sequence[Any]
+    pool: asyncpg.Pool,
+    table: str,
+    columns: Sequence[str],
+    key: str,
+    keys: Sequence[Any],
+    moment: Moment | None = None,
 ) -> list[Any]:
-    """Rows in the order of `keys` (None where unknown), in one query."""
+    """Rows in the order of `keys` (None where unknown at `moment`), in one query."""
+    args: list[Any] = [list(keys)]
     rows = await pool.fetch(
-        f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY($1)", list(keys)
+        f"SELECT {', '.join(columns)} FROM {table}"
+        f" WHERE {key} = ANY($1) AND {visible(moment, args)}",
+        *args,
     )
     found = {r[key]: r for r in rows}
     return [found.get(k) for k in keys]
+
+
+async def related(
+    pool: asyncpg.Pool,
+    table: str,
+    columns: Sequence[str],
+    key: str,
+    keys: Sequence[Any],
+    moment: Moment | None = None,
+    order: str = "seq",
+) -> list[list[Any]]:
+    """The rows of `table` whose `key` is each of `keys` at `moment`, one list per key, in
+    `order`: one query for a whole level of nesting."""
+    args: list[Any] = [list(keys)]
+    rows = await pool.fetch(
+        f"SELECT {', '.join(columns)} FROM {table}"
+        f" WHERE {key} = ANY($1) AND {visible(moment, args)} ORDER BY {order}",
+        *args,
+    )
+    return grouped(rows, key, keys)
 
 
 def grouped(rows: Sequence[Any], key: str, keys: Sequence[Any]) -> list[list[Any]]:
@@ -67,14 +67,19 @@ async def page(
     contains: dict[str, list[Any] | None] | None = None,
     conditions: dict[str, tuple[str, Any]] | None = None,
     order: str = "seq",
+    moment: Moment | None = None,
+    bitemporal: bool = True,
 ) -> tuple[list[Any], bool, int]:
     """One page in creation order (`seq`, or the `order` column), whether more follow, and the
-    total.
+    total, as the rows stand at `moment`.
 
     `filters` are column = value, `contains` array column @> values, `conditions` named SQL
     conditions whose one parameter is written `$?`; each is skipped when its value is None.
     """
-    where, args = [], []
+    where: list[str] = []
+    args: list[Any] = []
+    if bitemporal:
+        where.append(visible(moment, args))
     for column, value in filters.items():
         if value is not None:
             args.append(value)

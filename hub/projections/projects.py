@@ -11,7 +11,8 @@ from uuid import UUID
 import asyncpg
 
 from hub.projections.changes import Change
-from hub.projections.paging import by_key, grouped, page, upsert
+from hub.projections.paging import by_key, page, related
+from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table
 
 COLUMNS = (
     "id",
@@ -98,43 +99,50 @@ def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
     return row
 
 
-class Projects:
-    name = "projects"
-    tables = ("projects", "project_disbursements")
+class ProjectHistory(RowHistory):
+    entity_type = "PROJECT"
+    tables = (
+        Table("projects", COLUMNS),
+        Table("project_disbursements", DISBURSEMENT_COLUMNS, ("project_id", "position")),
+    )
+    fold_row = staticmethod(fold)
 
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        mine = [c for c in changes if c.entity_type == "PROJECT"]
-        if not mine:
-            return
-        await upsert(conn, "projects", COLUMNS, mine, fold)
-        disbursements = [
-            (c.entity_id, c.position, c.facts["amount"], _effective_on(c), c.recorded_at)
-            for c in mine
-            if c.kind == "FundsDisbursed"
-        ]
-        if disbursements:
-            await conn.executemany(
-                f"INSERT INTO project_disbursements ({', '.join(DISBURSEMENT_COLUMNS)})"
-                " VALUES ($1, $2, $3, $4, $5)",
-                disbursements,
-            )
+    def fold_children(self, state: State, change: Change) -> None:
+        if change.kind == "FundsDisbursed":
+            state["project_disbursements"][(change.entity_id, change.position)] = {
+                "project_id": change.entity_id,
+                "position": change.position,
+                "amount": change.facts["amount"],
+                "effective_on": change.effective_on,
+                "recorded_at": change.recorded_at,
+            }
 
 
-async def projects_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
+class Projects(RecordViews):
+    def __init__(self) -> None:
+        super().__init__("projects", ProjectHistory())
+
+
+async def projects_by_id(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[asyncpg.Record | None]:
     """Project rows in the order of `ids` (None where unknown): one query for a whole level."""
-    return await by_key(pool, "projects", COLUMNS, "id", ids)
+    return await by_key(pool, "projects", COLUMNS, "id", ids, moment)
 
 
 async def disbursements_by_project(
-    pool: asyncpg.Pool, project_ids: Sequence[Any]
+    pool: asyncpg.Pool, project_ids: Sequence[Any], moment: Moment | None = None
 ) -> list[list[asyncpg.Record]]:
     """Each project's disbursements in position order, in the order of `project_ids`."""
-    rows = await pool.fetch(
-        f"SELECT {', '.join(DISBURSEMENT_COLUMNS)} FROM project_disbursements"
-        " WHERE project_id = ANY($1) ORDER BY position",
-        list(project_ids),
+    return await related(
+        pool,
+        "project_disbursements",
+        DISBURSEMENT_COLUMNS,
+        "project_id",
+        project_ids,
+        moment,
+        "position",
     )
-    return grouped(rows, "project_id", project_ids)
 
 
 async def project_page(
@@ -147,6 +155,7 @@ async def project_page(
     field: str | None = None,
     funder: str | None = None,
     contractor: UUID | None = None,
+    moment: Moment | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
     """One page of projects in approval order, whether more follow, and the total."""
     filters = {
@@ -156,4 +165,4 @@ async def project_page(
         "funder": funder,
         "contractor": contractor,
     }
-    return await page(pool, "projects", COLUMNS, first, after_seq, filters)
+    return await page(pool, "projects", COLUMNS, first, after_seq, filters, moment=moment)

@@ -12,11 +12,13 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Protocol
+from uuid import UUID
 
 import asyncpg
 from eventsourcing.persistence import Mapper
 
 from hub.projections.changes import Change, decode
+from hub.projections.timeline import EarlierChanges
 
 log = logging.getLogger("hub.projections")
 
@@ -27,7 +29,11 @@ class Projection(Protocol):
     name: str
     tables: tuple[str, ...]
 
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None: ...
+    async def apply(
+        self, conn: asyncpg.Connection, changes: Sequence[Change], earlier: EarlierChanges
+    ) -> None:
+        """Apply `changes` (in position order); `earlier` gives records' previous changes."""
+        ...
 
 
 async def open_pool(url: str) -> asyncpg.Pool:
@@ -97,7 +103,7 @@ class Projector:
             for projection in self.projections:
                 behind = [c for c in changes if c.position > at[projection.name]]
                 if behind:
-                    await projection.apply(conn, behind)
+                    await projection.apply(conn, behind, self.earlier)
             await conn.execute(
                 "UPDATE projection_positions SET position = $2, updated_at = now()"
                 " WHERE name = ANY($1) AND position < $2",
@@ -106,6 +112,23 @@ class Projector:
             )
             await conn.execute("SELECT pg_notify($1, $2)", PROJECTED_CHANNEL, str(last))
             return len(stored)
+
+    async def earlier(
+        self, conn: asyncpg.Connection, ids: Sequence[UUID], upto: int
+    ) -> dict[UUID, list[Change]]:
+        """Every change of the records `ids` up to position `upto`, in position order."""
+        stored = await conn.fetch(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM registry_events WHERE originator_id = ANY($1) AND notification_id <= $2"
+            " ORDER BY notification_id",
+            list(ids),
+            upto,
+        )
+        changes = await asyncio.to_thread(decode, self.mapper, [tuple(r.values()) for r in stored])
+        found: dict[UUID, list[Change]] = {i: [] for i in ids}
+        for change in changes:
+            found[change.entity_id].append(change)
+        return found
 
     async def catch_up(self) -> int:
         """Apply every stored event; return how many were covered."""

@@ -1,4 +1,4 @@
-"""Stations, their staff and posts as they stand now."""
+"""Stations, their staff and posts, with their history."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from uuid import UUID
 import asyncpg
 
 from hub.projections.changes import Change
-from hub.projections.paging import by_key, grouped, page, upsert
+from hub.projections.paging import by_key, page, related
+from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table
 
 STATION_COLUMNS = (
     "id",
@@ -119,81 +120,100 @@ def fold_post(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
     return row
 
 
-class Stations:
-    name = "stations"
-    tables = ("stations", "station_staff", "posts")
-
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        stations = [c for c in changes if c.entity_type == "STATION"]
-        posts = [c for c in changes if c.entity_type == "POST"]
-        if stations:
-            await upsert(conn, "stations", STATION_COLUMNS, stations, fold_station)
-            await self._staff(conn, stations)
-        if posts:
-            await upsert(conn, "posts", POST_COLUMNS, posts, fold_post)
-
-    async def _staff(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        for change in changes:
-            if change.kind == "StaffAssigned":
-                await conn.execute(
-                    "INSERT INTO station_staff (station_id, worker_id, full_time, since, position)"
-                    " VALUES ($1, $2, $3, $4::text::date, $5)",
-                    change.entity_id,
-                    UUID(change.facts["worker"]),
-                    change.facts["full_time"],
-                    change.envelope["effective_on"],
-                    change.position,
-                )
-            elif change.kind == "StaffReleased":
-                await conn.execute(
-                    "DELETE FROM station_staff WHERE station_id = $1 AND worker_id = $2",
-                    change.entity_id,
-                    UUID(change.facts["worker"]),
-                )
-            elif change.kind == "Closed":
-                await conn.execute(
-                    "DELETE FROM station_staff WHERE station_id = $1", change.entity_id
-                )
+STAFF_COLUMNS = ("station_id", "worker_id", "full_time", "since", "position")
 
 
-async def stations_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[Any]:
-    return await by_key(pool, "stations", STATION_COLUMNS, "id", ids)
-
-
-async def posts_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[Any]:
-    return await by_key(pool, "posts", POST_COLUMNS, "id", ids)
-
-
-async def staff_by_station(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[list[Any]]:
-    rows = await pool.fetch(
-        "SELECT * FROM station_staff WHERE station_id = ANY($1) ORDER BY position", list(ids)
+class StationHistory(RowHistory):
+    entity_type = "STATION"
+    tables = (
+        Table("stations", STATION_COLUMNS),
+        Table("station_staff", STAFF_COLUMNS, ("station_id", "worker_id")),
     )
-    return grouped(rows, "station_id", ids)
+    fold_row = staticmethod(fold_station)
+
+    def fold_children(self, state: State, change: Change) -> None:
+        staff = state["station_staff"]
+        if change.kind == "StaffAssigned":
+            worker = UUID(change.facts["worker"])
+            staff[(change.entity_id, worker)] = dict(
+                zip(
+                    STAFF_COLUMNS,
+                    (
+                        change.entity_id,
+                        worker,
+                        change.facts["full_time"],
+                        change.effective_on,
+                        change.position,
+                    ),
+                    strict=True,
+                )
+            )
+        elif change.kind == "StaffReleased":
+            staff.pop((change.entity_id, UUID(change.facts["worker"])), None)
+        elif change.kind == "Closed":
+            staff.clear()
 
 
-async def posts_by_station(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[list[Any]]:
-    rows = await pool.fetch(
-        f"SELECT {', '.join(POST_COLUMNS)} FROM posts WHERE station = ANY($1) ORDER BY seq",
-        list(ids),
+class PostHistory(RowHistory):
+    entity_type = "POST"
+    tables = (Table("posts", POST_COLUMNS),)
+    fold_row = staticmethod(fold_post)
+
+
+class Stations(RecordViews):
+    def __init__(self) -> None:
+        super().__init__("stations", StationHistory(), PostHistory())
+
+
+async def stations_by_id(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[Any]:
+    return await by_key(pool, "stations", STATION_COLUMNS, "id", ids, moment)
+
+
+async def posts_by_id(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[Any]:
+    return await by_key(pool, "posts", POST_COLUMNS, "id", ids, moment)
+
+
+async def staff_by_station(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[list[Any]]:
+    return await related(
+        pool, "station_staff", STAFF_COLUMNS, "station_id", ids, moment, "position"
     )
-    return grouped(rows, "station", ids)
 
 
-async def posts_by_holder(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[list[Any]]:
-    rows = await pool.fetch(
-        f"SELECT {', '.join(POST_COLUMNS)} FROM posts WHERE holder = ANY($1) ORDER BY seq",
-        list(ids),
-    )
-    return grouped(rows, "holder", ids)
+async def posts_by_station(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[list[Any]]:
+    return await related(pool, "posts", POST_COLUMNS, "station", ids, moment)
+
+
+async def posts_by_holder(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[list[Any]]:
+    return await related(pool, "posts", POST_COLUMNS, "holder", ids, moment)
 
 
 async def station_page(
-    pool: asyncpg.Pool, *, first: int, after_seq: int, **filters: Any
+    pool: asyncpg.Pool,
+    *,
+    first: int,
+    after_seq: int,
+    moment: Moment | None = None,
+    **filters: Any,
 ) -> tuple[list[Any], bool, int]:
-    return await page(pool, "stations", STATION_COLUMNS, first, after_seq, filters)
+    return await page(pool, "stations", STATION_COLUMNS, first, after_seq, filters, moment=moment)
 
 
 async def post_page(
-    pool: asyncpg.Pool, *, first: int, after_seq: int, **filters: Any
+    pool: asyncpg.Pool,
+    *,
+    first: int,
+    after_seq: int,
+    moment: Moment | None = None,
+    **filters: Any,
 ) -> tuple[list[Any], bool, int]:
-    return await page(pool, "posts", POST_COLUMNS, first, after_seq, filters)
+    return await page(pool, "posts", POST_COLUMNS, first, after_seq, filters, moment=moment)

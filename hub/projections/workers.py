@@ -1,4 +1,4 @@
-"""Workers and their certificates as they stand now; personal fields stay sealed."""
+"""Workers and their certificates with their history; personal fields stay sealed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from uuid import UUID
 import asyncpg
 
 from hub.projections.changes import Change
-from hub.projections.paging import by_key, grouped, page, upsert
+from hub.projections.paging import by_key, page, related
+from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, visible
 
 COLUMNS = (
     "id",
@@ -67,55 +68,58 @@ def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
     return row
 
 
-class Workers:
-    name = "workers"
-    tables = ("worker_certificates", "workers")
+CERTIFICATE_COLUMNS = ("worker_id", "level", "number", "awarded_on", "revoked", "position")
 
-    async def apply(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        mine = [c for c in changes if c.entity_type == "WORKER"]
-        if not mine:
-            return
-        await upsert(conn, "workers", COLUMNS, mine, fold)
-        for change in mine:
-            if change.kind == "CertificateAwarded":
-                await conn.execute(
-                    "INSERT INTO worker_certificates (worker_id, level, number, awarded_on,"
-                    " position) VALUES ($1, $2, $3, $4::text::date, $5)"
-                    " ON CONFLICT (worker_id, level, number) DO UPDATE SET revoked = false,"
-                    " awarded_on = EXCLUDED.awarded_on, position = EXCLUDED.position",
-                    change.entity_id,
-                    change.facts["level"],
-                    change.facts["number"],
-                    change.envelope["effective_on"],
-                    change.position,
+
+class WorkerHistory(RowHistory):
+    entity_type = "WORKER"
+    tables = (
+        Table("workers", COLUMNS),
+        Table("worker_certificates", CERTIFICATE_COLUMNS, ("worker_id", "level", "number")),
+    )
+    fold_row = staticmethod(fold)
+
+    def fold_children(self, state: State, change: Change) -> None:
+        certificates = state["worker_certificates"]
+        if change.kind == "CertificateAwarded":
+            key = (change.entity_id, change.facts["level"], change.facts["number"])
+            certificates[key] = dict(
+                zip(
+                    CERTIFICATE_COLUMNS,
+                    (*key, change.effective_on, False, change.position),
+                    strict=True,
                 )
-            elif change.kind == "CertificateRevoked":
-                await conn.execute(
-                    "UPDATE worker_certificates SET revoked = true"
-                    " WHERE worker_id = $1 AND level = $2 AND number = $3",
-                    change.entity_id,
-                    change.facts["level"],
-                    change.facts["number"],
-                )
-        erased = [c.entity_id for c in mine if c.kind == "PersonalDataErased"]
+            )
+        elif change.kind == "CertificateRevoked":
+            key = (change.entity_id, change.facts["level"], change.facts["number"])
+            if key in certificates:
+                certificates[key] = {**certificates[key], "revoked": True}
+
+
+class Workers(RecordViews):
+    def __init__(self) -> None:
+        super().__init__("workers", WorkerHistory())
+
+    async def after(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
+        erased = [c.entity_id for c in changes if c.kind == "PersonalDataErased"]
         if erased:
             # The command deletes the key at once; this makes sure a crash in between
             # cannot leave it behind.
             await conn.execute("DELETE FROM personal_data_keys WHERE worker_id = ANY($1)", erased)
 
 
-async def workers_by_id(pool: asyncpg.Pool, ids: Sequence[Any]) -> list[asyncpg.Record | None]:
-    return await by_key(pool, "workers", COLUMNS, "id", ids)
+async def workers_by_id(
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
+) -> list[asyncpg.Record | None]:
+    return await by_key(pool, "workers", COLUMNS, "id", ids, moment)
 
 
 async def certificates_by_worker(
-    pool: asyncpg.Pool, ids: Sequence[Any]
+    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
 ) -> list[list[asyncpg.Record]]:
-    rows = await pool.fetch(
-        "SELECT * FROM worker_certificates WHERE worker_id = ANY($1) ORDER BY position",
-        list(ids),
+    return await related(
+        pool, "worker_certificates", CERTIFICATE_COLUMNS, "worker_id", ids, moment, "position"
     )
-    return grouped(rows, "worker_id", ids)
 
 
 async def worker_page(
@@ -128,6 +132,7 @@ async def worker_page(
     level: str | None = None,
     employer: UUID | None = None,
     education: str | None = None,
+    moment: Moment | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
     """One page of workers in registration order, whether more follow, and the total."""
     return await page(
@@ -140,8 +145,9 @@ async def worker_page(
         conditions={
             "level": (
                 "EXISTS (SELECT 1 FROM worker_certificates c WHERE c.worker_id = workers.id"
-                " AND c.level = $? AND NOT c.revoked)",
+                f" AND c.level = $? AND NOT c.revoked AND {visible(moment, None, 'c')})",
                 level,
             )
         },
+        moment=moment,
     )
