@@ -8,8 +8,11 @@ stream can show those values again, while the rest of the history stays intact.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 

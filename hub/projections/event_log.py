@@ -100,6 +100,16 @@ async def history(pool: asyncpg.Pool, entity_id: Any) -> list[asyncpg.Record]:
     )
 
 
+async def last_recorded(pool: asyncpg.Pool, at: datetime) -> int:
+    """The last position recorded at or before `at` (0 before the first event)."""
+    found = await pool.fetchval(
+        "SELECT position FROM event_log WHERE recorded_at <= $1"
+        " ORDER BY recorded_at DESC, position DESC LIMIT 1",
+        at,
+    )
+    return found or 0
+
+
 async def included_position(pool: asyncpg.Pool) -> int:
     """The last position every read view includes."""
     return await pool.fetchval("SELECT coalesce(min(position), 0) FROM projection_positions")

@@ -13,7 +13,17 @@ from hub.domain.vocabulary import AgencyKind as DomainAgencyKind
 from hub.domain.vocabulary import AgencyStatus as DomainAgencyStatus
 from hub.domain.vocabulary import ServiceField as DomainServiceField
 from hub.projections.agencies import agencies_by_id, agency_page
-from hub.schema.common import District, PageInfo, UserError, connection, decode_cursor, page_size
+from hub.projections.timeline import Moment
+from hub.schema.common import (
+    AsOf,
+    District,
+    PageInfo,
+    UserError,
+    connection,
+    decode_cursor,
+    moment_of,
+    page_size,
+)
 from hub.schema.context import Info
 from hub.schema.mutations import RecordInput, record_id, respond
 
@@ -97,16 +107,28 @@ class AgencyFilter:
     field: ServiceField | None = None
 
 
-async def load_agency(info: Info, id: UUID) -> Agency | None:
-    row = await info.context.loader(agencies_by_id).load(id)
+async def load_agency(info: Info, id: UUID, moment: Moment | None = None) -> Agency | None:
+    row = await info.context.loader(agencies_by_id, moment).load(id)
     return Agency.of(row) if row else None
+
+
+async def related_agency(info: Info, id: UUID, moment: Moment | None) -> Agency:
+    """An agency another record names: as at `moment`, or as now if it was not yet recorded
+    then (a back-dated reference)."""
+    found = await load_agency(info, id, moment)
+    if found is None and moment is not None:
+        found = await load_agency(info, id)
+    assert found is not None, f"a reference to an unknown agency {id}"
+    return found
 
 
 @strawberry.type
 class AgencyQueries:
     @strawberry.field(description="One agency by id.")
-    async def agency(self, info: Info, id: strawberry.ID) -> Agency | None:
-        return await load_agency(info, record_id(id))
+    async def agency(
+        self, info: Info, id: strawberry.ID, as_of: AsOf | None = None
+    ) -> Agency | None:
+        return await load_agency(info, record_id(id), await moment_of(info, as_of))
 
     @strawberry.field(description="Agencies in registration order, filtered.")
     async def agencies(
@@ -115,12 +137,18 @@ class AgencyQueries:
         first: int = 50,
         after: str | None = None,
         filter: AgencyFilter | None = None,
+        as_of: AsOf | None = None,
     ) -> AgencyConnection:
-        return await agency_connection(info, first, after, filter or AgencyFilter())
+        moment = await moment_of(info, as_of)
+        return await agency_connection(info, first, after, filter or AgencyFilter(), moment)
 
 
 async def agency_connection(
-    info: Info, first: int, after: str | None, chosen: AgencyFilter
+    info: Info,
+    first: int,
+    after: str | None,
+    chosen: AgencyFilter,
+    moment: Moment | None = None,
 ) -> AgencyConnection:
     rows, more, total = await agency_page(
         info.context.hub.pool,
@@ -130,6 +158,7 @@ async def agency_connection(
         kind=chosen.kind.value if chosen.kind else None,
         status=chosen.status.value if chosen.status else None,
         field=chosen.field.value if chosen.field else None,
+        moment=moment,
     )
     return connection(
         "agency", rows, more, total, node=Agency.of, edge=AgencyEdge, of=AgencyConnection

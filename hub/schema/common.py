@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, NewType
+from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry.scalars import JSON
@@ -15,6 +16,8 @@ from hub.domain import reference
 from hub.domain.envelope import Role as DomainRole
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType as DomainEntityType
+from hub.projections.event_log import last_recorded
+from hub.projections.timeline import Moment
 
 Role = strawberry.enum(DomainRole, description="The capacity a caller acts in.")
 EntityType = strawberry.enum(DomainEntityType, description="The kinds of record.")
@@ -110,6 +113,32 @@ class Event:
             correlation_id=row["correlation_id"],
             data=data,
         )
+
+
+@strawberry.input(
+    description="A point in the registry's two times: the business date asked about "
+    "(effective) and the time whose records answer (recorded). Either or both; absent = now."
+)
+class AsOf:
+    effective: date | None = None
+    recorded: datetime | None = strawberry.field(
+        default=None, description="Without a time zone, in the hub's own (HUB_TIMEZONE)."
+    )
+
+
+async def moment_of(info: Any, as_of: AsOf | None) -> Moment | None:
+    """The moment `as_of` names (None: now): its effective date (default today) and the last
+    position recorded at or before its recorded time (default: everything)."""
+    if as_of is None or (as_of.effective is None and as_of.recorded is None):
+        return None
+    hub = info.context.hub
+    effective = as_of.effective or hub.settings.today()
+    if as_of.recorded is None:
+        return Moment(effective)
+    recorded = as_of.recorded
+    if recorded.tzinfo is None:
+        recorded = recorded.replace(tzinfo=ZoneInfo(hub.settings.timezone))
+    return Moment(effective, await last_recorded(hub.pool, recorded))
 
 
 @strawberry.type

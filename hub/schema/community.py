@@ -8,11 +8,14 @@ from typing import Any
 import strawberry
 
 from hub.projections.communities import communities_by_code, community_page
+from hub.projections.timeline import Moment
 from hub.schema.common import (
+    AsOf,
     District,
     PageInfo,
     connection,
     decode_cursor,
+    moment_of,
     page_size,
 )
 from hub.schema.context import Info
@@ -65,17 +68,23 @@ class CommunityFilter:
     )
 
 
-async def load_community(info: Info, code: str) -> Community | None:
-    """The community with this code, batched with every other lookup of the same request."""
-    row = await info.context.loader(communities_by_code).load(code)
+async def load_community(info: Info, code: str, moment: Moment | None = None) -> Community | None:
+    """The community with this code, batched with every other lookup of the same request;
+    as at `moment`, or as now if it was not yet listed then (stations refer to communities
+    that reference data may list after the fact)."""
+    row = await info.context.loader(communities_by_code, moment).load(code)
+    if row is None and moment is not None:
+        row = await info.context.loader(communities_by_code).load(code)
     return Community.of(row) if row else None
 
 
 @strawberry.type
 class CommunityQueries:
     @strawberry.field(description="One community by its code.")
-    async def community(self, info: Info, code: str) -> Community | None:
-        return await load_community(info, code.strip())
+    async def community(self, info: Info, code: str, as_of: AsOf | None = None) -> Community | None:
+        moment = await moment_of(info, as_of)
+        row = await info.context.loader(communities_by_code, moment).load(code.strip())
+        return Community.of(row) if row else None
 
     @strawberry.field(description="Communities in the order they were listed, filtered.")
     async def communities(
@@ -84,8 +93,10 @@ class CommunityQueries:
         first: int = 50,
         after: str | None = None,
         filter: CommunityFilter | None = None,
+        as_of: AsOf | None = None,
     ) -> CommunityConnection:
         chosen = filter or CommunityFilter()
+        moment = await moment_of(info, as_of)
         rows, more, total = await community_page(
             info.context.hub.pool,
             first=page_size(first),
@@ -93,6 +104,7 @@ class CommunityQueries:
             district=chosen.district,
             urban=chosen.urban,
             search=chosen.name_contains.strip() if chosen.name_contains else None,
+            moment=moment,
         )
         return connection(
             "community",

@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
-import asyncpg
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
 from hub.auth import Unauthenticated
 from hub.domain.envelope import Actor
+from hub.projections.timeline import Moment
 from hub.runtime import Hub
 
-Batch = Callable[[asyncpg.Pool, Sequence[Any]], Awaitable[Sequence[Any]]]
+Batch = Callable[..., Awaitable[Sequence[Any]]]
+"""`batch(pool, keys, moment)`: rows for each key, as they stand at `moment` (None: now)."""
 
 
 @dataclass
@@ -29,12 +30,15 @@ class Context:
     correlation_id: str = field(default_factory=lambda: str(uuid4()))
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
-    def loader(self, batch: Batch) -> DataLoader[Any, Any]:
-        """This request's DataLoader over `batch(pool, keys)`: one query per nesting level."""
-        found = self._loaders.get(batch)
+    def loader(self, batch: Batch, moment: Moment | None = None) -> DataLoader[Any, Any]:
+        """This request's DataLoader over `batch(pool, keys, moment)`: one query per nesting
+        level and moment."""
+        found = self._loaders.get((batch, moment))
         if found is None:
             pool = self.hub.pool
-            found = self._loaders[batch] = DataLoader(lambda keys: batch(pool, keys))
+            found = self._loaders[(batch, moment)] = DataLoader(
+                lambda keys: batch(pool, keys, moment)
+            )
         return found
 
     @property

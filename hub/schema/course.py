@@ -15,19 +15,21 @@ from hub.domain.vocabulary import CourseCategory as DomainCourseCategory
 from hub.domain.vocabulary import CourseLevel as DomainCourseLevel
 from hub.domain.vocabulary import CourseStatus as DomainCourseStatus
 from hub.projections.courses import attendances_by_course, course_page, courses_by_id
-from hub.projections.workers import workers_by_id
+from hub.projections.timeline import Moment
 from hub.schema.agency import Agency, load_agency
 from hub.schema.common import (
+    AsOf,
     District,
     PageInfo,
     UserError,
     connection,
     decode_cursor,
+    moment_of,
     page_size,
 )
 from hub.schema.context import Info
 from hub.schema.mutations import RecordInput, record_id, respond
-from hub.schema.worker import Worker
+from hub.schema.worker import Worker, related_worker
 
 CourseLevel = strawberry.enum(
     DomainCourseLevel, description="The organiser's level (市、区县、镇街)."
@@ -67,9 +69,12 @@ class Course:
     cancelled_on: date | None
     updated_at: datetime = strawberry.field(description="When the last change was recorded.")
     delivered_by_id: strawberry.Private[UUID | None]
+    moment: strawberry.Private[Moment | None]
 
     @classmethod
-    def of(cls, row: Any, today: date) -> Course:
+    def of(cls, row: Any, today: date, moment: Moment | None = None) -> Course:
+        """The course of `row`; its status reads RUNNING between its dates on `today` (the
+        moment's effective date when one is asked)."""
         return cls(
             id=strawberry.ID(str(row["id"])),
             version=row["version"],
@@ -87,18 +92,19 @@ class Course:
             cancelled_on=row["cancelled_on"],
             updated_at=row["updated_at"],
             delivered_by_id=row["delivered_by"],
+            moment=moment,
         )
 
     @strawberry.field(description="The agency that delivers the course, if a contractor does.")
     async def delivered_by(self, info: Info) -> Agency | None:
         if self.delivered_by_id is None:
             return None
-        return await load_agency(info, self.delivered_by_id)
+        return await load_agency(info, self.delivered_by_id, self.moment)
 
     @strawberry.field(description="Who attended, in the order it was recorded.")
     async def attendances(self, info: Info) -> list[Attendance]:
-        rows = await info.context.loader(attendances_by_course).load(UUID(self.id))
-        return [Attendance.of(r) for r in rows]
+        rows = await info.context.loader(attendances_by_course, self.moment).load(UUID(self.id))
+        return [Attendance.of(r, self.moment) for r in rows]
 
 
 @strawberry.type(description="One worker's attendance at one course.")
@@ -108,31 +114,37 @@ class Attendance:
     passed: bool | None = strawberry.field(description="Null when no assessment was recorded.")
     effective_on: date = strawberry.field(description="The business date of the attendance.")
     course_id: strawberry.Private[UUID]
+    moment: strawberry.Private[Moment | None]
 
     @classmethod
-    def of(cls, row: Any) -> Attendance:
+    def of(cls, row: Any, moment: Moment | None = None) -> Attendance:
         return cls(
             worker_id=strawberry.ID(str(row["worker_id"])),
             hours=row["hours"],
             passed=row["passed"],
             effective_on=row["effective_on"],
             course_id=row["course_id"],
+            moment=moment,
         )
 
     @strawberry.field
     async def worker(self, info: Info) -> Worker:
-        return Worker.of(await info.context.loader(workers_by_id).load(UUID(self.worker_id)))
+        return await related_worker(info, UUID(self.worker_id), self.moment)
 
     @strawberry.field
     async def course(self, info: Info) -> Course:
-        course = await load_course(info, self.course_id)
+        course = await load_course(info, self.course_id, self.moment)
         assert course is not None, f"attendance of an unknown course {self.course_id}"
         return course
 
 
-async def load_course(info: Info, id: UUID) -> Course | None:
-    row = await info.context.loader(courses_by_id).load(id)
-    return Course.of(row, info.context.hub.settings.today()) if row else None
+async def load_course(info: Info, id: UUID, moment: Moment | None = None) -> Course | None:
+    row = await info.context.loader(courses_by_id, moment).load(id)
+    return Course.of(row, _today(info, moment), moment) if row else None
+
+
+def _today(info: Info, moment: Moment | None) -> date:
+    return moment.effective if moment else info.context.hub.settings.today()
 
 
 @strawberry.type
@@ -160,8 +172,10 @@ class CourseFilter:
 @strawberry.type
 class CourseQueries:
     @strawberry.field(description="One course by id.")
-    async def course(self, info: Info, id: strawberry.ID) -> Course | None:
-        return await load_course(info, record_id(id))
+    async def course(
+        self, info: Info, id: strawberry.ID, as_of: AsOf | None = None
+    ) -> Course | None:
+        return await load_course(info, record_id(id), await moment_of(info, as_of))
 
     @strawberry.field(description="Courses in scheduling order, filtered.")
     async def courses(
@@ -170,14 +184,20 @@ class CourseQueries:
         first: int = 50,
         after: str | None = None,
         filter: CourseFilter | None = None,
+        as_of: AsOf | None = None,
     ) -> CourseConnection:
-        return await course_connection(info, first, after, filter or CourseFilter())
+        moment = await moment_of(info, as_of)
+        return await course_connection(info, first, after, filter or CourseFilter(), moment)
 
 
 async def course_connection(
-    info: Info, first: int, after: str | None, chosen: CourseFilter
+    info: Info,
+    first: int,
+    after: str | None,
+    chosen: CourseFilter,
+    moment: Moment | None = None,
 ) -> CourseConnection:
-    today = info.context.hub.settings.today()
+    today = _today(info, moment)
     rows, more, total = await course_page(
         info.context.hub.pool,
         first=page_size(first),
@@ -188,13 +208,14 @@ async def course_connection(
         category=chosen.category.value if chosen.category else None,
         level=chosen.level.value if chosen.level else None,
         delivered_by=_agency_id(chosen.delivered_by) if chosen.delivered_by else None,
+        moment=moment,
     )
     return connection(
         "course",
         rows,
         more,
         total,
-        node=lambda r: Course.of(r, today),
+        node=lambda r: Course.of(r, today, moment),
         edge=CourseEdge,
         of=CourseConnection,
     )

@@ -13,15 +13,17 @@ from hub.commands import project as project_commands
 from hub.domain.vocabulary import EvaluationGrade as DomainEvaluationGrade
 from hub.domain.vocabulary import ProjectStatus as DomainProjectStatus
 from hub.domain.vocabulary import ServiceField as DomainServiceField
-from hub.projections.agencies import agencies_by_id
 from hub.projections.projects import disbursements_by_project, project_page, projects_by_id
-from hub.schema.agency import Agency, ServiceField
+from hub.projections.timeline import Moment
+from hub.schema.agency import Agency, ServiceField, related_agency
 from hub.schema.common import (
+    AsOf,
     District,
     PageInfo,
     UserError,
     connection,
     decode_cursor,
+    moment_of,
     page_size,
 )
 from hub.schema.context import Info
@@ -84,19 +86,19 @@ class Project:
     updated_at: datetime = strawberry.field(description="When the last change was recorded.")
     contractor_id: strawberry.Private[UUID]
     uuid: strawberry.Private[UUID]
+    moment: strawberry.Private[Moment | None]
 
     @strawberry.field(description="The agency delivering the project (项目承接方).")
     async def contractor(self, info: Info) -> Agency:
-        row = await info.context.loader(agencies_by_id).load(self.contractor_id)
-        return Agency.of(row)
+        return await related_agency(info, self.contractor_id, self.moment)
 
     @strawberry.field(description="Payments so far, oldest first.")
     async def disbursements(self, info: Info) -> list[Disbursement]:
-        rows = await info.context.loader(disbursements_by_project).load(self.uuid)
+        rows = await info.context.loader(disbursements_by_project, self.moment).load(self.uuid)
         return [Disbursement.of(r) for r in rows]
 
     @classmethod
-    def of(cls, row: Any) -> Project:
+    def of(cls, row: Any, moment: Moment | None = None) -> Project:
         return cls(
             id=strawberry.ID(str(row["id"])),
             version=row["version"],
@@ -132,6 +134,7 @@ class Project:
             updated_at=row["updated_at"],
             contractor_id=row["contractor"],
             uuid=row["id"],
+            moment=moment,
         )
 
 
@@ -161,16 +164,18 @@ class ProjectFilter:
     )
 
 
-async def load_project(info: Info, id: UUID) -> Project | None:
-    row = await info.context.loader(projects_by_id).load(id)
-    return Project.of(row) if row else None
+async def load_project(info: Info, id: UUID, moment: Moment | None = None) -> Project | None:
+    row = await info.context.loader(projects_by_id, moment).load(id)
+    return Project.of(row, moment) if row else None
 
 
 @strawberry.type
 class ProjectQueries:
     @strawberry.field(description="One service project by id.")
-    async def project(self, info: Info, id: strawberry.ID) -> Project | None:
-        return await load_project(info, record_id(id))
+    async def project(
+        self, info: Info, id: strawberry.ID, as_of: AsOf | None = None
+    ) -> Project | None:
+        return await load_project(info, record_id(id), await moment_of(info, as_of))
 
     @strawberry.field(description="Service projects in approval order, filtered.")
     async def projects(
@@ -179,12 +184,18 @@ class ProjectQueries:
         first: int = 50,
         after: str | None = None,
         filter: ProjectFilter | None = None,
+        as_of: AsOf | None = None,
     ) -> ProjectConnection:
-        return await project_connection(info, first, after, filter or ProjectFilter())
+        moment = await moment_of(info, as_of)
+        return await project_connection(info, first, after, filter or ProjectFilter(), moment)
 
 
 async def project_connection(
-    info: Info, first: int, after: str | None, chosen: ProjectFilter
+    info: Info,
+    first: int,
+    after: str | None,
+    chosen: ProjectFilter,
+    moment: Moment | None = None,
 ) -> ProjectConnection:
     rows, more, total = await project_page(
         info.context.hub.pool,
@@ -195,9 +206,16 @@ async def project_connection(
         field=chosen.field.value if chosen.field else None,
         funder=chosen.funder,
         contractor=record_id(chosen.contractor) if chosen.contractor is not None else None,
+        moment=moment,
     )
     return connection(
-        "project", rows, more, total, node=Project.of, edge=ProjectEdge, of=ProjectConnection
+        "project",
+        rows,
+        more,
+        total,
+        node=lambda r: Project.of(r, moment),
+        edge=ProjectEdge,
+        of=ProjectConnection,
     )
 
 

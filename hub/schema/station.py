@@ -15,7 +15,6 @@ from hub.domain.vocabulary import PostSector as DomainPostSector
 from hub.domain.vocabulary import PostStatus as DomainPostStatus
 from hub.domain.vocabulary import ServiceField as DomainServiceField
 from hub.domain.vocabulary import StationStatus as DomainStationStatus
-from hub.projections.agencies import agencies_by_id
 from hub.projections.stations import (
     post_page,
     posts_by_holder,
@@ -25,13 +24,22 @@ from hub.projections.stations import (
     station_page,
     stations_by_id,
 )
-from hub.projections.workers import workers_by_id
-from hub.schema.agency import Agency, Demonstration, ServiceField
-from hub.schema.common import District, PageInfo, UserError, connection, decode_cursor, page_size
+from hub.projections.timeline import Moment
+from hub.schema.agency import Agency, Demonstration, ServiceField, related_agency
+from hub.schema.common import (
+    AsOf,
+    District,
+    PageInfo,
+    UserError,
+    connection,
+    decode_cursor,
+    moment_of,
+    page_size,
+)
 from hub.schema.community import Community, load_community
 from hub.schema.context import Info
 from hub.schema.mutations import RecordInput, record_id, respond
-from hub.schema.worker import Worker
+from hub.schema.worker import Worker, related_worker
 
 StationStatus = strawberry.enum(DomainStationStatus)
 PostSector = strawberry.enum(DomainPostSector)
@@ -62,10 +70,11 @@ class StaffAssignment:
     full_time: bool
     since: date
     worker_id: strawberry.Private[UUID]
+    moment: strawberry.Private[Moment | None]
 
     @strawberry.field
     async def worker(self, info: Info) -> Worker:
-        return Worker.of(await info.context.loader(workers_by_id).load(self.worker_id))
+        return await related_worker(info, self.worker_id, self.moment)
 
 
 @strawberry.type(description="A community social-work station (社区社会工作室/站).")
@@ -80,9 +89,10 @@ class Station:
     demonstration: Demonstration | None
     updated_at: datetime
     row: strawberry.Private[Any]
+    moment: strawberry.Private[Moment | None]
 
     @classmethod
-    def of(cls, row: Any) -> Station:
+    def of(cls, row: Any, moment: Moment | None = None) -> Station:
         return cls(
             id=strawberry.ID(str(row["id"])),
             version=row["version"],
@@ -108,11 +118,12 @@ class Station:
             else None,
             updated_at=row["updated_at"],
             row=row,
+            moment=moment,
         )
 
     @strawberry.field
     async def community(self, info: Info) -> Community:
-        community = await load_community(info, self.row["community"])
+        community = await load_community(info, self.row["community"], self.moment)
         assert community is not None, f"station of an unknown community {self.row['community']}"
         return community
 
@@ -125,23 +136,28 @@ class Station:
     async def operator_contract(self, info: Info) -> OperatorContract | None:
         if self.row["operator"] is None:
             return None
-        agency = await info.context.loader(agencies_by_id).load(self.row["operator"])
+        agency = await related_agency(info, self.row["operator"], self.moment)
         return OperatorContract(
-            agency=Agency.of(agency), from_=self.row["operator_from"], to=self.row["operator_to"]
+            agency=agency, from_=self.row["operator_from"], to=self.row["operator_to"]
         )
 
     @strawberry.field
     async def staff(self, info: Info) -> list[StaffAssignment]:
-        rows = await info.context.loader(staff_by_station).load(self.row["id"])
+        rows = await info.context.loader(staff_by_station, self.moment).load(self.row["id"])
         return [
-            StaffAssignment(full_time=r["full_time"], since=r["since"], worker_id=r["worker_id"])
+            StaffAssignment(
+                full_time=r["full_time"],
+                since=r["since"],
+                worker_id=r["worker_id"],
+                moment=self.moment,
+            )
             for r in rows
         ]
 
     @strawberry.field
     async def posts(self, info: Info) -> list[Post]:
-        rows = await info.context.loader(posts_by_station).load(self.row["id"])
-        return [Post.of(r) for r in rows]
+        rows = await info.context.loader(posts_by_station, self.moment).load(self.row["id"])
+        return [Post.of(r, self.moment) for r in rows]
 
 
 @strawberry.type(description="A social-work professional post (社会工作专业岗位).")
@@ -157,9 +173,10 @@ class Post:
     created_on: date
     updated_at: datetime
     row: strawberry.Private[Any]
+    moment: strawberry.Private[Moment | None]
 
     @classmethod
-    def of(cls, row: Any) -> Post:
+    def of(cls, row: Any, moment: Moment | None = None) -> Post:
         return cls(
             id=strawberry.ID(str(row["id"])),
             version=row["version"],
@@ -172,40 +189,42 @@ class Post:
             created_on=row["created_on"],
             updated_at=row["updated_at"],
             row=row,
+            moment=moment,
         )
 
     @strawberry.field
     async def community(self, info: Info) -> Community | None:
         if not self.row["community"]:
             return None
-        return await load_community(info, self.row["community"])
+        return await load_community(info, self.row["community"], self.moment)
 
     @strawberry.field
     async def station(self, info: Info) -> Station | None:
         if self.row["station"] is None:
             return None
-        return Station.of(await info.context.loader(stations_by_id).load(self.row["station"]))
+        return await load_station(info, self.row["station"], self.moment)
 
     @strawberry.field
     async def holder(self, info: Info) -> Worker | None:
         if self.row["holder"] is None:
             return None
-        return Worker.of(await info.context.loader(workers_by_id).load(self.row["holder"]))
+        return await related_worker(info, self.row["holder"], self.moment)
 
 
-async def load_station(info: Info, id: UUID) -> Station | None:
-    row = await info.context.loader(stations_by_id).load(id)
-    return Station.of(row) if row else None
+async def load_station(info: Info, id: UUID, moment: Moment | None = None) -> Station | None:
+    row = await info.context.loader(stations_by_id, moment).load(id)
+    return Station.of(row, moment) if row else None
 
 
-async def load_post(info: Info, id: UUID) -> Post | None:
-    row = await info.context.loader(posts_by_id).load(id)
-    return Post.of(row) if row else None
+async def load_post(info: Info, id: UUID, moment: Moment | None = None) -> Post | None:
+    row = await info.context.loader(posts_by_id, moment).load(id)
+    return Post.of(row, moment) if row else None
 
 
-async def worker_posts(info: Info, worker_id: UUID) -> list[Post]:
+async def worker_posts(info: Info, worker_id: UUID, moment: Moment | None = None) -> list[Post]:
     """The posts a worker holds (at most one), for `Worker.posts`."""
-    return [Post.of(r) for r in await info.context.loader(posts_by_holder).load(worker_id)]
+    rows = await info.context.loader(posts_by_holder, moment).load(worker_id)
+    return [Post.of(r, moment) for r in rows]
 
 
 @strawberry.type
@@ -258,8 +277,10 @@ def _value(enum: Any) -> Any:
 @strawberry.type
 class StationQueries:
     @strawberry.field(description="One station by id.")
-    async def station(self, info: Info, id: strawberry.ID) -> Station | None:
-        return await load_station(info, record_id(id))
+    async def station(
+        self, info: Info, id: strawberry.ID, as_of: AsOf | None = None
+    ) -> Station | None:
+        return await load_station(info, record_id(id), await moment_of(info, as_of))
 
     @strawberry.field(description="Stations in order of establishment, filtered.")
     async def stations(
@@ -268,8 +289,10 @@ class StationQueries:
         first: int = 50,
         after: str | None = None,
         filter: StationFilter | None = None,
+        as_of: AsOf | None = None,
     ) -> StationConnection:
         f = filter or StationFilter()
+        moment = await moment_of(info, as_of)
         rows, more, total = await station_page(
             info.context.hub.pool,
             first=page_size(first),
@@ -278,14 +301,21 @@ class StationQueries:
             status=_value(f.status),
             community=f.community,
             operator=record_id(f.operator) if f.operator else None,
+            moment=moment,
         )
         return connection(
-            "station", rows, more, total, node=Station.of, edge=StationEdge, of=StationConnection
+            "station",
+            rows,
+            more,
+            total,
+            node=lambda r: Station.of(r, moment),
+            edge=StationEdge,
+            of=StationConnection,
         )
 
     @strawberry.field(description="One post by id.")
-    async def post(self, info: Info, id: strawberry.ID) -> Post | None:
-        return await load_post(info, record_id(id))
+    async def post(self, info: Info, id: strawberry.ID, as_of: AsOf | None = None) -> Post | None:
+        return await load_post(info, record_id(id), await moment_of(info, as_of))
 
     @strawberry.field(description="Posts in order of creation, filtered.")
     async def posts(
@@ -294,8 +324,10 @@ class StationQueries:
         first: int = 50,
         after: str | None = None,
         filter: PostFilter | None = None,
+        as_of: AsOf | None = None,
     ) -> PostConnection:
         f = filter or PostFilter()
+        moment = await moment_of(info, as_of)
         rows, more, total = await post_page(
             info.context.hub.pool,
             first=page_size(first),
@@ -305,8 +337,17 @@ class StationQueries:
             sector=_value(f.sector),
             field=_value(f.field),
             station=record_id(f.station) if f.station else None,
+            moment=moment,
         )
-        return connection("post", rows, more, total, node=Post.of, edge=PostEdge, of=PostConnection)
+        return connection(
+            "post",
+            rows,
+            more,
+            total,
+            node=lambda r: Post.of(r, moment),
+            edge=PostEdge,
+            of=PostConnection,
+        )
 
 
 @strawberry.type

@@ -16,9 +16,19 @@ from hub.domain.vocabulary import WorkerStatus as DomainWorkerStatus
 from hub.personal_data import keys_by_worker, unseal
 from hub.projections.agencies import agencies_by_id
 from hub.projections.courses import attendances_by_worker
+from hub.projections.timeline import Moment
 from hub.projections.workers import certificates_by_worker, worker_page, workers_by_id
 from hub.schema.agency import Agency
-from hub.schema.common import District, PageInfo, UserError, connection, decode_cursor, page_size
+from hub.schema.common import (
+    AsOf,
+    District,
+    PageInfo,
+    UserError,
+    connection,
+    decode_cursor,
+    moment_of,
+    page_size,
+)
 from hub.schema.context import Info
 from hub.schema.mutations import RecordInput, record_id, respond
 
@@ -52,9 +62,10 @@ class Worker:
         description="True once the worker's name and ID number were erased for good."
     )
     row: strawberry.Private[Any]
+    moment: strawberry.Private[Moment | None]
 
     @classmethod
-    def of(cls, row: Any) -> Worker:
+    def of(cls, row: Any, moment: Moment | None = None) -> Worker:
         return cls(
             id=strawberry.ID(str(row["id"])),
             version=row["version"],
@@ -65,6 +76,7 @@ class Worker:
             updated_at=row["updated_at"],
             personal_data_erased=row["erased"],
             row=row,
+            moment=moment,
         )
 
     async def _personal(self, info: Info, column: str) -> str | None:
@@ -89,7 +101,7 @@ class Worker:
     async def employer(self, info: Info) -> Agency | None:
         if self.row["employer"] is None:
             return None
-        row = await info.context.loader(agencies_by_id).load(self.row["employer"])
+        row = await info.context.loader(agencies_by_id, self.moment).load(self.row["employer"])
         return Agency.of(row) if row else None
 
     @strawberry.field(description="The posts the worker holds (at most one).")
@@ -98,7 +110,7 @@ class Worker:
     ) -> list[Annotated[Post, strawberry.lazy("hub.schema.station")]]:
         from hub.schema.station import worker_posts
 
-        return await worker_posts(info, self.row["id"])
+        return await worker_posts(info, self.row["id"], self.moment)
 
     @strawberry.field(description="Training the worker attended, oldest first.")
     async def attendances(
@@ -106,12 +118,12 @@ class Worker:
     ) -> list[Annotated[Attendance, strawberry.lazy("hub.schema.course")]]:
         from hub.schema.course import Attendance
 
-        rows = await info.context.loader(attendances_by_worker).load(self.row["id"])
-        return [Attendance.of(r) for r in rows]
+        rows = await info.context.loader(attendances_by_worker, self.moment).load(self.row["id"])
+        return [Attendance.of(r, self.moment) for r in rows]
 
     @strawberry.field
     async def certificates(self, info: Info) -> list[Certificate]:
-        rows = await info.context.loader(certificates_by_worker).load(self.row["id"])
+        rows = await info.context.loader(certificates_by_worker, self.moment).load(self.row["id"])
         return [
             Certificate(
                 level=DomainCertificateLevel(r["level"]),
@@ -123,9 +135,19 @@ class Worker:
         ]
 
 
-async def load_worker(info: Info, id: UUID) -> Worker | None:
-    row = await info.context.loader(workers_by_id).load(id)
-    return Worker.of(row) if row else None
+async def load_worker(info: Info, id: UUID, moment: Moment | None = None) -> Worker | None:
+    row = await info.context.loader(workers_by_id, moment).load(id)
+    return Worker.of(row, moment) if row else None
+
+
+async def related_worker(info: Info, id: UUID, moment: Moment | None) -> Worker:
+    """A worker another record names: as at `moment`, or as now if it was not yet recorded
+    then (a back-dated reference)."""
+    found = await load_worker(info, id, moment)
+    if found is None and moment is not None:
+        found = await load_worker(info, id)
+    assert found is not None, f"a reference to an unknown worker {id}"
+    return found
 
 
 @strawberry.type
@@ -155,8 +177,10 @@ class WorkerFilter:
 @strawberry.type
 class WorkerQueries:
     @strawberry.field(description="One worker by id.")
-    async def worker(self, info: Info, id: strawberry.ID) -> Worker | None:
-        return await load_worker(info, record_id(id))
+    async def worker(
+        self, info: Info, id: strawberry.ID, as_of: AsOf | None = None
+    ) -> Worker | None:
+        return await load_worker(info, record_id(id), await moment_of(info, as_of))
 
     @strawberry.field(description="Workers in registration order, filtered.")
     async def workers(
@@ -165,8 +189,10 @@ class WorkerQueries:
         first: int = 50,
         after: str | None = None,
         filter: WorkerFilter | None = None,
+        as_of: AsOf | None = None,
     ) -> WorkerConnection:
         chosen = filter or WorkerFilter()
+        moment = await moment_of(info, as_of)
         rows, more, total = await worker_page(
             info.context.hub.pool,
             first=page_size(first),
@@ -176,9 +202,16 @@ class WorkerQueries:
             level=chosen.level.value if chosen.level else None,
             employer=record_id(chosen.employer) if chosen.employer else None,
             education=chosen.education.value if chosen.education else None,
+            moment=moment,
         )
         return connection(
-            "worker", rows, more, total, node=Worker.of, edge=WorkerEdge, of=WorkerConnection
+            "worker",
+            rows,
+            more,
+            total,
+            node=lambda r: Worker.of(r, moment),
+            edge=WorkerEdge,
+            of=WorkerConnection,
         )
 
 
