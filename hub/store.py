@@ -14,9 +14,17 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
 
 
 class RegistryRecorder(PostgresApplicationRecorder):
+    def _create_table(self, curs: Cursor[DictRow]) -> None:
+        """Create the store's table and functions one process at a time: two hubs starting
+        at once would otherwise both replace its functions ("tuple concurrently updated")."""
+        curs.execute("SELECT pg_advisory_xact_lock(hashtext('hub.event_store'))")
+        super()._create_table(curs)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
