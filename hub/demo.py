@@ -3,23 +3,22 @@ would send, and tokens to try the roles."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from hub.auth import issue_token
+from hub.commands import Command, request_for
 from hub.commands import agency as agency_commands
 from hub.commands import course as course_commands
 from hub.commands import post as post_commands
 from hub.commands import project as project_commands
 from hub.commands import station as station_commands
 from hub.commands import worker as worker_commands
-from hub.domain.checks import camel_case
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_credit_code, make_id_number
+from hub.projections.workers import worker_page
 from hub.reference_import import SAMPLE, import_sample, read_csv
-from hub.registry import Outcome, Request
 from hub.runtime import Hub
 
 MUNICIPAL = Actor("demo-municipal", Role.MUNICIPAL)
@@ -56,19 +55,6 @@ AGENCIES = [
 ]
 
 
-def _request(command: str, actor: Actor, today: date, on: date, key: str, **kw: object) -> Request:
-    """A demo command; its idempotency key makes seeding again (or after a crash) a no-op."""
-    return Request(
-        command=command,
-        actor=actor,
-        correlation_id=str(uuid4()),
-        today=today,
-        effective_on=on,
-        idempotency_key=f"demo:{key}",
-        **kw,  # type: ignore[arg-type]
-    )
-
-
 class _Seeder:
     """Runs demo commands through the hub and counts those that wrote."""
 
@@ -79,7 +65,7 @@ class _Seeder:
 
     async def __call__(
         self,
-        run: Callable[..., Outcome],
+        run: Command,
         actor: Actor,
         on: date,
         key: str,
@@ -87,9 +73,16 @@ class _Seeder:
         reason: str | None = None,
         **inputs: object,
     ) -> UUID:
-        command = camel_case(run.__name__)
-        request = _request(
-            command, actor, self.today, on, key, record_id=record, reason=reason, inputs=inputs
+        # The idempotency key makes seeding again (or after a crash) a no-op.
+        request = request_for(
+            run,
+            actor,
+            today=self.today,
+            on=on,
+            record=record,
+            reason=reason,
+            key=f"demo:{key}",
+            **inputs,
         )
         outcome = await self.hub.command(run, request)
         self.written += not outcome.replayed
@@ -304,8 +297,8 @@ async def _seed_training(step: _Seeder, agency: UUID) -> None:
         ends_on=date(2017, 9, 3),
         hours=Decimal("18"),
     )
-    async with step.hub.pool.acquire() as conn:
-        workers = [r["id"] for r in await conn.fetch("SELECT id FROM workers ORDER BY seq")]
+    rows, _, _ = await worker_page(step.hub.pool, first=6, after_seq=0)
+    workers = [r["id"] for r in rows]
     for n, worker in enumerate(workers[:6]):
         await step(
             course_commands.record_attendance,

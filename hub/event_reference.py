@@ -281,24 +281,37 @@ def version_file(name: str, version: int) -> str:
 
 
 def event_types() -> list[EventType]:
-    """Every record event type, by record then in the order the record declares them."""
+    """Every record event type, by record then in the order the record declares them, then
+    the record's retraction (`Record.Retracted`, whose payload is empty)."""
     found = []
     for record in RECORDS:
-        for event_name, method in _decorated_events(record):
+        for event_name, method in [*_decorated_events(record), ("Retracted", None)]:
             name = record.__name__ + event_name
-            if name not in DESCRIPTIONS:
+            if method is not None and name not in DESCRIPTIONS:
                 raise LookupError(f"{name} has no description: add one to DESCRIPTIONS")
             version = VERSIONS.get(name, 1)
+            schema = (
+                _schema(record, name, version, method)
+                if method is not None
+                else _document(record, name, version, RETRACTED, {}, [])
+            )
             found.append(
                 EventType(
                     name=name,
                     record=record,
                     version=version,
-                    description=DESCRIPTIONS[name],
-                    schema=_schema(record, name, version, method),
+                    description=schema["description"],
+                    schema=schema,
                 )
             )
     return found
+
+
+RETRACTED = (
+    "Earlier events of this record no longer count: their positions are the event's "
+    "`retracts` (a correction, with its reason). Retracting a retraction restores them. "
+    "The payload is empty."
+)
 
 
 def _decorated_events(record: type[Record]) -> Iterator[tuple[str, Any]]:
@@ -325,11 +338,22 @@ def _schema(record: type[Record], name: str, version: int, method: Any) -> dict[
             required.append(camel_case(parameter.name))
     if record is Worker and any(camel_case(f) in properties for f in PERSONAL_FIELDS):
         properties.update(_personal_data_flags())
+    return _document(record, name, version, DESCRIPTIONS[name], properties, required)
+
+
+def _document(
+    record: type[Record],
+    name: str,
+    version: int,
+    description: str,
+    properties: dict[str, Any],
+    required: list[str],
+) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "$schema": SCHEMA_DIALECT,
         "$id": f"urn:hub:event:{name}:v{version}",
         "title": name,
-        "description": DESCRIPTIONS[name],
+        "description": description,
         "x-entityType": record.entity_type.value,
         "x-version": version,
         "type": "object",

@@ -44,34 +44,100 @@ def unseal(key: bytes | None, worker_id: UUID, token: str | None) -> str | None:
         return None
 
 
+@dataclass
+class PendingKeys:
+    """Keys created, and erasures asked for, while deferred (see `KeyStore.deferred`)."""
+
+    created: dict[UUID, bytes] = field(default_factory=dict)
+    destroyed: list[UUID] = field(default_factory=list)
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.created), len(self.destroyed)
+
+    def reset(self, mark: tuple[int, int]) -> None:
+        """Forget what was added since `mark`."""
+        for worker_id in list(self.created)[mark[0] :]:
+            del self.created[worker_id]
+        del self.destroyed[mark[1] :]
+
+
 class KeyStore:
     """The write side's access to worker keys, through the event store's connection pool."""
 
     def __init__(self, datastore: Any) -> None:
         self.datastore = datastore
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[PendingKeys]:
+        """Until the block ends, this thread's `create` and `destroy` only note what to do.
+
+        Whoever saves events sealed with a noted key must `store` it first (the registry's
+        batch mode does, in each save); what is still noted when the block ends is dropped.
+        """
+        pending = PendingKeys()
+        self._local.pending = pending
+        try:
+            yield pending
+        finally:
+            self._local.pending = None
+
+    def _pending(self) -> PendingKeys | None:
+        return getattr(self._local, "pending", None)
 
     def create(self, worker_id: UUID) -> bytes:
         key = new_key()
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                "INSERT INTO personal_data_keys (worker_id, key) VALUES (%s, %s)",
-                (worker_id, key),
-            )
+        pending = self._pending()
+        if pending is not None:
+            pending.created[worker_id] = key
+            return key
+        self.store({worker_id: key})
         return key
 
     def get(self, worker_id: UUID) -> bytes | None:
+        pending = self._pending()
+        if pending is not None:
+            if worker_id in pending.destroyed:
+                return None
+            if worker_id in pending.created:
+                return pending.created[worker_id]
         with self.datastore.transaction(commit=False) as curs:
             curs.execute("SELECT key FROM personal_data_keys WHERE worker_id = %s", (worker_id,))
             row = curs.fetchone()
         return bytes(row["key"]) if row else None
 
     def destroy(self, worker_id: UUID) -> None:
+        pending = self._pending()
+        if pending is not None:
+            pending.destroyed.append(worker_id)
+            return
+        self.destroy_all([worker_id])
+
+    def store(self, keys: Mapping[UUID, bytes]) -> None:
+        """Insert these keys in one statement."""
+        if not keys:
+            return
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute("DELETE FROM personal_data_keys WHERE worker_id = %s", (worker_id,))
+            curs.execute(
+                "INSERT INTO personal_data_keys (worker_id, key)"
+                " SELECT * FROM unnest(%s::uuid[], %s::bytea[])",
+                (list(keys), list(keys.values())),
+            )
+
+    def destroy_all(self, worker_ids: Sequence[UUID]) -> None:
+        if not worker_ids:
+            return
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "DELETE FROM personal_data_keys WHERE worker_id = ANY(%s)", (list(worker_ids),)
+            )
 
 
-async def keys_by_worker(pool: asyncpg.Pool, ids: Sequence[UUID]) -> list[bytes | None]:
-    """Keys in the order of `ids` (None where erased or unknown), in one query."""
+async def keys_by_worker(
+    pool: asyncpg.Pool, ids: Sequence[UUID], moment: object = None
+) -> list[bytes | None]:
+    """Keys in the order of `ids` (None where erased or unknown), in one query. Keys have no
+    history: once erased, a worker's personal data is gone at every moment."""
     rows = await pool.fetch(
         "SELECT worker_id, key FROM personal_data_keys WHERE worker_id = ANY($1)", list(ids)
     )

@@ -12,18 +12,20 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
+from hub.batch import DEFAULT_SIZE, Batch
 from hub.domain.claim import Claim, claim_id
+from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE
 from hub.domain.envelope import Actor, Envelope
-from hub.domain.errors import CommandRefused, Conflict, InvalidInput, NotFound
+from hub.domain.errors import CommandRefused, Conflict, InvalidInput, InvalidState, NotFound
 from hub.domain.record import Record
 from hub.personal_data import KeyStore
 
@@ -57,6 +59,7 @@ class Request:
     effective_on: date | None = None
     reason: str | None = None
     idempotency_key: str | None = None
+    corrects: tuple[int, ...] = ()
 
     def envelope(self) -> Envelope:
         effective_on = self.effective_on or self.today
@@ -66,12 +69,15 @@ class Request:
                 f"(today is {self.today.isoformat()})",
                 "effectiveOn",
             )
+        if self.corrects and not (self.reason and self.reason.strip()):
+            raise InvalidInput("a correction (corrects) requires a reason", "reason")
         return Envelope(
             actor=self.actor,
             effective_on=effective_on,
             correlation_id=self.correlation_id,
             reason=(self.reason or "").strip() or None,
             idempotency_key=self.idempotency_key,
+            retracts=tuple(sorted(set(self.corrects))),
         )
 
     def fingerprint(self) -> str:
@@ -83,13 +89,15 @@ class Request:
             "expectedVersion": self.expected_version,
             "effectiveOn": self.effective_on,
             "reason": self.reason,
+            "corrects": sorted(self.corrects),
         }
         return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a command did: the record it acted on, and the position of its last event."""
+    """What a command did: the record it acted on, and the position of its last event (0 in
+    batch mode: unknown until the batch is saved, see `hub.batch`)."""
 
     record_id: UUID
     position: int
@@ -109,12 +117,15 @@ class Unit:
     def load(self, cls: type[R], record_id: UUID | None = None, field: str = "id") -> R:
         """A record the command reads: by default the one it acts on, at the expected version."""
         record_id = record_id or self.request.record_id
+        correcting = self.request.corrects if record_id == self.request.record_id else ()
         try:
-            record = self.registry.repository.get(record_id)
+            record = self.registry.get_record(record_id, dropping=correcting)
         except AggregateNotFoundError:
             record = None
         if not isinstance(record, cls):
             raise NotFound(f"no {cls.entity_type.value.lower()} with id {record_id}", field)
+        if correcting:
+            self.check_corrections(record)
         expected = self.request.expected_version
         if (
             expected is not None
@@ -127,6 +138,21 @@ class Unit:
                 "expectedVersion",
             )
         return record
+
+    def check_corrections(self, record: Record) -> None:
+        """A command that `corrects` positions retracts events of its own record, which the
+        actor needs the authority to have issued; the record was loaded without them."""
+        plan = self.registry.retraction(self.request.corrects)
+        others = [str(r) for r in plan if r != record.id]
+        if others:
+            raise InvalidInput(
+                f"corrects names events of other records ({', '.join(others)}): a correction "
+                "retracts events of the record it acts on; use retractEvents for others",
+                "corrects",
+            )
+        record.stamp_retraction(
+            [c for _, _, commands in plan.get(record.id, []) for c in commands], self.envelope
+        )
 
     def refer(self, cls: type[R], raw_id: str, field: str) -> R:
         """Another record the command names by id in input field `field`."""
@@ -162,6 +188,7 @@ class Registry(Application):
         # processes are still caught by the store and retried.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
         self.keys = KeyStore(self.recorder.datastore)  # type: ignore[attr-defined]
+        self._batches = threading.local()
 
     def _lock_for(self, request: Request) -> threading.Lock | contextlib.nullcontext[None]:
         if request.record_id is None:
@@ -173,6 +200,9 @@ class Registry(Application):
         transcoder.register(DateAsISO())
 
     def claim_holder(self, key: str) -> Claim | None:
+        batch = self._current_batch()
+        if batch is not None and key in batch.claims:
+            return batch.claims[key]
         try:
             claim = self.repository.get(claim_id(key))
         except AggregateNotFoundError:
@@ -181,6 +211,7 @@ class Registry(Application):
         return claim
 
     def position_of(self, record_id: UUID, version: int) -> int:
+        """The position of a record's event; 0 while it waits in a batch (not saved yet)."""
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
         with datastore.transaction(commit=False) as curs:
             curs.execute(
@@ -189,7 +220,7 @@ class Registry(Application):
                 (record_id, version),
             )
             row = curs.fetchone()
-        return int(row["notification_id"])
+        return int(row["notification_id"]) if row else 0
 
     def run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
         """Decide the command on fresh state and store its events, retrying lost races."""
@@ -202,7 +233,7 @@ class Registry(Application):
             if request.idempotency_key
             else None
         )
-        fingerprint = request.fingerprint()
+        fingerprint = request.fingerprint() if key is not None else ""
         for attempt in range(ATTEMPTS):
             if key is not None:
                 first = self.claim_holder(key)
@@ -220,7 +251,7 @@ class Registry(Application):
                     )
             unit = Unit(self, request)
             try:
-                record = decide(unit)
+                record = self._decide(decide, unit)
             except CommandRefused:
                 if key is not None and self.claim_holder(key) is not None:
                     continue  # the same request won a race meanwhile: answer as it did
@@ -234,6 +265,10 @@ class Registry(Application):
                         fingerprint=fingerprint,
                     )
                 )
+            batch = self._current_batch()
+            if batch is not None:
+                batch.accept(record, *unit.others, *unit.claims)
+                return Outcome(record.id, 0)  # its position is known once the batch is saved
             try:
                 recordings = self.save(record, *unit.others, *unit.claims)
             except IntegrityError:
@@ -248,3 +283,193 @@ class Registry(Application):
             )
             return Outcome(record.id, position)
         raise AssertionError("unreachable")
+
+    # Batch mode (see hub/batch.py): this thread's commands are saved together, later.
+
+    @contextlib.contextmanager
+    def batch(self, size: int = DEFAULT_SIZE) -> Iterator[Batch]:
+        """Run this thread's commands in batch mode until the block ends, saving every `size`
+        events and at the end; an exception out of the block drops what is not saved yet."""
+        if self._current_batch() is not None:
+            raise RuntimeError("a batch is already open in this thread")
+        with self.keys.deferred() as keys:
+            batch = Batch(self, size, keys)
+            self._batches.current = batch
+            try:
+                yield batch
+                batch.flush()
+            finally:
+                self._batches.current = None
+
+    def _current_batch(self) -> Batch | None:
+        return getattr(self._batches, "current", None)
+
+    def get_record(self, record_id: UUID, dropping: Sequence[int] = ()) -> Any:
+        """A record by id as commands see it: without its retracted events (and those at
+        positions `dropping`); in batch mode, with the batch's unsaved changes.
+
+        Raises `AggregateNotFoundError` when there is none.
+        """
+        batch = self._current_batch()
+        if batch is not None:
+            return batch.get(record_id)
+        return self.stored_record(record_id, dropping)
+
+    def stored_record(self, record_id: UUID, dropping: Sequence[int] = ()) -> Any:
+        """`get_record` from the store alone, whether or not a batch is open."""
+        return self.repository.get(
+            record_id, projector_func=lambda agg, events: self._project(agg, events, dropping)
+        )
+
+    def _project(self, aggregate: Any, events: Iterable[Any], dropping: Sequence[int]) -> Any:
+        """A record from its events less the retracted ones, in the order they were recorded.
+
+        A retraction that is itself retracted does not count, so it restores what it retracted.
+        """
+        events = list(events)
+        retracting = any(_retracts(e) for e in events)
+        if not (retracting or dropping):
+            return project_aggregate(aggregate, events)
+        version_at = self.versions_at(events[0].originator_id)
+        dropped = _dropped(events, version_at, dropping)
+        for e in events:
+            if e.originator_version in dropped:
+                continue
+            if aggregate is not None:
+                aggregate.version = e.originator_version - 1
+            aggregate = e.mutate(aggregate)
+        if aggregate is not None:
+            aggregate.version = events[-1].originator_version  # the next event follows them all
+        return aggregate
+
+    def versions_at(self, record_id: UUID) -> dict[int, int]:
+        """Position → version of each stored event of one record."""
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT notification_id, originator_version FROM registry_events"
+                " WHERE originator_id = %s",
+                (record_id,),
+            )
+            return {int(r["notification_id"]): int(r["originator_version"]) for r in curs}
+
+    def retraction(self, positions: Sequence[int]) -> dict[UUID, list[tuple[int, str, list[str]]]]:
+        """What retracting the events at `positions` takes: per record, (position, event type,
+        the commands that wrote it) of each event, with partners written together with them.
+        A retraction was written by the commands of what it retracted.
+
+        Refuses positions that hold no record event, creations, erasures and events already
+        retracted.
+        """
+        wanted = sorted(set(positions))
+        found = self.stored_at(wanted)
+        for position in wanted:
+            if position not in found:
+                raise NotFound(f"no event of a record at position {position}", "positions")
+        plan: dict[UUID, list[tuple[int, str, list[str]]]] = {}
+        todo = list(wanted)
+        while todo:
+            position = todo.pop()
+            record_id, version = found[position]
+            events = list(self.repository.event_store.get(record_id))
+            if not events or not isinstance(getattr(events[0], "envelope", None), dict):
+                raise NotFound(f"no event of a record at position {position}", "positions")
+            version_at = self.versions_at(record_id)
+            event = events[version - 1]
+            kind = _kind(event)
+            if version == 1:
+                raise InvalidState(
+                    f"position {position} created record {record_id}: a record's creation"
+                    " cannot be retracted",
+                    "positions",
+                )
+            if kind in UNRETRACTABLE:
+                raise InvalidState(f"position {position}: {UNRETRACTABLE[kind]}", "positions")
+            if version in _dropped(events, version_at, ()):
+                raise InvalidState(f"position {position} is already retracted", "positions")
+            entry = plan.setdefault(record_id, [])
+            if any(p == position for p, _, _ in entry):
+                continue
+            entry.append((position, kind, _commands(event, events, version_at)))
+            partner = PARTNERS.get(kind)
+            if partner is not None:
+                todo.extend(self._partners(event, partner, found))
+        return plan
+
+    def _partners(
+        self, event: Any, partner: tuple[str, str, str], found: dict[int, tuple[UUID, int]]
+    ) -> list[int]:
+        """Positions of the events of another record written together with `event`."""
+        fact, kind, back = partner
+        other = UUID(str(getattr(event, fact)))
+        position_of = {v: p for p, v in self.versions_at(other).items()}
+        result = []
+        for e in self.repository.event_store.get(other):
+            if (
+                _kind(e) == kind
+                and str(getattr(e, back, "")) == str(event.originator_id)
+                and e.envelope["correlation_id"] == event.envelope["correlation_id"]
+            ):
+                p = position_of[e.originator_version]
+                found[p] = (other, e.originator_version)
+                result.append(p)
+        return result
+
+    def stored_at(self, positions: Sequence[int]) -> dict[int, tuple[UUID, int]]:
+        """Position → (record id, version) of the stored events at `positions`."""
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT notification_id, originator_id, originator_version FROM registry_events"
+                " WHERE notification_id = ANY(%s)",
+                (list(positions),),
+            )
+            return {
+                int(r["notification_id"]): (r["originator_id"], int(r["originator_version"]))
+                for r in curs
+            }
+
+    def _decide(self, decide: Callable[[Unit], Record], unit: Unit) -> Record:
+        batch = self._current_batch()
+        if batch is None:
+            return decide(unit)
+        with batch.command():
+            record = decide(unit)
+            batch.refuse_retractions(record, *unit.others)
+            return record
+
+
+def _retracts(event: Any) -> list[int]:
+    envelope = getattr(event, "envelope", None)
+    return list(envelope.get("retracts") or ()) if isinstance(envelope, dict) else []
+
+
+def _dropped(
+    events: Sequence[Any], version_at: dict[int, int], dropping: Sequence[int]
+) -> set[int]:
+    """Versions of a record's events retracted by its later, themselves unretracted, events
+    (and those at positions `dropping`)."""
+    dropped = {version_at[p] for p in dropping if p in version_at}
+    for e in reversed(events):
+        if e.originator_version not in dropped:
+            dropped.update(version_at[p] for p in _retracts(e) if p in version_at)
+    return dropped
+
+
+def _kind(event: Any) -> str:
+    """An event's type as the API names it, e.g. `PostFilled`."""
+    return type(event).__qualname__.replace(".", "")
+
+
+def _commands(event: Any, events: Sequence[Any], version_at: dict[int, int]) -> list[str]:
+    """The commands behind `event`: for a retraction, those of what it retracted."""
+    kind = _kind(event)
+    if not kind.endswith("Retracted"):
+        command = COMMAND_OF.get(kind)
+        return [command] if command else []
+    return [
+        c
+        for p in _retracts(event)
+        if p in version_at
+        for c in _commands(events[version_at[p] - 1], events, version_at)
+    ]

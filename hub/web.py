@@ -21,6 +21,7 @@ from hub.auth import Unauthenticated, credentials
 from hub.config import Settings
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
+from hub.projections.agencies import agency_page
 from hub.runtime import Hub
 from hub.schema.context import Context
 from hub.schema.events import as_json, present
@@ -115,7 +116,8 @@ async def _show_demo(hub: Hub) -> None:
     from hub import demo
 
     made = await demo.seed(hub)
-    first = await hub.pool.fetchval("SELECT id::text FROM agencies ORDER BY seq LIMIT 1")
+    agencies, _, _ = await agency_page(hub.pool, first=1, after_seq=0)
+    first = str(agencies[0]["id"]) if agencies else None
     settings = hub.settings
     lines = [
         f"demo: {made} commands recorded the demo records"

@@ -280,6 +280,33 @@ async def _every_kind_of_event(client: Client) -> None:
     )
     await ok("project", "closeProject", "CloseProjectInput", YUZHONG, id=project)
 
+    retractable = [
+        (agency, "AgencyReinstated"),
+        (worker, "WorkerCertificateRevoked"),
+        (station, "StationAssessed"),
+        (post, "PostAbolished"),
+        (held, "CourseCompleted"),
+        (project, "ProjectFundsDisbursed"),
+    ]
+    community = await client.hub.pool.fetchval(
+        "SELECT entity_id FROM event_log WHERE type = 'CommunityAmended'"
+    )
+    retractable.append((str(community), "CommunityAmended"))
+    positions = []
+    for id, type in retractable:
+        history = await client.run(
+            "query($id: ID!) { history(id: $id) { position type } }", {"id": id}, auth=MUNICIPAL
+        )
+        positions += [e["position"] for e in history["history"] if e["type"] == type]
+    retracted = await client.run(
+        "mutation($input: RetractEventsInput!) { retractEvents(input: $input) {"
+        " events { type } errors { message } } }",
+        {"input": {"positions": positions, "reason": "entered in error"}},
+        auth=MUNICIPAL,
+    )
+    assert retracted["retractEvents"]["errors"] == []
+    assert len(retracted["retractEvents"]["events"]) == len(retractable)
+
 
 def _period() -> dict[str, str]:
     return {"from": "2018-04-01", "to": "2020-03-31"}

@@ -88,13 +88,16 @@ class Agency(Record):
         stamp = self.stamp("updateAgencyProfile", envelope)
         self._require_not_deregistered("updateAgencyProfile")
         changes: dict[str, Any] = {}
-        if name is not None and checks.text(name, "name") != self.name:
+        restating = bool(envelope.retracts)  # a correction may restate what it corrects
+        if name is not None and (restating or checks.text(name, "name") != self.name):
             changes["name"] = name.strip()
-        if kind is not None and checks.member(kind, AgencyKind, "kind").value != self.kind:
+        if kind is not None and (
+            restating or checks.member(kind, AgencyKind, "kind").value != self.kind
+        ):
             changes["kind"] = kind
         if fields is not None:
             chosen = [f.value for f in checks.members(fields, ServiceField, "fields")]
-            if chosen != self.fields:
+            if restating or chosen != self.fields:
                 changes["fields"] = chosen
         if not changes:
             raise InvalidInput(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -63,7 +63,9 @@ class Envelope:
     retracts: tuple[int, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict[str, Any]:
-        stamp = asdict(self)
+        # Shallow (the values are immutable): `asdict` deep-copies each one, which costs a
+        # fifth of a command's time in batch mode.
+        stamp = {f.name: getattr(self, f.name) for f in fields(self)}
         stamp["actor"] = self.actor.as_dict()
         stamp["effective_on"] = self.effective_on.isoformat()
         stamp["retracts"] = list(self.retracts)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
 from hub.domain.envelope import Envelope
-from hub.domain.errors import InvalidInput
+from hub.domain.errors import Forbidden, InvalidInput
 from hub.domain.rules import Target, authorize
 from hub.domain.vocabulary import EntityType
 
@@ -17,6 +18,16 @@ class Record(Aggregate):
     """An aggregate whose every event carries an envelope (see `Envelope`)."""
 
     entity_type: ClassVar[EntityType]
+
+    class Retracted(Aggregate.Event):
+        """Earlier events of this record no longer count (DOMAIN.md "Time"); the positions
+        are in the envelope's `retracts`. The registry loads a record without them."""
+
+        envelope: dict[str, Any]
+
+        def apply(self, aggregate: Aggregate) -> None:
+            pass
+
     if TYPE_CHECKING:
         effective_from: date  # set by each record's creation event
 
@@ -30,6 +41,33 @@ class Record(Aggregate):
         """Check the actor may issue `command` here (on `target`, by default the record's own),
         and the date is not before the record."""
         authorize(command, envelope.actor, target or self.target)
+        return self.stamp_date(envelope)
+
+    def retract(
+        self, *, positions: Sequence[int], commands: Iterable[str], envelope: Envelope
+    ) -> None:
+        """Retract this record's events at `positions`, written by `commands`: the actor needs
+        the authority to have issued each of them, and a reason."""
+        require_reason(envelope, "retractEvents")
+        stamp = self.stamp_retraction(commands, envelope)
+        stamp["retracts"] = sorted(positions)
+        self.trigger_event(type(self).Retracted, envelope=stamp)
+
+    def stamp_retraction(self, commands: Iterable[str], envelope: Envelope) -> dict[str, Any]:
+        """The stamp of an event that retracts what `commands` wrote here (a correction)."""
+        if not (envelope.reason and envelope.reason.strip()):
+            raise InvalidInput("a correction requires a reason", "reason")
+        for command in sorted(set(commands)):
+            try:
+                authorize(command, envelope.actor, self.target)
+            except Forbidden as refusal:
+                raise Forbidden(
+                    f"retracting needs the authority to have issued {command}: {refusal.message}",
+                    refusal.field,
+                ) from None
+        return self.stamp_date(envelope)
+
+    def stamp_date(self, envelope: Envelope) -> dict[str, Any]:
         if envelope.effective_on < self.effective_from:
             raise InvalidInput(
                 f"effectiveOn {envelope.effective_on.isoformat()} is before the record was "

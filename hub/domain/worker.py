@@ -104,13 +104,14 @@ class Worker(Record):
             changes["name"] = seal(checks.text(name, "name", max_length=100))
         if id_number is not None:
             changes["id_number"] = seal(validate_id_number(id_number, envelope.effective_on))
-        if district is not None and known_district(district).code != self.district:
+        restating = bool(envelope.retracts)  # a correction may restate what it corrects
+        if district is not None and (restating or known_district(district).code != self.district):
             changes["district"] = district
         if education is not None:
             level = checks.member(education, Education, "education").value
-            if level != self.education:
+            if restating or level != self.education:
                 changes["education"] = level
-        if employer is not None and employer != self.employer:
+        if employer is not None and (restating or employer != self.employer):
             changes["employer"] = employer or None
         if not changes:
             raise InvalidInput("updateWorker changes nothing: give at least one new value")

@@ -100,6 +100,18 @@ async def history(pool: asyncpg.Pool, entity_id: Any) -> list[asyncpg.Record]:
     )
 
 
+async def retractions(
+    pool: asyncpg.Pool, correlation_id: str, positions: list[int]
+) -> list[asyncpg.Record]:
+    """The retractions one request wrote of any of `positions`."""
+    return await pool.fetch(
+        "SELECT * FROM event_log WHERE correlation_id = $1 AND retracts && $2::bigint[]"
+        " AND type LIKE '%Retracted' ORDER BY position",
+        correlation_id,
+        positions,
+    )
+
+
 async def last_recorded(pool: asyncpg.Pool, at: datetime) -> int:
     """The last position recorded at or before `at` (0 before the first event)."""
     found = await pool.fetchval(

@@ -25,7 +25,7 @@ from hub.schema.common import (
     page_size,
 )
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, record_id, respond
+from hub.schema.mutations import RecordInput, corrections, record_id, respond
 
 AgencyKind = strawberry.enum(DomainAgencyKind)
 AgencyStatus = strawberry.enum(DomainAgencyStatus)
@@ -200,6 +200,7 @@ class UpdateAgencyProfileInput(RecordInput):
     kind: AgencyKind | None = None
     fields: list[ServiceField] | None = None
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -209,6 +210,7 @@ class IncubateAgencyInput(RecordInput):
     from_: date = strawberry.field(name="from")
     to: date
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -217,12 +219,14 @@ class DesignateDemonstrationAgencyInput(RecordInput):
     programme: str
     year: int
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Suspend, reinstate or deregister an agency; reason is required.")
 class AgencyLifecycleInput(RecordInput):
     id: strawberry.ID
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 def _values(values: list[Any] | None) -> list[str] | None:

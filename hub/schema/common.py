@@ -76,6 +76,15 @@ class Principal:
     jurisdiction: str
 
 
+@strawberry.type(description="One field an event changed, on the event's effective date.")
+class FieldChange:
+    field: str = strawberry.field(
+        description="A column of the record (snake_case), or `table/key` for a related row."
+    )
+    before: JSON | None
+    after: JSON | None
+
+
 @strawberry.type(description="One stored change of one record, with its envelope.")
 class Event:
     position: int = strawberry.field(description="Global order of the whole log.")
@@ -90,6 +99,11 @@ class Event:
     retracts: list[int]
     correlation_id: str
     data: JSON
+    changes: list[FieldChange] | None = strawberry.field(
+        default=None,
+        description="What the event changed: the record on its effective date as recorded "
+        "just before and just after it. Given by `history`; null elsewhere.",
+    )
 
     @classmethod
     def of(cls, row: Any, data: dict[str, Any]) -> Event:

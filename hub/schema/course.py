@@ -28,7 +28,7 @@ from hub.schema.common import (
     page_size,
 )
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, record_id, respond
+from hub.schema.mutations import RecordInput, corrections, record_id, respond
 from hub.schema.worker import Worker, related_worker
 
 CourseLevel = strawberry.enum(
@@ -266,12 +266,14 @@ class RecordAttendanceInput(RecordInput):
     hours: Decimal
     passed: bool | None = None
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Complete or cancel a course; cancelling requires a reason.")
 class CourseLifecycleInput(RecordInput):
     id: strawberry.ID
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.type

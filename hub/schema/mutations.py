@@ -29,6 +29,15 @@ class RecordInput:
     )
 
 
+def corrections() -> Any:
+    """The `corrects` field of a mutation on an existing record."""
+    return strawberry.field(
+        default=None,
+        description="Positions of this record's events that this change corrects: they no "
+        "longer count (DOMAIN.md, Time). Needs a reason, and the authority to have issued them.",
+    )
+
+
 @dataclass(frozen=True)
 class Result:
     record_id: UUID | None = None
@@ -63,6 +72,7 @@ async def command(
             effective_on=input.effective_on,
             reason=input.reason,
             idempotency_key=input.idempotency_key,
+            corrects=tuple(getattr(input, "corrects", None) or ()),
         )
         outcome = await context.hub.command(run, request)
     except CommandRefused as refusal:

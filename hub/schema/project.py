@@ -27,7 +27,7 @@ from hub.schema.common import (
     page_size,
 )
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, record_id, respond
+from hub.schema.mutations import RecordInput, corrections, record_id, respond
 
 ProjectStatus = strawberry.enum(DomainProjectStatus)
 EvaluationGrade = strawberry.enum(DomainEvaluationGrade)
@@ -250,6 +250,7 @@ class DisburseFundsInput(RecordInput):
     id: strawberry.ID
     amount: Decimal = strawberry.field(description="In yuan, at most 2 decimal places.")
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -258,6 +259,7 @@ class ReportProjectProgressInput(RecordInput):
     summary: str
     percent_complete: int = strawberry.field(description="0 to 100, never below the last report.")
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -265,6 +267,7 @@ class CommissionEvaluationInput(RecordInput):
     id: strawberry.ID
     evaluator: str
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -273,12 +276,14 @@ class ConcludeEvaluationInput(RecordInput):
     score: int = strawberry.field(description="0 to 100.")
     grade: EvaluationGrade
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
 class CloseProjectInput(RecordInput):
     id: strawberry.ID
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.type

@@ -7,9 +7,20 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
-from hub.schema import agency, audit, community, course, project, station, worker
+from hub.projections.record_history import changes_by_event
+from hub.schema import (
+    agency,
+    audit,
+    community,
+    correction,
+    course,
+    indicators,
+    project,
+    station,
+    worker,
+)
 from hub.schema.auth import Authenticated
-from hub.schema.common import District, Event, Principal
+from hub.schema.common import District, Event, FieldChange, Principal
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import record_id
@@ -24,6 +35,7 @@ RECORD_QUERIES = (
     community.CommunityQueries,
     station.StationQueries,
     audit.AuditQueries,
+    indicators.IndicatorQueries,
 )
 RECORD_MUTATIONS = (
     agency.AgencyMutations,
@@ -31,6 +43,7 @@ RECORD_MUTATIONS = (
     course.CourseMutations,
     project.ProjectMutations,
     station.StationMutations,
+    correction.CorrectionMutations,
 )
 
 
@@ -40,10 +53,23 @@ class Query(*RECORD_QUERIES):
     def districts(self) -> list[District]:
         return [District.of(code) for code in DISTRICTS]
 
-    @strawberry.field(description="Every event of one record, oldest first.")
+    @strawberry.field(
+        description="Every event of one record, oldest first, with the fields each changed."
+    )
     async def history(self, info: Info, id: strawberry.ID) -> list[Event]:
-        rows = await event_log.history(info.context.hub.pool, record_id(id))
-        return await present(info.context.hub.pool, info.context.caller, rows)
+        pool = info.context.hub.pool
+        rows = await event_log.history(pool, record_id(id))
+        events = await present(pool, info.context.caller, rows)
+        if rows:
+            changes = await changes_by_event(
+                pool,
+                rows[0]["entity_type"],
+                rows[0]["entity_id"],
+                [(r["position"], r["effective_on"]) for r in rows],
+            )
+            for event, changed in zip(events, changes, strict=True):
+                event.changes = [FieldChange(field=f, before=b, after=a) for f, b, a in changed]
+        return events
 
     @strawberry.field(description="The last event position the read views include.")
     async def position(self, info: Info) -> int:

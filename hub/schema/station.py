@@ -38,7 +38,7 @@ from hub.schema.common import (
 )
 from hub.schema.community import Community, load_community
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, record_id, respond
+from hub.schema.mutations import RecordInput, corrections, record_id, respond
 from hub.schema.worker import Worker, related_worker
 
 StationStatus = strawberry.enum(DomainStationStatus)
@@ -395,6 +395,7 @@ class ContractStationOperatorInput(RecordInput):
     from_: date = strawberry.field(name="from")
     to: date
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -403,6 +404,7 @@ class AssignStationStaffInput(RecordInput):
     worker: strawberry.ID
     full_time: bool = True
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -410,6 +412,7 @@ class ReleaseStationStaffInput(RecordInput):
     id: strawberry.ID
     worker: strawberry.ID
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -422,6 +425,7 @@ class AssessStationInput(RecordInput):
     service_standards: int
     performance: int
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -430,12 +434,14 @@ class DesignateDemonstrationStationInput(RecordInput):
     programme: str
     year: int
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Close a station (reason required); its staff are released.")
 class CloseStationInput(RecordInput):
     id: strawberry.ID
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -454,12 +460,14 @@ class FillPostInput(RecordInput):
     id: strawberry.ID
     worker: strawberry.ID
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Vacate a post, or abolish one (reason required).")
 class PostLifecycleInput(RecordInput):
     id: strawberry.ID
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.type

@@ -30,7 +30,7 @@ from hub.schema.common import (
     page_size,
 )
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, record_id, respond
+from hub.schema.mutations import RecordInput, corrections, record_id, respond
 
 if TYPE_CHECKING:
     from hub.schema.course import Attendance
@@ -254,6 +254,7 @@ class UpdateWorkerInput(RecordInput):
         default=None, description="An agency id; an empty string clears the employer."
     )
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -262,6 +263,7 @@ class AwardCertificateInput(RecordInput):
     level: CertificateLevel
     number: str
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
@@ -269,12 +271,14 @@ class RevokeCertificateInput(RecordInput):
     id: strawberry.ID = strawberry.field(description="The worker.")
     number: str
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Erase a worker's name and ID number for good; reason required.")
 class EraseWorkerPersonalDataInput(RecordInput):
     id: strawberry.ID
     expected_version: int | None = None
+    corrects: list[int] | None = corrections()
 
 
 @strawberry.type

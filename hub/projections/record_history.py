@@ -1,0 +1,102 @@
+"""What each event of one record changed: its rows on the event's effective date as the
+registry said them just before and just after the event was recorded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from hub.projections.agencies import AgencyHistory
+from hub.projections.communities import CommunityHistory
+from hub.projections.courses import CourseHistory
+from hub.projections.projects import ProjectHistory
+from hub.projections.stations import PostHistory, StationHistory
+from hub.projections.timeline import History
+from hub.projections.workers import WorkerHistory
+
+HISTORIES: dict[str, History] = {
+    h.entity_type: h
+    for h in (
+        AgencyHistory(),
+        CommunityHistory(),
+        CourseHistory(),
+        ProjectHistory(),
+        PostHistory(),
+        StationHistory(),
+        WorkerHistory(),
+    )
+}
+UNSHOWN = {"id", "seq", "version", "updated_at", "name_sealed", "id_number_sealed"}
+"""Columns every event changes, or personal data (shown by the event's own data, per role)."""
+
+FieldChange = tuple[str, Any, Any]
+
+
+async def changes_by_event(
+    pool: asyncpg.Pool, entity_type: str, record_id: UUID, events: Sequence[tuple[int, date]]
+) -> list[list[FieldChange]]:
+    """For each (position, effective date) of the record's events, the fields it changed:
+    (field, before, after). Child rows are named `table/key`."""
+    history = HISTORIES[entity_type]
+    versions = {
+        table.name: [
+            dict(r)
+            for r in await pool.fetch(
+                f"SELECT * FROM {table.name} WHERE {table.record} = $1", record_id
+            )
+        ]
+        for table in history.tables
+    }
+    result = []
+    for position, day in events:
+        changed: list[FieldChange] = []
+        for n, table in enumerate(history.tables):
+            before = _at(versions[table.name], table.key, day, position - 1)
+            after = _at(versions[table.name], table.key, day, position)
+            for key in sorted(before.keys() | after.keys(), key=repr):
+                old, new = before.get(key), after.get(key)
+                if n == 0:
+                    for column in table.columns:
+                        if column in UNSHOWN:
+                            continue
+                        a = old.get(column) if old else None
+                        b = new.get(column) if new else None
+                        if a != b:
+                            changed.append((column, _plain(a), _plain(b)))
+                elif old != new:
+                    name = "/".join([table.name, *(str(k) for k in key[1:])])
+                    changed.append((name, _row(old, table.columns), _row(new, table.columns)))
+        result.append(changed)
+    return result
+
+
+def _at(
+    rows: list[dict[str, Any]], key: Sequence[str], day: date, position: int
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    return {
+        tuple(r[k] for k in key): r
+        for r in rows
+        if r["effective_from"] <= day
+        and (r["effective_to"] is None or day < r["effective_to"])
+        and r["recorded_from"] <= position
+        and (r["recorded_to"] is None or position < r["recorded_to"])
+    }
+
+
+def _row(row: dict[str, Any] | None, columns: Sequence[str]) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {c: _plain(row[c]) for c in columns[1:] if c not in UNSHOWN}
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON shows it."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return str(value)

@@ -1,0 +1,44 @@
+"""`retractEvents`: a correction that takes earlier events out of every read view and
+`asOf` answer recorded after it (DOMAIN.md, Time)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from hub.commands.correction import retract_events
+from hub.projections.event_log import retractions
+from hub.schema.common import Event, UserError
+from hub.schema.context import Info
+from hub.schema.events import present
+from hub.schema.mutations import RecordInput, command
+
+
+@strawberry.input(
+    description="Retract the events at `positions` (reason required). Events written together "
+    "with them (a post's holder and the worker's post) go too; retracting a retraction "
+    "restores what it retracted."
+)
+class RetractEventsInput(RecordInput):
+    positions: list[int]
+
+
+@strawberry.type
+class RetractEventsPayload:
+    events: list[Event] = strawberry.field(
+        description="The retractions written, one per record touched."
+    )
+    position: int | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class CorrectionMutations:
+    @strawberry.mutation
+    async def retract_events(self, info: Info, input: RetractEventsInput) -> RetractEventsPayload:
+        result = await command(info, retract_events, input, {"positions": list(input.positions)})
+        if result.errors:
+            return RetractEventsPayload(events=[], position=None, errors=result.errors)
+        pool = info.context.hub.pool
+        rows = await retractions(pool, info.context.correlation_id, list(input.positions))
+        events = await present(pool, info.context.caller, rows)
+        return RetractEventsPayload(events=events, position=result.position, errors=[])
