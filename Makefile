@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench schema clean
+.PHONY: demo seed test lint bench schema clean
 
 $(BIN)/hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +12,9 @@ $(BIN)/hub: pyproject.toml
 
 demo: $(BIN)/hub
 	$(BIN)/hub serve --demo
+
+seed: $(BIN)/hub
+	$(BIN)/hub seed --profile city-2018
 
 test: $(BIN)/hub
 	$(BIN)/ruff check hub tests bench

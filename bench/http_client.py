@@ -68,18 +68,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class ServedHub:
-    """`hub serve` in its own process on a fresh database, for a benchmark to talk to."""
+async def fresh_database(root: Path) -> str:
+    """A new, empty database on `HUB_DATABASE_URL`'s server, or on an embedded one."""
+    server = database_url(os.environ.get("HUB_DATABASE_URL"), root / ".hub" / "bench")
+    return await create_database(server, f"hub_bench_{uuid.uuid4().hex[:8]}")
 
-    def __init__(self, root: Path) -> None:
+
+class ServedHub:
+    """`hub serve` in its own process on database `url` (default: a fresh one), for a benchmark
+    to talk to."""
+
+    def __init__(self, root: Path, url: str = "") -> None:
         self.root = root
         self.port = free_port()
-        self.url = ""
+        self.url = url
         self.process: subprocess.Popen[bytes] | None = None
 
     async def __aenter__(self) -> ServedHub:
-        server = database_url(os.environ.get("HUB_DATABASE_URL"), self.root / ".hub" / "bench")
-        self.url = await create_database(server, f"hub_bench_{uuid.uuid4().hex[:8]}")
+        if not self.url:
+            self.url = await fresh_database(self.root)
         await migrate(self.url)
         env = {
             **os.environ,

@@ -1,4 +1,4 @@
-"""The `hub` command: serve, migrate, project, import-reference, token, export-schema,
+"""The `hub` command: serve, migrate, project, import-reference, seed, token, export-schema,
 export-event-reference."""
 
 from __future__ import annotations
@@ -7,10 +7,16 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.config import DEV_SECRET, Settings
 from hub.runtime import projections
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -105,6 +111,86 @@ def _import_reference(args: argparse.Namespace) -> None:
         sys.exit(f"hub import-reference: {refused.message}")
 
 
+def _seed(args: argparse.Namespace) -> None:
+    from hub.runtime import CommandRefused, Hub
+    from hub.seed import PROFILES, SeedRefused, seed
+
+    if args.profile not in PROFILES:
+        sys.exit(
+            f"hub seed: unknown profile {args.profile!r}; the profiles are: {', '.join(PROFILES)}"
+        )
+    if not args.scale > 0:
+        sys.exit(f"hub seed: --scale must be above 0, got {args.scale}")
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    async def main() -> None:
+        hub = Hub(Settings.from_env())
+        await hub.start(project=False)
+        try:
+            say(f"seeding {args.profile} at scale {args.scale:g}")
+            report = await asyncio.to_thread(
+                seed,
+                hub.registry,
+                today=hub.settings.today(),
+                profile=args.profile,
+                scale=args.scale,
+                progress=say,
+            )
+            if report.already_seeded:
+                say(
+                    f"this registry already holds the seeded city ({report.already_seeded}); "
+                    f"nothing written"
+                )
+            else:
+                say(
+                    f"wrote {report.events} events ({report.commands} commands) in "
+                    f"{report.seconds:.1f} s ({report.events / report.seconds:.0f} events/s), "
+                    f"up to position {report.position}"
+                )
+            covered, seconds = await _catch_up(hub, say)
+        finally:
+            await hub.stop()
+        if not report.already_seeded:
+            total = report.seconds + seconds
+            say(
+                f"seeded: {report.events} events written in {report.seconds:.1f} s "
+                f"({report.events / report.seconds:.0f}/s), projected in {seconds:.1f} s "
+                f"({covered / max(seconds, 1e-9):.0f}/s); {total:.1f} s in all"
+            )
+
+    try:
+        asyncio.run(main())
+    except SeedRefused as refused:
+        sys.exit(f"hub seed: {refused}; nothing written")
+    except CommandRefused as refused:  # a command of the plan, or another writer got between
+        sys.exit(
+            f"hub seed: stopped: {refused.message}; what was saved before stays "
+            f"(seed a new HUB_HOME to start again)"
+        )
+
+
+async def _catch_up(hub: Hub, say: Callable[[str], None]) -> tuple[int, float]:
+    """Drive the projections until they include every stored event, saying how far they are;
+    return how many events they applied, and the seconds it took."""
+    started = shown = time.monotonic()
+    behind = await hub.pool.fetchval(
+        "SELECT count(*) FROM registry_events WHERE notification_id > $1",
+        min((await hub.projector.positions()).values()),
+    )
+    covered = 0
+    while step := await hub.projector.step():
+        covered += step
+        now = time.monotonic()
+        if now - shown >= 2:
+            shown = now
+            say(f"projected {covered}/{behind} events ({covered / (now - started):.0f}/s)")
+    seconds = time.monotonic() - started
+    say(f"projections caught up: {covered} events in {seconds:.1f} s")
+    return covered, seconds
+
+
 def _token(args: argparse.Namespace) -> None:
     from hub.auth import issue_token
     from hub.domain.envelope import Role
@@ -192,6 +278,16 @@ def main(argv: list[str] | None = None) -> None:
         "--sub", default="import-reference", help="who is importing (default import-reference)"
     )
     imports.set_defaults(run=_import_reference)
+
+    seeding = commands.add_parser(
+        "seed",
+        help="write a city's history through the commands (profile city-2018), then project it",
+    )
+    seeding.add_argument("--profile", required=True, help="what to seed: city-2018")
+    seeding.add_argument(
+        "--scale", type=float, default=1.0, help="multiply every figure by this (default 1)"
+    )
+    seeding.set_defaults(run=_seed)
 
     token = commands.add_parser("token", help="print a signed token for trying the API")
     token.add_argument(

@@ -568,9 +568,7 @@ async def test_a_rebuild_gives_the_same_courses_and_attendances(database: str) -
 
         async def snapshot() -> list[list[tuple]]:
             return [
-                sorted(
-                    (tuple(r) for r in await hub.pool.fetch(f"SELECT * FROM {table}")), key=repr
-                )
+                sorted((tuple(r) for r in await hub.pool.fetch(f"SELECT * FROM {table}")), key=repr)
                 for table in ("courses", "course_attendances")
             ]
 

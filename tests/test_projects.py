@@ -639,7 +639,9 @@ async def test_list_arguments_are_checked(client: Client) -> None:
 
 async def _read_model(pool: asyncpg.Pool) -> dict[str, list[tuple]]:
     return {
-        "projects": sorted((tuple(r) for r in await pool.fetch("SELECT * FROM projects")), key=repr),
+        "projects": sorted(
+            (tuple(r) for r in await pool.fetch("SELECT * FROM projects")), key=repr
+        ),
         "disbursements": [
             tuple(r)
             for r in await pool.fetch(
