@@ -59,11 +59,7 @@ def _project(args: argparse.Namespace) -> None:
             if args.rebuild:
                 await hub.projector.rebuild(args.rebuild)
                 print(f"rebuilding {', '.join(args.rebuild)} from position 0", flush=True)
-            covered = 0
-            while step := await hub.projector.step():
-                covered += step
-                print(f"projected {covered} stored events", flush=True)
-            print(f"caught up: {covered} stored events applied", flush=True)
+            await _catch_up(hub, lambda line: print(line, flush=True))
             if not args.once:
                 print("following the event store (Ctrl-C to stop)", flush=True)
                 await hub.projector.run()
@@ -188,7 +184,15 @@ async def _catch_up(hub: Hub, say: Callable[[str], None]) -> tuple[int, float]:
             say(f"projected {covered}/{behind} events ({covered / (now - started):.0f}/s)")
     seconds = time.monotonic() - started
     say(f"projections caught up: {covered} events in {seconds:.1f} s")
+    if covered >= TIDY_AFTER:
+        tidied = time.monotonic()
+        await hub.projector.tidy()
+        say(f"vacuumed and analyzed the read tables in {time.monotonic() - tidied:.1f} s")
     return covered, seconds
+
+
+TIDY_AFTER = 10_000
+"""Events after which a catch-up refreshes the read tables' statistics."""
 
 
 def _token(args: argparse.Namespace) -> None:

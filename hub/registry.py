@@ -102,6 +102,8 @@ class Outcome:
     record_id: UUID
     position: int
     replayed: bool = False
+    written: tuple[int, ...] = ()
+    """Positions of every record event the command wrote (empty when replayed)."""
 
 
 class Unit:
@@ -281,7 +283,10 @@ class Registry(Application):
             position = max(
                 r.notification.id for r in recordings if r.domain_event.originator_id == record.id
             )
-            return Outcome(record.id, position)
+            written = tuple(
+                r.notification.id for r in recordings if isinstance(r.domain_event, Record.Event)
+            )
+            return Outcome(record.id, position, written=written)
         raise AssertionError("unreachable")
 
     # Batch mode (see hub/batch.py): this thread's commands are saved together, later.
@@ -394,7 +399,36 @@ class Registry(Application):
             partner = PARTNERS.get(kind)
             if partner is not None:
                 todo.extend(self._partners(event, partner, found))
+            if kind.endswith("Retracted"):
+                todo.extend(self._retraction_partners(event, events, version_at, found))
         return plan
+
+    def _retraction_partners(
+        self,
+        retraction: Any,
+        events: Sequence[Any],
+        version_at: dict[int, int],
+        found: dict[int, tuple[UUID, int]],
+    ) -> list[int]:
+        """A retraction of one of a pair was written with the retraction of the other (same
+        correlation id): retracting it takes that one along."""
+        result = []
+        for p in _retracts(retraction):
+            retracted = events[version_at[p] - 1] if p in version_at else None
+            pair = PARTNERS.get(_kind(retracted)) if retracted is not None else None
+            if pair is None:
+                continue
+            other = UUID(str(getattr(retracted, pair[0])))
+            position_of = {v: q for q, v in self.versions_at(other).items()}
+            for e in self.repository.event_store.get(other):
+                if (
+                    _kind(e).endswith("Retracted")
+                    and e.envelope["correlation_id"] == retraction.envelope["correlation_id"]
+                ):
+                    q = position_of[e.originator_version]
+                    found[q] = (other, e.originator_version)
+                    result.append(q)
+        return result
 
     def _partners(
         self, event: Any, partner: tuple[str, str, str], found: dict[int, tuple[UUID, int]]

@@ -82,7 +82,13 @@ class Hub:
         await migrate(self.url)
         self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url))
         self.pool = await asyncpg.create_pool(
-            self.url, min_size=2, max_size=10, reset=_no_reset, connection_class=ReadConnection
+            self.url,
+            min_size=2,
+            max_size=10,
+            reset=_no_reset,
+            connection_class=ReadConnection,
+            # compiling a plan costs more than running any query the API sends
+            server_settings={"jit": "off"},
         )
         self._projector_pool = await open_pool(self.url)
         self.signals = Signals(self.url)

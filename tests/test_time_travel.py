@@ -10,7 +10,14 @@ import pytest
 from hub.reference_import import import_sample
 from tests.agency_api import AUDITOR, MUNICIPAL, UPDATE, register, send
 from tests.conftest import Client, token
-from tests.test_stations_posts import ASSIGN, RELEASE, communities, station  # noqa: F401
+from tests.test_stations_posts import (  # noqa: F401
+    ASSIGN,
+    CREATE_POST,
+    FILL,
+    RELEASE,
+    communities,
+    station,
+)
 from tests.worker_api import register_worker
 
 AGENCY_AT = """query($id: ID!, $asOf: AsOf) {
@@ -240,3 +247,51 @@ async def test_correcting_the_latest_event_restates_the_fact(client: Client) -> 
     assert await _name_at(client, id, {"effective": "2018-02-15"}) == "原名"
     events = await _history(client, id)
     assert events[-1]["retracts"] == [wrong["position"]]
+
+
+POST_AND_HOLDER = """query($post: ID!, $worker: ID!) {
+  post(id: $post) { status holder { id } } worker(id: $worker) { posts { id } } }"""
+
+
+async def test_retracting_a_fill_takes_the_workers_side_along_and_can_be_undone(
+    client: Client,
+    communities: list[dict],  # noqa: F811
+) -> None:
+    made = await station(client, communities)
+    post = await send(
+        client,
+        CREATE_POST,
+        sector="COMMUNITY",
+        field="COMMUNITY_BUILDING",
+        district="500103",
+        hostOrganization="社区居委会",
+        origin="NEW",
+        station=made["id"],
+        community=made["community"]["code"],
+        effectiveOn="2018-01-02",
+    )
+    worker = await register_worker(client, effectiveOn="2017-06-01")
+    filled = await send(client, FILL, id=post["post"]["id"], worker=worker["id"])
+    ids = {"post": post["post"]["id"], "worker": worker["id"]}
+
+    async def state() -> tuple[str, list[dict]]:
+        data = await client.run(POST_AND_HOLDER, ids, auth=AUDITOR)
+        return data["post"]["status"], data["worker"]["posts"]
+
+    assert await state() == ("FILLED", [{"id": ids["post"]}])
+    undone = await client.run(
+        RETRACT,
+        {"input": {"positions": [filled["position"]], "reason": "wrong worker"}},
+        auth=MUNICIPAL,
+    )
+    retractions = undone["retractEvents"]["events"]
+    assert sorted(e["type"] for e in retractions) == ["PostRetracted", "WorkerRetracted"]
+    assert await state() == ("VACANT", [])
+    # the post can be filled again now: the commands see the retraction too
+    restored = await client.run(
+        RETRACT,
+        {"input": {"positions": [retractions[0]["position"]], "reason": "it was right"}},
+        auth=MUNICIPAL,
+    )
+    assert len(restored["retractEvents"]["events"]) == 2
+    assert await state() == ("FILLED", [{"id": ids["post"]}])

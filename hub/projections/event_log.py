@@ -100,15 +100,10 @@ async def history(pool: asyncpg.Pool, entity_id: Any) -> list[asyncpg.Record]:
     )
 
 
-async def retractions(
-    pool: asyncpg.Pool, correlation_id: str, positions: list[int]
-) -> list[asyncpg.Record]:
-    """The retractions one request wrote of any of `positions`."""
+async def events_at(pool: asyncpg.Pool, positions: list[int]) -> list[asyncpg.Record]:
+    """The logged events at `positions`, in position order."""
     return await pool.fetch(
-        "SELECT * FROM event_log WHERE correlation_id = $1 AND retracts && $2::bigint[]"
-        " AND type LIKE '%Retracted' ORDER BY position",
-        correlation_id,
-        positions,
+        "SELECT * FROM event_log WHERE position = ANY($1::bigint[]) ORDER BY position", positions
     )
 
 

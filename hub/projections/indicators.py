@@ -42,8 +42,9 @@ async def indicators(
         "workers": f"SELECT count(*) FROM workers w WHERE {v('w')} {only('w')}",
         "certificates": f"""
             SELECT c.level, count(*) AS n, count(DISTINCT c.worker_id) AS holders
-            FROM worker_certificates c JOIN workers w ON w.id = c.worker_id AND {v("w")}
-            WHERE {v("c")} AND NOT c.revoked {only("w")}
+            FROM worker_certificates c
+            {f"JOIN workers w ON w.id = c.worker_id AND {v('w')} {only('w')}" if district else ""}
+            WHERE {v("c")} AND NOT c.revoked
             GROUP BY ROLLUP (c.level)""",
         "agencies": f"""
             SELECT count(*) AS agencies,
@@ -66,8 +67,14 @@ async def indicators(
             SELECT c.category, count(*) AS n
             FROM course_attendances a
             JOIN courses c ON c.id = a.course_id AND {v("c")} AND c.status <> 'CANCELLED'
-            {f"JOIN workers w ON w.id = a.worker_id AND {v('w')} {only('w')}" if district else ""}
+            JOIN workers w ON w.id = a.worker_id AND {v("w")} {only("w")}
             WHERE {v("a")}
+            GROUP BY c.category"""
+        if district
+        # city-wide, each course's own count of its attendances is enough
+        else f"""
+            SELECT c.category, sum(c.attendance_count) AS n FROM courses c
+            WHERE {visible(moment, None, "c", ranged=True)} AND c.status <> 'CANCELLED'
             GROUP BY c.category""",
         "projects": f"""
             SELECT p.field, count(*) AS n FROM projects p WHERE {v("p")} {only("p")}

@@ -156,6 +156,14 @@ class Projector:
                 continue
             await self.wake.wait()
 
+    async def tidy(self) -> None:
+        """VACUUM ANALYZE every projection's tables: after a large catch-up the planner's
+        statistics are stale and dead versions fill the indexes (autovacuum gets there too,
+        later)."""
+        tables = [t for p in self.projections for t in p.tables]
+        async with self.pool.acquire() as conn:
+            await conn.execute(f"VACUUM ANALYZE {', '.join(tables)}")
+
     async def rebuild(self, names: Sequence[str]) -> None:
         """Empty the named projections' tables and rewind them to position 0."""
         chosen = [p for p in self.projections if p.name in names]

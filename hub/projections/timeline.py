@@ -39,9 +39,15 @@ class Moment:
     recorded: int = EVERYTHING
 
 
-def visible(moment: Moment | None, args: list[Any] | None, alias: str = "") -> str:
+def visible(
+    moment: Moment | None, args: list[Any] | None, alias: str = "", ranged: bool = False
+) -> str:
     """The SQL condition selecting the versions that hold at `moment` (None: now); its
-    parameters are appended to `args`, or written as literals when `args` is None."""
+    parameters are appended to `args`, or written as literals when `args` is None.
+
+    `ranged` writes it with range types, for a table whose GiST index on the two intervals
+    (migration 009) beats a scan: one where few versions hold at any moment.
+    """
     a = f"{alias}." if alias else ""
     if moment is None:
         return f"{a}effective_to IS NULL AND {a}recorded_to IS NULL"
@@ -50,6 +56,11 @@ def visible(moment: Moment | None, args: list[Any] | None, alias: str = "") -> s
     else:
         args += [moment.effective, moment.recorded]
         d, p = f"${len(args) - 1}", f"${len(args)}"
+    if ranged:
+        return (
+            f"daterange({a}effective_from, {a}effective_to) @> {d}::date"
+            f" AND int8range({a}recorded_from, {a}recorded_to) @> {p}::bigint"
+        )
     return (
         f"{a}effective_from <= {d} AND ({a}effective_to IS NULL OR {a}effective_to > {d})"
         f" AND {a}recorded_from <= {p} AND ({a}recorded_to IS NULL OR {a}recorded_to > {p})"

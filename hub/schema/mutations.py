@@ -43,6 +43,7 @@ class Result:
     record_id: UUID | None = None
     position: int | None = None
     errors: list[UserError] | None = None
+    written: tuple[int, ...] = ()
 
 
 def record_id(value: str | strawberry.ID) -> UUID:
@@ -77,7 +78,7 @@ async def command(
         outcome = await context.hub.command(run, request)
     except CommandRefused as refusal:
         return Result(errors=[UserError.of(refusal)])
-    return Result(record_id=outcome.record_id, position=outcome.position)
+    return Result(record_id=outcome.record_id, position=outcome.position, written=outcome.written)
 
 
 async def respond(
