@@ -40,6 +40,7 @@ from hub.domain.community import Community
 from hub.domain.envelope import Actor, Envelope, Role
 from hub.domain.identifiers import make_credit_code, make_id_number
 from hub.domain.reference import DISTRICTS
+from hub.domain.station import ASSESSMENT_DIMENSIONS
 from hub.reference_import import SAMPLE, CommunityRow, read_csv
 from hub.reference_import import write as write_communities
 from hub.registry import Registry
@@ -557,14 +558,7 @@ class CitySeeder:
                     self.bureaus[station.community.district],
                     date(2016, 12, 30),
                     Ref("station", station.n),
-                    dict(
-                        hardware=70,
-                        duties=72,
-                        mechanism=68,
-                        funding=60,
-                        service_standards=75,
-                        performance=71,
-                    ),
+                    dict.fromkeys(ASSESSMENT_DIMENSIONS, 70),
                     reason="补报2016年度评估",
                 )
             )
@@ -1397,15 +1391,7 @@ class CitySeeder:
                 continue
             base = rng.randint(55, 92)
             scores = {
-                k: max(0, min(100, base + rng.randint(-10, 8)))
-                for k in (
-                    "hardware",
-                    "duties",
-                    "mechanism",
-                    "funding",
-                    "service_standards",
-                    "performance",
-                )
+                k: max(0, min(100, base + rng.randint(-10, 8))) for k in ASSESSMENT_DIMENSIONS
             }
             steps.append(
                 Step(

@@ -19,13 +19,7 @@ async def by_key(
     moment: Moment | None = None,
 ) -> list[Any]:
     """Rows in the order of `keys` (None where unknown at `moment`), in one query."""
-    args: list[Any] = [list(keys)]
-    rows = await pool.fetch(
-        f"SELECT {', '.join(columns)} FROM {table}"
-        f" WHERE {key} = ANY($1) AND {visible(moment, args)}",
-        *args,
-    )
-    found = {r[key]: r for r in rows}
+    found = {r[key]: r for r in await _at(pool, table, columns, key, keys, moment, None)}
     return [found.get(k) for k in keys]
 
 
@@ -40,13 +34,25 @@ async def related(
 ) -> list[list[Any]]:
     """The rows of `table` whose `key` is each of `keys` at `moment`, one list per key, in
     `order`: one query for a whole level of nesting."""
+    return grouped(await _at(pool, table, columns, key, keys, moment, order), key, keys)
+
+
+async def _at(
+    pool: asyncpg.Pool,
+    table: str,
+    columns: Sequence[str],
+    key: str,
+    keys: Sequence[Any],
+    moment: Moment | None,
+    order: str | None,
+) -> list[Any]:
     args: list[Any] = [list(keys)]
-    rows = await pool.fetch(
+    return await pool.fetch(
         f"SELECT {', '.join(columns)} FROM {table}"
-        f" WHERE {key} = ANY($1) AND {visible(moment, args)} ORDER BY {order}",
+        f" WHERE {key} = ANY($1) AND {visible(moment, args)}"
+        + (f" ORDER BY {order}" if order else ""),
         *args,
     )
-    return grouped(rows, key, keys)
 
 
 def grouped(rows: Sequence[Any], key: str, keys: Sequence[Any]) -> list[list[Any]]:

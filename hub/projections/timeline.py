@@ -16,7 +16,7 @@ event or a correction re-folds the record's whole history.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -133,19 +133,26 @@ def timeline(history: History, changes: Iterable[Change]) -> Versions:
         while i < len(ordered) and ordered[i].effective_on == day:
             history.fold(state, ordered[i])
             i += 1
-        for table, rows in state.items():
-            for key in before[table].keys() | rows.keys():
-                old, new = before[table].get(key), rows.get(key)
-                if old == new:
-                    continue
-                if old is not None:
-                    start = opened.pop((table, key))
-                    versions[(table, key, start)] = (day, old)
-                if new is not None:
-                    opened[(table, key)] = day
+        for table, key, old, new in _changed(before, state):
+            if old is not None:
+                start = opened.pop((table, key))
+                versions[(table, key, start)] = (day, old)
+            if new is not None:
+                opened[(table, key)] = day
     for (table, key), start in opened.items():
         versions[(table, key, start)] = (None, state[table][key])
     return versions
+
+
+def _changed(
+    before: State, after: State
+) -> Iterator[tuple[str, tuple[Any, ...], dict[str, Any] | None, dict[str, Any] | None]]:
+    """(table, key, row before, row after) of each row that differs between two states."""
+    for table, rows in after.items():
+        for key in before[table].keys() | rows.keys():
+            old, new = before[table].get(key), rows.get(key)
+            if old != new:
+                yield table, key, old, new
 
 
 def _snapshot(state: State) -> State:
@@ -327,22 +334,18 @@ def _append(
     history.fold(state, change)
     day = change.effective_on
     result = dict(versions)
-    for table, rows in state.items():
-        for key in before[table].keys() | rows.keys():
-            old, new = before[table].get(key), rows.get(key)
-            if old == new:
-                continue
-            if old is not None:
-                interval = starts[(table, key)]
-                writes.close(interval, None, versions[interval][2], change.position)
-                del result[interval]
-                if interval[2] < day:
-                    writes.insert(interval, day, old, change.position)
-                    result[interval] = (day, old, change.position)
-            if new is not None:
-                interval = (table, key, day)
-                writes.insert(interval, None, new, change.position)
-                result[interval] = (None, new, change.position)
+    for table, key, old, new in _changed(before, state):
+        if old is not None:
+            interval = starts[(table, key)]
+            writes.close(interval, None, versions[interval][2], change.position)
+            del result[interval]
+            if interval[2] < day:
+                writes.insert(interval, day, old, change.position)
+                result[interval] = (day, old, change.position)
+        if new is not None:
+            interval = (table, key, day)
+            writes.insert(interval, None, new, change.position)
+            result[interval] = (None, new, change.position)
     return result
 
 

@@ -49,8 +49,10 @@ class CategoryCount:
 
 
 @strawberry.type(
-    description="The bureau's indicators at one moment; see hub/projections/indicators.py "
-    "for what each counts. Breakdowns list every value of their vocabulary, zeros included."
+    description="The bureau's indicators at one moment. Agencies: not deregistered; stations: "
+    "open; posts: not abolished; certificates: not revoked; training person-times: attendances "
+    "at courses not cancelled (for a district, of its workers); projects: every approved one, "
+    "whatever its funder. Breakdowns list every value of their vocabulary, zeros included."
 )
 class Indicators:
     workers: int
