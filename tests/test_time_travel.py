@@ -279,14 +279,15 @@ async def test_retracting_a_fill_takes_the_workers_side_along_and_can_be_undone(
         return data["post"]["status"], data["worker"]["posts"]
 
     assert await state() == ("FILLED", [{"id": ids["post"]}])
-    undone = await client.run(
-        RETRACT,
-        {"input": {"positions": [filled["position"]], "reason": "wrong worker"}},
-        auth=MUNICIPAL,
-    )
+    undo = {"positions": [filled["position"]], "reason": "wrong worker", "idempotencyKey": "u1"}
+    undone = await client.run(RETRACT, {"input": undo}, auth=MUNICIPAL)
     retractions = undone["retractEvents"]["events"]
     assert sorted(e["type"] for e in retractions) == ["PostRetracted", "WorkerRetracted"]
     assert await state() == ("VACANT", [])
+    replayed = await client.run(RETRACT, {"input": undo}, auth=MUNICIPAL)
+    assert replayed == undone  # the same key answers as the first time, writing nothing
+    again = await client.run(RETRACT, {"input": {**undo, "idempotencyKey": None}}, auth=MUNICIPAL)
+    assert "already retracted" in again["retractEvents"]["errors"][0]["message"]
     # the post can be filled again now: the commands see the retraction too
     restored = await client.run(
         RETRACT,

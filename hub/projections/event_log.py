@@ -107,6 +107,16 @@ async def events_at(pool: asyncpg.Pool, positions: list[int]) -> list[asyncpg.Re
     )
 
 
+async def retractions_with(pool: asyncpg.Pool, position: int) -> list[asyncpg.Record]:
+    """The retractions written in the same request as the one at `position` (for a replayed
+    `retractEvents`, whose positions are not at hand)."""
+    return await pool.fetch(
+        "SELECT * FROM event_log WHERE type LIKE '%Retracted' AND correlation_id ="
+        " (SELECT correlation_id FROM event_log WHERE position = $1) ORDER BY position",
+        position,
+    )
+
+
 async def last_recorded(pool: asyncpg.Pool, at: datetime) -> int:
     """The last position recorded at or before `at` (0 before the first event)."""
     found = await pool.fetchval(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import strawberry
 
 from hub.commands.correction import retract_events
-from hub.projections.event_log import events_at
+from hub.projections.event_log import events_at, retractions_with
 from hub.schema.common import Event, UserError
 from hub.schema.context import Info
 from hub.schema.events import present
@@ -39,6 +39,10 @@ class CorrectionMutations:
         if result.errors:
             return RetractEventsPayload(events=[], position=None, errors=result.errors)
         pool = info.context.hub.pool
-        rows = await events_at(pool, list(result.written))
+        if result.written:
+            rows = await events_at(pool, list(result.written))
+        else:  # a replay of the same idempotency key: what the first request wrote
+            assert result.position is not None
+            rows = await retractions_with(pool, result.position)
         events = await present(pool, info.context.caller, rows)
         return RetractEventsPayload(events=events, position=result.position, errors=[])
