@@ -10,6 +10,7 @@ import pytest
 from hub.reference_import import import_sample
 from tests.agency_api import AUDITOR, MUNICIPAL, UPDATE, register, send
 from tests.conftest import Client, token
+from tests.project_api import approve
 from tests.test_stations_posts import (  # noqa: F401
     ASSIGN,
     CREATE_POST,
@@ -296,3 +297,22 @@ async def test_retracting_a_fill_takes_the_workers_side_along_and_can_be_undone(
     )
     assert len(restored["retractEvents"]["events"]) == 2
     assert await state() == ("FILLED", [{"id": ids["post"]}])
+
+
+async def test_a_reference_back_dated_before_its_record_shows_the_record_as_now(
+    client: Client,
+) -> None:
+    agency = (await register(client, name="后登记机构", effectiveOn="2018-03-01"))["agency"]
+    project = await approve(
+        client, agency=agency["id"], effectiveOn="2018-01-15", startsOn="2018-02-01"
+    )
+    data = await client.run(
+        """query($id: ID!, $asOf: AsOf) { project(id: $id, asOf: $asOf) {
+          status contractor { id name } } }""",
+        {"id": project["id"], "asOf": {"effective": "2018-02-01"}},
+        auth=AUDITOR,
+    )
+    assert data["project"] == {
+        "status": "APPROVED",
+        "contractor": {"id": agency["id"], "name": "后登记机构"},
+    }

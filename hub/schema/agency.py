@@ -23,6 +23,7 @@ from hub.schema.common import (
     decode_cursor,
     moment_of,
     page_size,
+    referenced,
 )
 from hub.schema.context import Info
 from hub.schema.mutations import RecordInput, corrections, record_id, respond
@@ -113,13 +114,8 @@ async def load_agency(info: Info, id: UUID, moment: Moment | None = None) -> Age
 
 
 async def related_agency(info: Info, id: UUID, moment: Moment | None) -> Agency:
-    """An agency another record names: as at `moment`, or as now if it was not yet recorded
-    then (a back-dated reference)."""
-    found = await load_agency(info, id, moment)
-    if found is None and moment is not None:
-        found = await load_agency(info, id)
-    assert found is not None, f"a reference to an unknown agency {id}"
-    return found
+    """An agency another record names (see `referenced`)."""
+    return await referenced(load_agency, info, id, moment, "agency")
 
 
 @strawberry.type

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, NewType
+from typing import Any, NewType, TypeVar
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -23,6 +23,7 @@ Role = strawberry.enum(DomainRole, description="The capacity a caller acts in.")
 EntityType = strawberry.enum(DomainEntityType, description="The kinds of record.")
 
 MAX_PAGE = 500
+T = TypeVar("T")
 
 
 @strawberry.enum(description="What kind of refusal a UserError is.")
@@ -153,6 +154,18 @@ async def moment_of(info: Any, as_of: AsOf | None) -> Moment | None:
     if recorded.tzinfo is None:
         recorded = recorded.replace(tzinfo=ZoneInfo(hub.settings.timezone))
     return Moment(effective, await last_recorded(hub.pool, recorded))
+
+
+async def referenced(
+    load: Callable[..., Awaitable[T | None]], info: Any, id: Any, moment: Moment | None, what: str
+) -> T:
+    """A record another record names, with `load(info, id, moment)`: as at `moment`, or as
+    now if it was not yet recorded then (a reference back-dated before it)."""
+    found = await load(info, id, moment)
+    if found is None and moment is not None:
+        found = await load(info, id, None)
+    assert found is not None, f"a reference to an unknown {what} {id}"
+    return found
 
 
 @strawberry.type

@@ -28,6 +28,7 @@ from hub.schema.common import (
     decode_cursor,
     moment_of,
     page_size,
+    referenced,
 )
 from hub.schema.context import Info
 from hub.schema.mutations import RecordInput, corrections, record_id, respond
@@ -141,13 +142,8 @@ async def load_worker(info: Info, id: UUID, moment: Moment | None = None) -> Wor
 
 
 async def related_worker(info: Info, id: UUID, moment: Moment | None) -> Worker:
-    """A worker another record names: as at `moment`, or as now if it was not yet recorded
-    then (a back-dated reference)."""
-    found = await load_worker(info, id, moment)
-    if found is None and moment is not None:
-        found = await load_worker(info, id)
-    assert found is not None, f"a reference to an unknown worker {id}"
-    return found
+    """An worker another record names (see `referenced`)."""
+    return await referenced(load_worker, info, id, moment, "worker")
 
 
 @strawberry.type
