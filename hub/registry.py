@@ -153,7 +153,9 @@ class Unit:
                 "corrects",
             )
         record.stamp_retraction(
-            [c for _, _, commands in plan.get(record.id, []) for c in commands], self.envelope
+            [c for _, _, commands in plan.get(record.id, []) for c in commands],
+            self.envelope,
+            record.authority(lambda id: self.refer(Record, id, "corrects")),
         )
 
     def refer(self, cls: type[R], raw_id: str, field: str) -> R:

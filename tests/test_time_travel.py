@@ -13,6 +13,7 @@ from tests.conftest import Client, token
 from tests.project_api import approve
 from tests.test_stations_posts import (  # noqa: F401
     ASSIGN,
+    CONTRACT,
     CREATE_POST,
     FILL,
     RELEASE,
@@ -316,3 +317,36 @@ async def test_a_reference_back_dated_before_its_record_shows_the_record_as_now(
         "status": "APPROVED",
         "contractor": {"id": agency["id"], "name": "后登记机构"},
     }
+
+
+async def test_the_operator_that_filled_a_post_may_retract_the_fill(
+    client: Client,
+    communities: list[dict],  # noqa: F811
+) -> None:
+    made = await station(client, communities)
+    operator = (await register(client, effectiveOn="2016-01-01"))["agency"]["id"]
+    other = (await register(client, effectiveOn="2016-01-01"))["agency"]["id"]
+    contract = {"from": "2018-01-01", "to": "2020-12-31"}
+    await send(client, CONTRACT, id=made["id"], agency=operator, **contract)
+    post = await send(
+        client,
+        CREATE_POST,
+        sector="COMMUNITY",
+        field="COMMUNITY_BUILDING",
+        district="500103",
+        hostOrganization="社区居委会",
+        origin="NEW",
+        station=made["id"],
+        community=made["community"]["code"],
+    )
+    worker = await register_worker(client, effectiveOn="2017-06-01")
+    running = token("CONTRACTOR", agency=operator)
+    filled = await send(client, FILL, auth=running, id=post["post"]["id"], worker=worker["id"])
+    assert filled["errors"] == []
+    undo = {"positions": [filled["position"]], "reason": "wrong worker"}
+    before = await client.events()
+    refused = await client.run(RETRACT, {"input": undo}, auth=token("CONTRACTOR", agency=other))
+    assert [e["code"] for e in refused["retractEvents"]["errors"]] == ["FORBIDDEN"]
+    assert await client.events() == before
+    done = await client.run(RETRACT, {"input": undo}, auth=running)
+    assert done["retractEvents"]["errors"] == []

@@ -26,6 +26,7 @@ def retract_events(registry: Registry, request: Request) -> Outcome:
                 positions=[p for p, _, _ in events],
                 commands=[c for _, _, commands in events for c in commands],
                 envelope=unit.envelope,
+                authority=record.authority(lambda id: unit.refer(Record, id, "positions")),
             )
             records.append(record)
         for other in records[1:]:

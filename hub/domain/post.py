@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -73,6 +74,11 @@ class Post(Record):
     @property
     def target(self) -> Target:
         return Target(self.district)
+
+    def authority(self, refer: Callable[[str], Record]) -> Target:
+        """Fills and vacancies answer to the operator of the post's station too."""
+        station = refer(self.station) if self.station else None
+        return self.at_station(getattr(station, "operator", None))
 
     def at_station(self, operator: str | None) -> Target:
         """The post's target with the operator of its station, who may fill and vacate it."""

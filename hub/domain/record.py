@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -43,23 +43,36 @@ class Record(Aggregate):
         authorize(command, envelope.actor, target or self.target)
         return self.stamp_date(envelope)
 
+    def authority(self, refer: Callable[[str], Record]) -> Target:
+        """The target the rules check this record's commands against, for retracting them;
+        `refer(id)` gives another record it depends on."""
+        return self.target
+
     def retract(
-        self, *, positions: Sequence[int], commands: Iterable[str], envelope: Envelope
+        self,
+        *,
+        positions: Sequence[int],
+        commands: Iterable[str],
+        envelope: Envelope,
+        authority: Target | None = None,
     ) -> None:
         """Retract this record's events at `positions`, written by `commands`: the actor needs
-        the authority to have issued each of them, and a reason."""
+        the authority to have issued each of them (on `authority`, by default the record's own
+        target), and a reason."""
         require_reason(envelope, "retractEvents")
-        stamp = self.stamp_retraction(commands, envelope)
+        stamp = self.stamp_retraction(commands, envelope, authority)
         stamp["retracts"] = sorted(positions)
         self.trigger_event(type(self).Retracted, envelope=stamp)
 
-    def stamp_retraction(self, commands: Iterable[str], envelope: Envelope) -> dict[str, Any]:
+    def stamp_retraction(
+        self, commands: Iterable[str], envelope: Envelope, authority: Target | None = None
+    ) -> dict[str, Any]:
         """The stamp of an event that retracts what `commands` wrote here (a correction)."""
         if not (envelope.reason and envelope.reason.strip()):
             raise InvalidInput("a correction requires a reason", "reason")
         for command in sorted(set(commands)):
             try:
-                authorize(command, envelope.actor, self.target)
+                authorize(command, envelope.actor, authority or self.target)
             except Forbidden as refusal:
                 raise Forbidden(
                     f"retracting needs the authority to have issued {command}: {refusal.message}",
