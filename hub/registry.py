@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 
 from hub.batch import DEFAULT_SIZE, Batch
 from hub.domain.claim import Claim, claim_id
-from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE
+from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE, retracted
 from hub.domain.envelope import Actor, Envelope
 from hub.domain.errors import CommandRefused, Conflict, InvalidInput, InvalidState, NotFound
 from hub.domain.record import Record
@@ -374,14 +374,18 @@ class Registry(Application):
             if position not in found:
                 raise NotFound(f"no event of a record at position {position}", "positions")
         plan: dict[UUID, list[tuple[int, str, list[str]]]] = {}
+        logs: dict[UUID, tuple[list[Any], dict[int, int], set[int]]] = {}
         todo = list(wanted)
         while todo:
             position = todo.pop()
             record_id, version = found[position]
-            events = list(self.repository.event_store.get(record_id))
-            if not events or not isinstance(getattr(events[0], "envelope", None), dict):
-                raise NotFound(f"no event of a record at position {position}", "positions")
-            version_at = self.versions_at(record_id)
+            if record_id not in logs:
+                events = list(self.repository.event_store.get(record_id))
+                if not events or not isinstance(getattr(events[0], "envelope", None), dict):
+                    raise NotFound(f"no event of a record at position {position}", "positions")
+                version_at = self.versions_at(record_id)
+                logs[record_id] = (events, version_at, _dropped(events, version_at, ()))
+            events, version_at, dropped = logs[record_id]
             event = events[version - 1]
             kind = _kind(event)
             if version == 1:
@@ -392,7 +396,7 @@ class Registry(Application):
                 )
             if kind in UNRETRACTABLE:
                 raise InvalidState(f"position {position}: {UNRETRACTABLE[kind]}", "positions")
-            if version in _dropped(events, version_at, ()):
+            if version in dropped:
                 raise InvalidState(f"position {position} is already retracted", "positions")
             entry = plan.setdefault(record_id, [])
             if any(p == position for p, _, _ in entry):
@@ -483,13 +487,11 @@ def _retracts(event: Any) -> list[int]:
 def _dropped(
     events: Sequence[Any], version_at: dict[int, int], dropping: Sequence[int]
 ) -> set[int]:
-    """Versions of a record's events retracted by its later, themselves unretracted, events
-    (and those at positions `dropping`)."""
-    dropped = {version_at[p] for p in dropping if p in version_at}
-    for e in reversed(events):
-        if e.originator_version not in dropped:
-            dropped.update(version_at[p] for p in _retracts(e) if p in version_at)
-    return dropped
+    """Versions of a record's events that no longer count (see `retracted`), also dropping
+    those at positions `dropping`."""
+    position_of = {v: p for p, v in version_at.items()}
+    log = [(position_of[e.originator_version], _retracts(e)) for e in events]
+    return {version_at[p] for p in retracted(log, dropping) if p in version_at}
 
 
 def _kind(event: Any) -> str:

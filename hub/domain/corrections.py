@@ -7,6 +7,8 @@ another record (a post's holder and the worker's post are one fact) takes its pa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 COMMAND_OF: dict[str, str | None] = {
     "AgencyRegistered": "registerAgency",
     "AgencyProfileUpdated": "updateAgencyProfile",
@@ -61,3 +63,14 @@ this record); partners share a correlation id."""
 UNRETRACTABLE = {
     "WorkerPersonalDataErased": "an erasure cannot be undone: the worker's key is destroyed",
 }
+
+
+def retracted(log: Iterable[tuple[int, Iterable[int]]], also: Iterable[int] = ()) -> set[int]:
+    """The positions of a record's log, given as (position, positions it retracts), that no
+    longer count: those retracted by a later event that itself still counts (so retracting a
+    retraction restores what it retracted), and `also`. Commands and views both go by it."""
+    dropped = set(also)
+    for position, retracts in sorted(log, key=lambda entry: entry[0], reverse=True):
+        if position not in dropped:
+            dropped.update(retracts)
+    return dropped

@@ -15,7 +15,7 @@ from hub.projections.communities import CommunityHistory
 from hub.projections.courses import CourseHistory
 from hub.projections.projects import ProjectHistory
 from hub.projections.stations import PostHistory, StationHistory
-from hub.projections.timeline import History
+from hub.projections.timeline import History, Moment, holds
 from hub.projections.workers import WorkerHistory
 
 HISTORIES: dict[str, History] = {
@@ -77,14 +77,8 @@ async def changes_by_event(
 def _at(
     rows: list[dict[str, Any]], key: Sequence[str], day: date, position: int
 ) -> dict[tuple[Any, ...], dict[str, Any]]:
-    return {
-        tuple(r[k] for k in key): r
-        for r in rows
-        if r["effective_from"] <= day
-        and (r["effective_to"] is None or day < r["effective_to"])
-        and r["recorded_from"] <= position
-        and (r["recorded_to"] is None or position < r["recorded_to"])
-    }
+    moment = Moment(day, position)
+    return {tuple(r[k] for k in key): r for r in rows if holds(moment, r)}
 
 
 def _row(row: dict[str, Any] | None, columns: Sequence[str]) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.domain.corrections import retracted
 from hub.projections.changes import Change
 
 TIME_COLUMNS = ("effective_from", "effective_to", "recorded_from", "recorded_to")
@@ -37,6 +38,17 @@ class Moment:
 
     effective: date
     recorded: int = EVERYTHING
+
+
+def holds(moment: Moment, row: Any) -> bool:
+    """Whether a version (a row with the four time columns) holds at `moment`: `visible` in
+    Python, for rows already read."""
+    return (
+        row["effective_from"] <= moment.effective
+        and (row["effective_to"] is None or moment.effective < row["effective_to"])
+        and row["recorded_from"] <= moment.recorded
+        and (row["recorded_to"] is None or moment.recorded < row["recorded_to"])
+    )
 
 
 def visible(
@@ -107,17 +119,10 @@ EarlierChanges = Callable[
 
 
 def kept(changes: Iterable[Change]) -> list[Change]:
-    """The changes not retracted by a correction among them (steps 1–2): a retraction that is
-    itself retracted does not count, so retracting it restores what it retracted."""
-    dropped: set[int] = set()
-    result = []
-    for change in sorted(changes, key=lambda c: c.position, reverse=True):
-        if change.position in dropped:
-            continue
-        dropped.update(change.retracts)
-        result.append(change)
-    result.reverse()
-    return result
+    """The changes not retracted by a correction among them (steps 1–2), in position order."""
+    ordered = sorted(changes, key=lambda c: c.position)
+    dropped = retracted((c.position, c.retracts) for c in ordered)
+    return [c for c in ordered if c.position not in dropped]
 
 
 def timeline(history: History, changes: Iterable[Change]) -> Versions:
