@@ -112,6 +112,8 @@ Interval = tuple[str, tuple[Any, ...], date]
 """One version's identity: table, row key, effective_from."""
 Versions = dict[Interval, tuple[date | None, dict[str, Any]]]
 """Versions of a record as the registry says at one position: → (effective_to, row)."""
+Said = dict[Interval, tuple[date | None, dict[str, Any], int]]
+"""Versions as stored and still said: → (effective_to, row, recorded_from)."""
 
 EarlierChanges = Callable[
     [asyncpg.Connection, Sequence[UUID], int], Awaitable[dict[UUID, list[Change]]]
@@ -267,9 +269,9 @@ class RecordViews:
 
 async def _recorded(
     conn: asyncpg.Connection, history: History, ids: Sequence[UUID]
-) -> dict[UUID, dict[Interval, tuple[date | None, dict[str, Any], int]]]:
+) -> dict[UUID, Said]:
     """The versions the registry says now of each record: → (effective_to, row, recorded_from)."""
-    found: dict[UUID, dict[Interval, tuple[date | None, dict[str, Any], int]]] = {}
+    found: dict[UUID, Said] = {}
     for table in history.tables:
         rows = await conn.fetch(
             f"SELECT {', '.join(table.columns)}, effective_from, effective_to, recorded_from"
@@ -289,7 +291,7 @@ async def _recorded(
 
 def _needs_refold(
     history: History,
-    versions: dict[Interval, tuple[date | None, dict[str, Any], int]],
+    versions: Said,
     changes: Sequence[Change],
 ) -> bool:
     """Whether a change retracts, or is effective before, what the record already holds."""
@@ -303,11 +305,11 @@ def _needs_refold(
 
 
 def _diff(
-    old: dict[Interval, tuple[date | None, dict[str, Any], int]],
+    old: Said,
     new: Versions,
     change: Change,
     writes: Writes,
-) -> dict[Interval, tuple[date | None, dict[str, Any], int]]:
+) -> Said:
     """Close the versions `change` ended, insert the ones it began; the versions now said."""
     result = {}
     for interval, (end, row, recorded) in old.items():
@@ -324,10 +326,10 @@ def _diff(
 
 def _append(
     history: History,
-    versions: dict[Interval, tuple[date | None, dict[str, Any], int]],
+    versions: Said,
     change: Change,
     writes: Writes,
-) -> dict[Interval, tuple[date | None, dict[str, Any], int]]:
+) -> Said:
     """A change effective on or after all the record holds: fold it onto the open versions."""
     state: State = {t.name: {} for t in history.tables}
     starts: dict[tuple[str, tuple[Any, ...]], Interval] = {}
