@@ -10,7 +10,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import eventsourcing.persistence
+import psycopg
 import psycopg.conninfo
+import psycopg_pool
 
 log = logging.getLogger("hub.database")
 
@@ -30,6 +33,30 @@ class Database:
             # end the process before atexit runs.
             self.server._cleanup()
             self.server = None
+
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, timed out, the socket file gone
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutdown, crash, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization
+    eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+)
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database could not be reached or the connection broke, so the
+    same work may succeed once it is back (as opposed to work the database refuses)."""
+    if isinstance(error, _UNAVAILABLE):
+        return True
+    # asyncpg's own InterfaceError ("connection is closed", "released back to the pool"),
+    # not its subclasses, which refuse the data sent.
+    return type(error) is asyncpg.InterfaceError
 
 
 def open_database(configured: str | None, home: Path) -> Database:
