@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, proje
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from hub.batch import DEFAULT_SIZE, Batch
+from hub.domain.checks import camel_case, plain_text, plain_texts
 from hub.domain.claim import Claim, claim_id
 from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE, retracted
 from hub.domain.envelope import Actor, Envelope
@@ -30,6 +31,8 @@ from hub.domain.record import Record
 from hub.personal_data import KeyStore
 
 R = TypeVar("R", bound=Record)
+MAX_REASON = 2_000
+MAX_IDEMPOTENCY_KEY = 200
 ATTEMPTS = 10
 STRIPES = 256
 
@@ -60,6 +63,16 @@ class Request:
     reason: str | None = None
     idempotency_key: str | None = None
     corrects: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        """No text of a request holds control characters (they would stop the views); the
+        stamp's own texts are bounded too."""
+        for name, value in self.inputs.items():
+            plain_texts(value, camel_case(name))
+        if self.reason is not None:
+            plain_text(self.reason, "reason", max_length=MAX_REASON)
+        if self.idempotency_key is not None:
+            plain_text(self.idempotency_key, "idempotencyKey", max_length=MAX_IDEMPOTENCY_KEY)
 
     def envelope(self) -> Envelope:
         effective_on = self.effective_on or self.today

@@ -8,10 +8,13 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Send
+from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -33,6 +36,27 @@ class HubGraphQL(GraphQL):
     def __init__(self, hub: Hub) -> None:
         super().__init__(schema, graphql_ide="graphiql", keep_alive=True, keep_alive_interval=15)
         self.hub = hub
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        """As strawberry's, but a request that is not a GraphQL request is answered in the
+        API's error shape (`BAD_REQUEST`) instead of plain text."""
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as refused:
+            response = error_response(refused.status_code, "BAD_REQUEST", refused.reason)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(
+                400,
+                "the body must be a JSON object with `query` (and optionally `variables`, "
+                f"`operationName`, `extensions`), not a JSON {type(parsed).__name__}",
+            )
+        return parsed
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         try:
@@ -62,6 +86,13 @@ class HubGraphQL(GraphQL):
         context.actor, context.auth_error = found.actor, None
         context.expires_at = found.expires_at
         return UNSET
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    """A request refused before any GraphQL ran, in the shape of a GraphQL error."""
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+    )
 
 
 def create_app(
@@ -135,15 +166,10 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     """`GET /events?after=N&entityTypes=A,B&district=D` as Server-Sent Events; `id:` is the
     position, so a client resumes with `Last-Event-ID`."""
 
-    def refuse(status: int, code: str, message: str) -> JSONResponse:
-        return JSONResponse(
-            {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
-        )
-
     try:
         found = credentials(hub.settings.jwt_secret, request.headers.get("authorization"))
     except Unauthenticated as refused:
-        return refuse(401, "UNAUTHENTICATED", str(refused))
+        return error_response(401, "UNAUTHENTICATED", str(refused))
     raw_after = request.headers.get("last-event-id") or request.query_params.get("after")
     types = [t for t in request.query_params.get("entityTypes", "").split(",") if t]
     try:
@@ -153,9 +179,10 @@ async def event_stream(hub: Hub, request: Request) -> Response:
             raise InvalidInput(f"unknown entity types {unknown}", "entityTypes")
         scope = Scope.of(found.actor, types or None, request.query_params.get("district"))
     except ValueError:
-        return refuse(400, "VALIDATION", f"after {raw_after!r} is not a position")
+        return error_response(400, "VALIDATION", f"after {raw_after!r} is not a position")
     except CommandRefused as refusal:
-        return refuse(403 if refusal.code == "FORBIDDEN" else 400, refusal.code, refusal.message)
+        status = 403 if refusal.code == "FORBIDDEN" else 400
+        return error_response(status, refusal.code, refusal.message)
 
     async def body() -> AsyncIterator[str]:
         try:

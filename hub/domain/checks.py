@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import date
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hub.domain.errors import InvalidInput
 
 E_ = TypeVar("E_", bound=Enum)
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+"""Characters no text of the registry holds: C0 and C1 controls but tab and line breaks,
+lone surrogates and noncharacters (PostgreSQL refuses some, and none belongs in a record)."""
+
+MAX_TEXT = 10_000
+"""The longest text any input may be; fields with a tighter bound check it themselves."""
+
+
+def plain_text(value: str, field: str, *, max_length: int = MAX_TEXT) -> str:
+    """`value` if it has no control character and is at most `max_length` characters."""
+    found = _CONTROL.search(value)
+    if found is not None:
+        raise InvalidInput(
+            f"{field} contains the control character U+{ord(found.group()):04X} at position "
+            f"{found.start()}: text may not contain control characters",
+            field,
+        )
+    if len(value) > max_length:
+        raise InvalidInput(
+            f"{field} must be at most {max_length} characters, got {len(value)}", field
+        )
+    return value
+
+
+def plain_texts(value: Any, field: str) -> None:
+    """`plain_text` on every string inside `value` (mappings and lists walked), each named by
+    its path from `field`."""
+    if isinstance(value, str):
+        plain_text(value, field)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            plain_texts(item, f"{field}.{key}" if field else str(key))
+    elif isinstance(value, list | tuple):
+        for n, item in enumerate(value):
+            plain_texts(item, f"{field}[{n}]")
+
 
 def text(value: str, field: str, *, max_length: int = 200) -> str:
-    value = value.strip()
+    value = plain_text(value, field).strip()
     if not value:
         raise InvalidInput(f"{field} must not be empty", field)
     if len(value) > max_length:

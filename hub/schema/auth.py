@@ -1,31 +1,68 @@
-"""Every operation needs a valid token, except introspection (so GraphiQL can load the docs)."""
+"""Every operation needs a valid token, except introspection (so GraphiQL can load the docs).
+
+Whether an operation is introspection is decided on the fields it selects at its root once
+its fragments are expanded, never on a name the client chose.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
 from strawberry.extensions import SchemaExtension
 
 from hub.auth import Unauthenticated
 from hub.domain.errors import CommandRefused
 
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
 
-def _introspection_only(document: object) -> bool:
-    for definition in getattr(document, "definitions", []):
+
+def root_fields(document: DocumentNode) -> set[str]:
+    """The names of the fields every operation of `document` selects at its root."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    found: set[str] = set()
+
+    def collect(selections: SelectionSetNode, seen: frozenset[str]) -> None:
+        for selection in selections.selections:
+            if isinstance(selection, FieldNode):
+                found.add(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                collect(selection.selection_set, seen)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                fragment = fragments.get(name)
+                if fragment is None or name in seen:
+                    found.add(f"...{name}")  # unknown or cyclic: never introspection
+                else:
+                    collect(fragment.selection_set, seen | {name})
+
+    for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
-            for selection in definition.selection_set.selections:
-                name = getattr(getattr(selection, "name", None), "value", "")
-                if not name.startswith("__"):
-                    return False
-    return True
+            collect(definition.selection_set, frozenset())
+    return found
+
+
+def introspection_only(document: DocumentNode | None) -> bool:
+    return document is not None and root_fields(document) <= INTROSPECTION_FIELDS
 
 
 class Authenticated(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
         error = getattr(context, "auth_error", None)
-        if error is not None and not _introspection_only(self.execution_context.graphql_document):
+        if error is not None and not introspection_only(self.execution_context.graphql_document):
             self.execution_context.result = ExecutionResult(
                 data=None,
                 errors=[GraphQLError(str(error), extensions={"code": "UNAUTHENTICATED"})],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, NewType, TypeVar
 from zoneinfo import ZoneInfo
@@ -153,6 +153,13 @@ async def moment_of(info: Any, as_of: AsOf | None) -> Moment | None:
     recorded = as_of.recorded
     if recorded.tzinfo is None:
         recorded = recorded.replace(tzinfo=ZoneInfo(hub.settings.timezone))
+    try:
+        recorded = recorded.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"asOf.recorded {as_of.recorded.isoformat()} is outside the years 1 to 9999 in UTC",
+            "asOf.recorded",
+        ) from None
     return Moment(effective, await last_recorded(hub.pool, recorded))
 
 

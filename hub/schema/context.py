@@ -43,8 +43,10 @@ class Context:
 
     @property
     def caller(self) -> Actor:
-        """The authenticated actor; the Authenticated extension guarantees there is one."""
-        assert self.actor is not None
+        """The authenticated actor; `Unauthenticated` (answered as UNAUTHENTICATED) if the
+        request carries no valid token."""
+        if self.actor is None:
+            raise self.auth_error or Unauthenticated("no token")
         return self.actor
 
 

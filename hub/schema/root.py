@@ -19,6 +19,7 @@ from hub.schema import (
     station,
     worker,
 )
+from hub.schema.arguments import PlainTextArguments
 from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, FieldChange, Principal
 from hub.schema.context import Info
@@ -99,6 +100,7 @@ schema = strawberry.Schema(
     subscription=Subscription,
     extensions=[
         Authenticated,
+        PlainTextArguments,
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
     ],
