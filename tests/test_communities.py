@@ -272,6 +272,14 @@ def test_a_header_without_the_expected_columns_is_refused() -> None:
     assert "the file is empty" in str(refused.value.problems[0])
 
 
+def test_a_name_with_a_control_character_is_refused() -> None:
+    with pytest.raises(ImportRefused) as refused:
+        parse_csv("code,name,district,urban\n500103001001,解放碑\x00社区,500103,true\n")
+    [problem] = refused.value.problems
+    assert (problem.line, problem.column) == (2, "name")
+    assert "control character U+0000" in problem.why
+
+
 def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "gbk.csv"
     path.write_bytes("code,name,district,urban\n500103001001,社区,500103,true\n".encode("gbk"))
