@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.config import DEV_SECRET, Settings
+from hub.projections.held_back import every_held
 from hub.runtime import projections
 
 if TYPE_CHECKING:
@@ -52,10 +53,12 @@ def _migrate(_: argparse.Namespace) -> None:
 def _project(args: argparse.Namespace) -> None:
     from hub.runtime import Hub
 
-    async def main() -> None:
+    async def main() -> int:
         hub = Hub(Settings.from_env())
         await hub.start(project=False)
         try:
+            if args.retry:
+                return await _retry(hub, lambda line: print(line, flush=True))
             if args.rebuild:
                 await hub.projector.rebuild(args.rebuild)
                 print(f"rebuilding {', '.join(args.rebuild)} from position 0", flush=True)
@@ -63,11 +66,14 @@ def _project(args: argparse.Namespace) -> None:
             if not args.once:
                 print("following the event store (Ctrl-C to stop)", flush=True)
                 await hub.projector.run()
+            return 0
         finally:
             await hub.stop()
 
     with _interruptible():
-        asyncio.run(main())
+        held = asyncio.run(main())
+        if held:
+            sys.exit(f"hub project --retry: {held} record(s) remain held back")
 
 
 def _import_reference(args: argparse.Namespace) -> None:
@@ -191,6 +197,25 @@ async def _catch_up(hub: Hub, say: Callable[[str], None]) -> tuple[int, float]:
     return covered, seconds
 
 
+async def _retry(hub: Hub, say: Callable[[str], None]) -> int:
+    """Apply the held-back records again, saying what became of each; return how many remain
+    held back."""
+    outcomes = await hub.projector.retry()
+    for o in outcomes:
+        record = f"{o.held.projection}: record {o.held.entity_id} held at {o.held.position}"
+        if o.again is None:
+            say(f"{record}: applied its {o.applied} event(s); released")
+        else:
+            say(
+                f"{record}: applied {o.applied} event(s), then position {o.again.position}"
+                f" failed again: {o.again.error}; still held"
+            )
+    remaining = len(await every_held(hub.pool))
+    released = sum(o.again is None for o in outcomes)
+    say(f"retried {len(outcomes)} held-back record(s): {released} released, {remaining} held")
+    return remaining
+
+
 TIDY_AFTER = 10_000
 """Events after which a catch-up refreshes the read tables' statistics."""
 
@@ -263,7 +288,13 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("migrate", help="apply migrations/*.sql").set_defaults(run=_migrate)
 
     project = commands.add_parser("project", help="run the projections alone")
-    project.add_argument(
+    what = project.add_mutually_exclusive_group()
+    what.add_argument(
+        "--retry",
+        action="store_true",
+        help="apply the held-back records again (once their cause is fixed), then stop",
+    )
+    what.add_argument(
         "--rebuild",
         nargs="+",
         metavar="NAME",

@@ -18,6 +18,7 @@ from hub.projections.agencies import Agencies
 from hub.projections.communities import Communities
 from hub.projections.courses import Courses
 from hub.projections.event_log import EventLog
+from hub.projections.held_back import every_held
 from hub.projections.projects import Projects
 from hub.projections.runner import Projection, Projector, open_pool
 from hub.projections.stations import Stations
@@ -145,6 +146,7 @@ class Hub:
                 "SELECT coalesce(max(notification_id), 0) FROM registry_events"
             )
             rows = await conn.fetch("SELECT name, position, updated_at FROM projection_positions")
+            held = await every_held(conn)
         return {
             "head": head,
             "projections": {
@@ -155,6 +157,7 @@ class Hub:
                 }
                 for r in rows
             },
+            "heldBack": [h.public() for h in held],
         }
 
 

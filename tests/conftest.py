@@ -6,8 +6,11 @@ hub a test starts gets a database of its own, made fresh.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -110,3 +113,18 @@ async def client(server_url: str) -> AsyncIterator[Client]:
 async def database(server_url: str) -> str:
     """A fresh, empty database for a test that starts and stops hubs itself."""
     return await fresh_database(server_url)
+
+
+async def hub_command(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `hub` command line on database `database` in a process of its own."""
+    env = {**os.environ, "HUB_JWT_SECRET": SECRET, "HUB_DATABASE_URL": database}
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "hub", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=ROOT,
+        timeout=120,
+    )

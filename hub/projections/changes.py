@@ -45,33 +45,39 @@ class Change:
         return {camel_case(k): _public(v) for k, v in facts.items()}
 
 
-def decode(mapper: Mapper, rows: list[tuple[int, UUID, int, str, bytes]]) -> list[Change]:
+Row = tuple[int, UUID, int, str, bytes]
+"""A stored event as read: position, originator id, version, topic, state."""
+
+
+def decode(mapper: Mapper, rows: list[Row]) -> list[Change]:
     """Decode stored rows into changes of records; other rows (claims) are left out."""
-    changes: list[Change] = []
-    for position, originator_id, version, topic, state in rows:
-        event = mapper.to_domain_event(
-            StoredEvent(
-                originator_id=originator_id, originator_version=version, topic=topic, state=state
-            )
+    return [change for row in rows if (change := decode_row(mapper, row)) is not None]
+
+
+def decode_row(mapper: Mapper, row: Row) -> Change | None:
+    """One stored row as a change of a record, or None for another row (a claim); raises
+    when the row cannot be decoded (a topic no module has, a state that does not fit)."""
+    position, originator_id, version, topic, state = row
+    event = mapper.to_domain_event(
+        StoredEvent(
+            originator_id=originator_id, originator_version=version, topic=topic, state=state
         )
-        owner = _owner(type(event))
-        if owner is None:
-            continue
-        kind = type(event).__name__
-        changes.append(
-            Change(
-                position=position,
-                entity_id=event.originator_id,
-                entity_type=owner.entity_type.value,
-                type=owner.__name__ + kind,
-                kind=kind,
-                version=version,
-                recorded_at=event.timestamp,
-                envelope=event.envelope,
-                facts={k: v for k, v in event.__dict__.items() if k not in _INTERNAL},
-            )
-        )
-    return changes
+    )
+    owner = _owner(type(event))
+    if owner is None:
+        return None
+    kind = type(event).__name__
+    return Change(
+        position=position,
+        entity_id=event.originator_id,
+        entity_type=owner.entity_type.value,
+        type=owner.__name__ + kind,
+        kind=kind,
+        version=version,
+        recorded_at=event.timestamp,
+        envelope=event.envelope,
+        facts={k: v for k, v in event.__dict__.items() if k not in _INTERNAL},
+    )
 
 
 @functools.cache

@@ -4,6 +4,9 @@ Each batch is one transaction that updates every projection's tables and its tra
 position, so a crash at any point leaves each projection at a position it fully applied.
 The store's writers serialise on a table lock, so positions commit in order: reading
 "after my position" never skips an event that commits later.
+
+An event a projection cannot apply (or nobody can decode) does not stop the views: that
+projection holds its record back (`hub.projections.held_back`) and every other record goes on.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
 import asyncpg
 from eventsourcing.persistence import Mapper
 
-from hub.projections.changes import Change, decode
-from hub.projections.timeline import EarlierChanges
+from hub.database import unavailable
+from hub.projections.changes import Change, Row, decode, decode_row
+from hub.projections.held_back import Held, every_held, hold, holding, release, release_all
+from hub.projections.timeline import EVERYTHING, EarlierChanges
 
 log = logging.getLogger("hub.projections")
 
@@ -53,6 +59,38 @@ async def _keep(_: asyncpg.Connection) -> None:
     """Keep session settings when a connection goes back to the pool."""
 
 
+@dataclass(frozen=True)
+class Retried:
+    """What a retry of one held-back record did."""
+
+    held: Held
+    """The record as it was held."""
+    applied: int
+    """Its events applied now."""
+    again: Held | None
+    """Where it is held now, if an event failed again."""
+
+
+def _decode_batch(mapper: Mapper, rows: list[Row]) -> tuple[list[Change], list[tuple[Row, str]]]:
+    """The changes of the rows that decode, and each row that does not, with why."""
+    changes, undecodable = [], []
+    for row in rows:
+        try:
+            change = decode_row(mapper, row)
+        except Exception as error:  # whatever the reason, the record is held back
+            undecodable.append((row, _say(error)))
+            continue
+        if change is not None:
+            changes.append(change)
+    return changes, undecodable
+
+
+def _say(error: BaseException) -> str:
+    """The error on one line (the database adds its detail on lines of their own), storable
+    as text (a decoding error may quote the NUL that made it)."""
+    return " ".join(f"{type(error).__name__}: {error}".replace("\x00", "\\x00").split())
+
+
 class Projector:
     def __init__(
         self,
@@ -79,39 +117,152 @@ class Projector:
         return {p.name: known[p.name] for p in self.projections}
 
     async def step(self) -> int:
-        """Apply one batch; return how many stored events it covered (0 when caught up)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT name, position FROM projection_positions WHERE name = ANY($1) FOR UPDATE",
-                [p.name for p in self.projections],
+        """Apply one batch; return how many stored events it covered (0 when caught up).
+
+        The batch is applied in one go; if that fails for a reason other than the database
+        being out of reach, it is applied again event by event, holding back the records whose
+        events fail.
+        """
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    covered, held = await self._batch(conn, one_by_one=False)
+            except Exception as error:
+                if unavailable(error):
+                    raise
+                log.warning(
+                    "a projection batch failed (%s); applying it event by event", _say(error)
+                )
+                async with conn.transaction():
+                    covered, held = await self._batch(conn, one_by_one=True)
+            for h in held:
+                log.error(
+                    "projection %s holds back record %s at position %s: %s"
+                    " (its later events wait for `hub project --retry`)",
+                    h.projection,
+                    h.entity_id,
+                    h.position,
+                    h.error,
+                )
+        return covered
+
+    async def _batch(self, conn: asyncpg.Connection, *, one_by_one: bool) -> tuple[int, list[Held]]:
+        """Apply the next batch; return how many stored events it covered, and the records
+        it held back."""
+        rows = await conn.fetch(
+            "SELECT name, position FROM projection_positions WHERE name = ANY($1) FOR UPDATE",
+            [p.name for p in self.projections],
+        )
+        at = {r["name"]: r["position"] for r in rows}
+        start = min(at.values())
+        stored = await conn.fetch(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM registry_events WHERE notification_id > $1"
+            " ORDER BY notification_id LIMIT $2",
+            start,
+            self.batch_size,
+        )
+        if not stored:
+            return 0, []
+        changes, undecodable = await asyncio.to_thread(
+            _decode_batch, self.mapper, [tuple(r.values()) for r in stored]
+        )
+        held = await holding(conn, list({r["originator_id"] for r in stored}))
+        newly: dict[tuple[str, UUID], Held] = {}
+
+        def hold_back(name: str, entity_id: UUID, position: int, error: str) -> None:
+            if held.get((name, entity_id), EVERYTHING) > position:
+                held[(name, entity_id)] = position
+                newly[(name, entity_id)] = Held(name, entity_id, position, error)
+
+        def pending(projection: Projection, change: Change) -> bool:
+            return (
+                change.position > at[projection.name]
+                and held.get((projection.name, change.entity_id), EVERYTHING) > change.position
             )
-            at = {r["name"]: r["position"] for r in rows}
-            start = min(at.values())
-            stored = await conn.fetch(
-                "SELECT notification_id, originator_id, originator_version, topic, state"
-                " FROM registry_events WHERE notification_id > $1"
-                " ORDER BY notification_id LIMIT $2",
-                start,
-                self.batch_size,
-            )
-            if not stored:
-                return 0
-            changes = await asyncio.to_thread(
-                decode, self.mapper, [tuple(r.values()) for r in stored]
-            )
-            last = stored[-1]["notification_id"]
+
+        for (position, entity_id, *_), error in undecodable:
             for projection in self.projections:
-                behind = [c for c in changes if c.position > at[projection.name]]
+                if position > at[projection.name]:
+                    hold_back(projection.name, entity_id, position, error)
+        if one_by_one:
+            for change in changes:
+                for projection in self.projections:
+                    if not pending(projection, change):
+                        continue
+                    try:
+                        async with conn.transaction():
+                            await projection.apply(conn, [change], self.earlier)
+                    except Exception as error:
+                        if unavailable(error):
+                            raise
+                        hold_back(projection.name, change.entity_id, change.position, _say(error))
+        else:
+            for projection in self.projections:
+                behind = [c for c in changes if pending(projection, c)]
                 if behind:
                     await projection.apply(conn, behind, self.earlier)
-            await conn.execute(
-                "UPDATE projection_positions SET position = $2, updated_at = now()"
-                " WHERE name = ANY($1) AND position < $2",
-                [p.name for p in self.projections],
-                last,
-            )
-            await conn.execute("SELECT pg_notify($1, $2)", PROJECTED_CHANNEL, str(last))
-            return len(stored)
+        await hold(conn, list(newly.values()))
+        last = stored[-1]["notification_id"]
+        await conn.execute(
+            "UPDATE projection_positions SET position = $2, updated_at = now()"
+            " WHERE name = ANY($1) AND position < $2",
+            [p.name for p in self.projections],
+            last,
+        )
+        await conn.execute("SELECT pg_notify($1, $2)", PROJECTED_CHANNEL, str(last))
+        return len(stored), list(newly.values())
+
+    async def retry(self) -> list[Retried]:
+        """Apply every held-back record's events again, from the one that failed up to its
+        projection's position, in position order; release the record if they all apply, or
+        hold it at the event that fails now.
+
+        Each record is retried in a transaction that locks its projection's position, so a
+        projector running in another process waits rather than racing it.
+        """
+        named = {p.name: p for p in self.projections}
+        outcomes = []
+        for before in await every_held(self.pool):
+            projection = named.get(before.projection)
+            if projection is None:
+                continue
+            async with self.pool.acquire() as conn, conn.transaction():
+                at = await conn.fetchval(
+                    "SELECT position FROM projection_positions WHERE name = $1 FOR UPDATE",
+                    projection.name,
+                )
+                key = (projection.name, before.entity_id)
+                since = (await holding(conn, [before.entity_id])).get(key)
+                if since is None:  # retried meanwhile by another process
+                    continue
+                stored = await conn.fetch(
+                    "SELECT notification_id, originator_id, originator_version, topic, state"
+                    " FROM registry_events WHERE originator_id = $1"
+                    " AND notification_id BETWEEN $2 AND $3 ORDER BY notification_id",
+                    before.entity_id,
+                    since,
+                    at,
+                )
+                applied, again = 0, None
+                for row in stored:
+                    try:
+                        async with conn.transaction():
+                            change = decode_row(self.mapper, tuple(row.values()))
+                            if change is not None:
+                                await projection.apply(conn, [change], self.earlier)
+                    except Exception as error:
+                        if unavailable(error):
+                            raise
+                        again = Held(*key, row["notification_id"], _say(error))
+                        break
+                    applied += change is not None
+                if again is None:
+                    await release(conn, *key)
+                else:
+                    await hold(conn, [again])
+            outcomes.append(Retried(before, applied, again))
+        return outcomes
 
     async def earlier(
         self, conn: asyncpg.Connection, ids: Sequence[UUID], upto: int
@@ -170,6 +321,7 @@ class Projector:
         async with self.pool.acquire() as conn, conn.transaction():
             tables = [table for projection in chosen for table in projection.tables]
             await conn.execute(f"TRUNCATE {', '.join(tables)}")
+            await release_all(conn, [p.name for p in chosen])
             await conn.execute(
                 "UPDATE projection_positions SET position = 0 WHERE name = ANY($1)",
                 [p.name for p in chosen],
