@@ -41,6 +41,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # shutdown, crash, cannot connect now
     asyncpg.exceptions.InsufficientResourcesError,  # too many connections, disk full
     asyncpg.exceptions.TransactionRollbackError,  # deadlock, serialization
+    asyncpg.exceptions.LockNotAvailableError,  # lock_timeout
     eventsourcing.persistence.OperationalError,
     eventsourcing.persistence.InterfaceError,
     psycopg.OperationalError,
