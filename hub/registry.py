@@ -27,7 +27,7 @@ from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE, retracte
 from hub.domain.envelope import Actor, Envelope
 from hub.domain.errors import CommandRefused, Conflict, InvalidInput, InvalidState, NotFound
 from hub.domain.record import Record
-from hub.personal_data import KeyStore
+from hub.personal_data import Kek, KeyStore
 
 R = TypeVar("R", bound=Record)
 ATTEMPTS = 10
@@ -186,12 +186,12 @@ class Unit:
 class Registry(Application):
     name = "Registry"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, kek: Kek, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Commands on one record queue here instead of racing to the store; races with other
         # processes are still caught by the store and retried.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
-        self.keys = KeyStore(self.recorder.datastore)  # type: ignore[attr-defined]
+        self.keys = KeyStore(self.recorder.datastore, kek)  # type: ignore[attr-defined]
         self._batches = threading.local()
 
     def _lock_for(self, request: Request) -> threading.Lock | contextlib.nullcontext[None]:
