@@ -12,6 +12,9 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import hashlib
+import hmac
+import json
 import logging
 import os
 import stat
@@ -69,7 +72,7 @@ def _derive(secret: bytes, label: bytes, length: int) -> bytes:
 
 class Kek:
     """The key-encryption key: worker keys are stored only wrapped by it (AES-GCM, the worker
-    id as associated data)."""
+    id as associated data), and idempotency fingerprints are keyed by a key derived from it."""
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) != KEK_BYTES:
@@ -79,6 +82,7 @@ class Kek:
         self._aead = AESGCM(secret)
         self.id = _derive(secret, b"hub personal-data key id", 8)
         """Stored beside each wrapped key, so a wrong KEK is told apart from erased keys."""
+        self._fingerprints = _derive(secret, b"hub idempotency fingerprint", 32)
 
     def __repr__(self) -> str:
         return f"Kek(id={self.id.hex()})"
@@ -96,6 +100,12 @@ class Kek:
             raise PersonalDataKeyError(
                 f"the stored key of worker {worker_id} does not open with the personal-data key"
             ) from None
+
+    def fingerprint(self, digest: str) -> str:
+        """An HMAC-SHA256 of a request's digest (`Request.digest`): it confirms nothing about
+        the request's inputs to whoever lacks the KEK. Keying the digest, not the inputs, lets
+        claims stored before with the bare digest be re-keyed in place (`check_and_upgrade`)."""
+        return hmac.new(self._fingerprints, digest.encode(), hashlib.sha256).hexdigest()
 
 
 def _mismatch(kek: Kek, stored: bytes | None) -> str:
@@ -276,7 +286,11 @@ class KeysByWorker:
 
 async def check_and_upgrade(url: str, kek: Kek) -> None:
     """At start: refuse a KEK other than the stored keys'; wrap keys stored raw (before
-    migration 011). All in one transaction."""
+    migration 011); re-key the bare SHA-256 fingerprints of idempotency claims made before it.
+
+    All in one transaction. The claims are the event store's rows: only their `fingerprint`
+    changes, to what `Kek.fingerprint` makes of it, so a retry of such a request still replays.
+    """
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
@@ -296,5 +310,35 @@ async def check_and_upgrade(url: str, kek: Kek) -> None:
             )
             if raw:
                 log.info("wrapped %d worker keys stored raw", len(raw))
+            await _rekey_claims(conn, kek)
     finally:
         await conn.close()
+
+
+async def _rekey_claims(conn: asyncpg.Connection, kek: Kek) -> None:
+    if not await conn.fetchval("SELECT EXISTS (SELECT FROM unkeyed_fingerprints)"):
+        return  # as in every database made since (whose store may not exist yet)
+    claims = await conn.fetch(
+        "SELECT notification_id, state FROM registry_events"
+        " JOIN unkeyed_fingerprints USING (notification_id) FOR UPDATE OF unkeyed_fingerprints"
+    )
+    rekeyed = []
+    for claim in claims:
+        state = json.loads(claim["state"])
+        if str(state.get("key", "")).startswith("idempotency:") and state.get("fingerprint"):
+            state["fingerprint"] = kek.fingerprint(state["fingerprint"])
+            rekeyed.append(
+                (
+                    claim["notification_id"],
+                    json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode(),
+                )
+            )
+    await conn.executemany(
+        "UPDATE registry_events SET state = $2 WHERE notification_id = $1", rekeyed
+    )
+    await conn.execute(
+        "DELETE FROM unkeyed_fingerprints WHERE notification_id = ANY($1::bigint[])",
+        [c["notification_id"] for c in claims],
+    )
+    if rekeyed:
+        log.info("re-keyed %d idempotency fingerprints stored bare", len(rekeyed))

@@ -80,8 +80,13 @@ class Request:
             retracts=tuple(sorted(set(self.corrects))),
         )
 
-    def fingerprint(self) -> str:
-        """What makes two requests with one idempotency key the same request."""
+    def fingerprint(self, kek: Kek) -> str:
+        """What makes two requests with one idempotency key the same request; keyed, since
+        the inputs may be personal data."""
+        return kek.fingerprint(self.digest())
+
+    def digest(self) -> str:
+        """The SHA-256 of what the request asks: never stored bare (see `fingerprint`)."""
         facts = {
             "command": self.command,
             "inputs": self.inputs,
@@ -188,6 +193,7 @@ class Registry(Application):
 
     def __init__(self, *args: Any, kek: Kek, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.kek = kek
         # Commands on one record queue here instead of racing to the store; races with other
         # processes are still caught by the store and retried.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
@@ -237,7 +243,7 @@ class Registry(Application):
             if request.idempotency_key
             else None
         )
-        fingerprint = request.fingerprint() if key is not None else ""
+        fingerprint = request.fingerprint(self.kek) if key is not None else ""
         for attempt in range(ATTEMPTS):
             if key is not None:
                 first = self.claim_holder(key)

@@ -18,10 +18,12 @@ from uuid import UUID
 import asyncpg
 import pytest
 
+from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_id_number
 from hub.personal_data import KEY_FILE, Kek, PersonalDataKeyError, unseal
+from hub.registry import Request
 from tests.agency_api import AUDITOR, MUNICIPAL, send
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, running
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, running
 from tests.worker_api import ERASE, REGISTER_WORKER, WORKER
 
 KEK_SECRET = base64.b64decode(PERSONAL_DATA_KEY)
@@ -38,6 +40,33 @@ def registration(name: str, id_number: str, key: str) -> dict[str, Any]:
         "effectiveOn": "2018-03-01",
         "idempotencyKey": key,
     }
+
+
+def digest_of(input: dict[str, Any]) -> str:
+    """The bare SHA-256 that claims used to hold for this registerWorker `input`."""
+    return Request(
+        command="registerWorker",
+        actor=Actor("test-municipal", Role.MUNICIPAL),
+        correlation_id="",
+        today=date.today(),
+        inputs={
+            "name": input["name"],
+            "id_number": input["idNumber"],
+            "district": input["district"],
+            "education": input["education"],
+            "employer": None,
+        },
+        effective_on=date.fromisoformat(input["effectiveOn"]),
+        idempotency_key=input["idempotencyKey"],
+    ).digest()
+
+
+async def stored_fingerprint(client: Client, key: str) -> str:
+    claim = await asyncio.to_thread(
+        client.hub.registry.claim_holder, f"idempotency:test-municipal:{key}"
+    )
+    assert claim is not None
+    return claim.fingerprint
 
 
 async def raw_key(conn: Any, worker_id: str) -> bytes:
@@ -68,7 +97,7 @@ async def test_an_erased_worker_leaves_nothing_readable_in_any_database_file(
     tmp_path: Path,
 ) -> None:
     """After erasure no file of the database (heap, indexes, WAL, logs) holds the name, the ID
-    number, the worker's raw key or the KEK.
+    number, the worker's raw key, the KEK, or the bare SHA-256 of the registration.
 
     That no 32-byte window of any file opens the sealed name token follows from the raw key's
     absence: AES-GCM opens a token under its own key only (one forgery in 2^128 otherwise), so
@@ -94,6 +123,8 @@ async def test_an_erased_worker_leaves_nothing_readable_in_any_database_file(
         )
         token = json.loads(state)["name"]
         assert unseal(key, UUID(worker_id), token) == name  # the key the scan looks for
+        digest = digest_of(input)
+        assert await stored_fingerprint(client, input["idempotencyKey"]) == KEK.fingerprint(digest)
         needles = {
             "name": name.encode(),
             "ID number": id_number.encode(),
@@ -102,6 +133,8 @@ async def test_an_erased_worker_leaves_nothing_readable_in_any_database_file(
             "raw key (base64)": base64.b64encode(key),
             "KEK": KEK_SECRET,
             "KEK (base64)": PERSONAL_DATA_KEY.encode(),
+            "bare SHA-256 of the request": digest.encode(),
+            "bare SHA-256 of the request (bytes)": bytes.fromhex(digest),
         }
         pgdata = home / "pgdata"
         await client.hub.pool.execute("CHECKPOINT")
@@ -182,25 +215,36 @@ async def test_the_key_file_is_made_private_and_refused_when_it_is_not(
             pass
 
 
-async def test_keys_stored_raw_before_are_wrapped_at_start(database: str) -> None:
-    """A database as it was before migration 011 (raw keys) is upgraded when the hub starts:
-    keys wrapped, names still shown."""
+async def test_keys_and_fingerprints_stored_before_are_upgraded_at_start(database: str) -> None:
+    """A database as it was before migration 011 (raw keys, bare SHA-256 fingerprints) is
+    upgraded when the hub starts: keys wrapped, fingerprints keyed, retries still replayed."""
     input = registration("旧库社工", make_id_number("500103", date(1985, 6, 7), 8), "legacy-1")
     async with running(database) as client:
         registered = await send(client, REGISTER_WORKER, **input)
         assert registered["errors"] == []
         worker_id = registered["worker"]["id"]
         before = await client.events()
+    digest = digest_of(input)
     conn = await asyncpg.connect(database)
     try:
         key = await raw_key(conn, worker_id)
+        claim = await conn.fetchrow(
+            "SELECT notification_id, state FROM registry_events WHERE state LIKE $1",
+            f"%{KEK.fingerprint(digest)}%".encode(),
+        )
         async with conn.transaction():  # back to what the code before 011 stored
             await conn.execute(
                 "ALTER TABLE personal_data_keys DROP COLUMN kek_id;"
+                " DROP TABLE unkeyed_fingerprints;"
                 " DELETE FROM schema_migrations WHERE name = '011_wrapped_keys.sql'"
             )
             await conn.execute(
                 "UPDATE personal_data_keys SET key = $2 WHERE worker_id = $1", UUID(worker_id), key
+            )
+            await conn.execute(
+                "UPDATE registry_events SET state = $2 WHERE notification_id = $1",
+                claim["notification_id"],
+                claim["state"].replace(KEK.fingerprint(digest).encode(), digest.encode()),
             )
     finally:
         await conn.close()
@@ -213,6 +257,14 @@ async def test_keys_stored_raw_before_are_wrapped_at_start(database: str) -> Non
         assert KEK.unwrap(UUID(worker_id), row["key"], row["kek_id"]) == key
         shown = (await client.run(WORKER, {"id": worker_id}, auth=MUNICIPAL))["worker"]
         assert shown["name"] == "旧库社工"
+        state = await client.hub.pool.fetchval(
+            "SELECT state FROM registry_events WHERE notification_id = $1",
+            claim["notification_id"],
+        )
+        assert digest.encode() not in state
+        assert await stored_fingerprint(client, "legacy-1") == KEK.fingerprint(digest)
         replayed = await send(client, REGISTER_WORKER, **input)
         assert replayed["errors"] == [] and replayed["worker"]["id"] == worker_id
         assert await client.events() == before
+        other = await send(client, REGISTER_WORKER, **{**input, "name": "别人"})
+        assert [e["code"] for e in other["errors"]] == ["CONFLICT"]
