@@ -22,9 +22,11 @@ from datetime import date
 from pathlib import Path
 
 from hub.commands.agency import register_agency
+from hub.config import Settings
 from hub.database import event_store_env
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_credit_code
+from hub.personal_data import load_kek
 from hub.registry import Registry, Request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,7 +75,10 @@ async def rate(
 
 def direct_baseline(url: str, count: int) -> float:
     """Registrations per second called on the registry itself, in this process."""
-    registry = Registry(env=event_store_env(url))
+    settings = Settings.from_env()  # the served hub's, so the same personal-data key
+    registry = Registry(
+        env=event_store_env(url), kek=load_kek(settings.personal_data_key, settings.home)
+    )
     actor = Actor("bench", Role.MUNICIPAL)
     started = time.perf_counter()
     for _ in range(count):

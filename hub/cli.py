@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub.config import DEV_SECRET, Settings
+from hub.personal_data import PersonalDataKeyError
 from hub.projections.held_back import every_held
 from hub.runtime import projections
 
@@ -353,4 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     reference.set_defaults(run=_export_event_reference)
 
     args = parser.parse_args(argv)
-    args.run(args)
+    try:
+        args.run(args)
+    except PersonalDataKeyError as refused:
+        sys.exit(f"hub {args.command}: {refused}")

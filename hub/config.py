@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +25,8 @@ class Settings:
     projection_batch: int
     stream_buffer: int
     stream_stall_seconds: float
+    personal_data_key: str | None = field(default=None, repr=False)
+    """Base64 of the 32-byte key-encryption key; None: the key file in `home`."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -42,6 +44,7 @@ class Settings:
             "projection_batch": int(env.get("HUB_PROJECTION_BATCH", "500")),
             "stream_buffer": int(env.get("HUB_STREAM_BUFFER", "1000")),
             "stream_stall_seconds": float(env.get("HUB_STREAM_STALL_SECONDS", "30")),
+            "personal_data_key": env.get("HUB_PERSONAL_DATA_KEY") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE, retracte
 from hub.domain.envelope import Actor, Envelope
 from hub.domain.errors import CommandRefused, Conflict, InvalidInput, InvalidState, NotFound
 from hub.domain.record import Record
-from hub.personal_data import KeyStore
+from hub.personal_data import Kek, KeyStore
 
 R = TypeVar("R", bound=Record)
 MAX_REASON = 2_000
@@ -93,8 +93,13 @@ class Request:
             retracts=tuple(sorted(set(self.corrects))),
         )
 
-    def fingerprint(self) -> str:
-        """What makes two requests with one idempotency key the same request."""
+    def fingerprint(self, kek: Kek) -> str:
+        """What makes two requests with one idempotency key the same request; keyed, since
+        the inputs may be personal data."""
+        return kek.fingerprint(self.digest())
+
+    def digest(self) -> str:
+        """The SHA-256 of what the request asks: never stored bare (see `fingerprint`)."""
         facts = {
             "command": self.command,
             "inputs": self.inputs,
@@ -199,12 +204,13 @@ class Unit:
 class Registry(Application):
     name = "Registry"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, kek: Kek, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.kek = kek
         # Commands on one record queue here instead of racing to the store; races with other
         # processes are still caught by the store and retried.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
-        self.keys = KeyStore(self.recorder.datastore)  # type: ignore[attr-defined]
+        self.keys = KeyStore(self.recorder.datastore, kek)  # type: ignore[attr-defined]
         self._batches = threading.local()
 
     def _lock_for(self, request: Request) -> threading.Lock | contextlib.nullcontext[None]:
@@ -250,7 +256,7 @@ class Registry(Application):
             if request.idempotency_key
             else None
         )
-        fingerprint = request.fingerprint() if key is not None else ""
+        fingerprint = request.fingerprint(self.kek) if key is not None else ""
         for attempt in range(ATTEMPTS):
             if key is not None:
                 first = self.claim_holder(key)

@@ -14,6 +14,7 @@ import asyncpg
 from hub.config import Settings
 from hub.database import event_store_env, migrate, open_database
 from hub.domain.errors import CommandRefused
+from hub.personal_data import KeysByWorker, check_and_upgrade, load_kek
 from hub.projections.agencies import Agencies
 from hub.projections.communities import Communities
 from hub.projections.courses import Courses
@@ -70,18 +71,28 @@ class Hub:
         self.pool: asyncpg.Pool
         self.signals: Signals
         self.projector: Projector
+        self.keys_by_worker: KeysByWorker
+        """Worker keys for the read side, unwrapped with this process's KEK."""
         self._executor = ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command")
         self._projecting: asyncio.Task[None] | None = None
         self.background: list[asyncio.Task[Any]] = []
         """Tasks that live as long as this process serves (stopped by `stop`)."""
 
     async def start(self, *, project: bool | None = None) -> None:
+        """Raises `PersonalDataKeyError` when the KEK is unusable or not the database's."""
+        kek = await asyncio.to_thread(load_kek, self.settings.personal_data_key, self.settings.home)
+        self.keys_by_worker = KeysByWorker(kek)
         self.database = await asyncio.to_thread(
             open_database, self.settings.database_url, self.settings.home
         )
         self.url = self.database.url
-        await migrate(self.url)
-        self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url))
+        try:
+            await migrate(self.url)
+            await check_and_upgrade(self.url, kek)
+        except BaseException:
+            await asyncio.to_thread(self.database.release)
+            raise
+        self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url), kek=kek)
         self.pool = await asyncpg.create_pool(
             self.url,
             min_size=2,

@@ -190,7 +190,7 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                 if row is None:
                     yield ": keep-alive\n\n"
                     continue
-                for event in await present(hub.pool, found.actor, [row]):
+                for event in await present(hub, found.actor, [row]):
                     payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
                     yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
         except StreamEnded as ended:

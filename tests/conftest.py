@@ -7,7 +7,9 @@ hub a test starts gets a database of its own, made fresh.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import os
 import subprocess
 import sys
@@ -30,6 +32,10 @@ from hub.runtime import Hub
 from hub.web import create_app
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
+PERSONAL_DATA_KEY = base64.b64encode(
+    hashlib.sha256(b"hub test personal-data key").digest()
+).decode()
+"""The KEK of every hub the tests start: hubs that share a database must share it."""
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -91,9 +97,12 @@ class Client:
 
 
 @contextlib.asynccontextmanager
-async def running(url: str, **settings: Any) -> AsyncIterator[Client]:
-    """The app on database `url`, with its lifespan running, and a client for it."""
-    values: dict[str, Any] = dict(database_url=url, jwt_secret=SECRET)
+async def running(url: str | None, **settings: Any) -> AsyncIterator[Client]:
+    """The app on database `url` (None: an embedded server under setting `home`), with its
+    lifespan running, and a client for it."""
+    values: dict[str, Any] = dict(
+        database_url=url, jwt_secret=SECRET, personal_data_key=PERSONAL_DATA_KEY
+    )
     values.update(settings)
     hub = Hub(Settings.from_env(**values))
     app = create_app(hub=hub)

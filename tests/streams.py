@@ -16,7 +16,7 @@ import websockets
 from hub.config import Settings
 from hub.runtime import Hub
 from hub.web import create_app
-from tests.conftest import SECRET
+from tests.conftest import PERSONAL_DATA_KEY, SECRET
 
 EVENTS = """subscription($after: Int, $types: [EntityType!], $district: String) {
   events(after: $after, entityTypes: $types, district: $district) {
@@ -42,7 +42,14 @@ class Served:
 @contextlib.asynccontextmanager
 async def served(url: str, **settings: Any) -> AsyncIterator[Served]:
     """The whole app under uvicorn on a free port of this machine."""
-    hub = Hub(Settings.from_env(database_url=url, jwt_secret=SECRET, **settings))
+    hub = Hub(
+        Settings.from_env(
+            database_url=url,
+            jwt_secret=SECRET,
+            personal_data_key=PERSONAL_DATA_KEY,
+            **settings,
+        )
+    )
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

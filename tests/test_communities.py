@@ -19,7 +19,7 @@ from hub.domain.envelope import Actor, Envelope, Role
 from hub.domain.errors import Forbidden, InvalidInput
 from hub.domain.reference import DISTRICTS
 from hub.reference_import import SAMPLE, ImportRefused, import_communities, parse_csv, read_csv
-from tests.conftest import ROOT, SECRET, Client, running, token
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, running, token
 
 AUDITOR = token("AUDITOR")
 PARTNER = token("PARTNER")
@@ -43,7 +43,12 @@ HISTORY = """query($id: ID!) { history(id: $id) {
 
 
 def _hub(*args: str, database: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HUB_JWT_SECRET": SECRET, "HUB_DATABASE_URL": database}
+    env = {
+        **os.environ,
+        "HUB_JWT_SECRET": SECRET,
+        "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
+        "HUB_DATABASE_URL": database,
+    }
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
         capture_output=True,

@@ -13,7 +13,7 @@ import jwt
 from hub.runtime import projections
 from hub.schema.root import schema
 from tests.agency_api import REGISTER, register, registration, send
-from tests.conftest import ROOT, SECRET, Client, running
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, running
 
 
 async def test_graphiql_is_served_to_browsers(client: Client) -> None:
@@ -42,7 +42,12 @@ def test_schema_graphql_matches_the_code() -> None:
 
 
 def _hub(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HUB_JWT_SECRET": SECRET, **env_vars}
+    env = {
+        **os.environ,
+        "HUB_JWT_SECRET": SECRET,
+        "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
+        **env_vars,
+    }
     return subprocess.run(
         [sys.executable, "-m", "hub", *args],
         capture_output=True,

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.personal_data import destroy_keys
 from hub.projections.changes import Change
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, visible
@@ -105,7 +106,7 @@ class Workers(RecordViews):
         if erased:
             # The command deletes the key at once; this makes sure a crash in between
             # cannot leave it behind.
-            await conn.execute("DELETE FROM personal_data_keys WHERE worker_id = ANY($1)", erased)
+            await destroy_keys(conn, erased)
 
 
 async def workers_by_id(

@@ -97,7 +97,7 @@ class AuditQueries:
             effective_from=chosen.effective_from,
             effective_to=chosen.effective_to,
         )
-        events = await present(info.context.hub.pool, actor, rows)
+        events = await present(info.context.hub, actor, rows)
         return connection(
             "event",
             events,

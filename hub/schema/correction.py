@@ -44,5 +44,5 @@ class CorrectionMutations:
         else:  # a replay of the same idempotency key: what the first request wrote
             assert result.position is not None
             rows = await retractions_with(pool, result.position)
-        events = await present(pool, info.context.caller, rows)
+        events = await present(info.context.hub, info.context.caller, rows)
         return RetractEventsPayload(events=events, position=result.position, errors=[])

@@ -6,26 +6,25 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
-
 from hub.domain.envelope import Actor
 from hub.domain.rules import may_see_personal_data
-from hub.personal_data import keys_by_worker, unseal
+from hub.personal_data import unseal
 from hub.projections.workers import workers_by_id
+from hub.runtime import Hub
 from hub.schema.common import Event
 
 PERSONAL_KEYS = ("name", "idNumber")
 
 
-async def present(pool: asyncpg.Pool, actor: Actor, rows: Sequence[Any]) -> list[Event]:
+async def present(hub: Hub, actor: Actor, rows: Sequence[Any]) -> list[Event]:
     """Events of `rows`, with each worker's personal data shown as `actor` may see it.
 
     Reads workers and keys afresh (not through a request's loaders), so that a stream that
     runs for days shows an erasure the moment it happens.
     """
     workers = list({r["entity_id"] for r in rows if r["entity_type"] == "WORKER"})
-    found = await workers_by_id(pool, workers) if workers else []
-    keys = await keys_by_worker(pool, workers) if workers else []
+    found = await workers_by_id(hub.pool, workers) if workers else []
+    keys = await hub.keys_by_worker(hub.pool, workers) if workers else []
     worker_rows = dict(zip(workers, found, strict=True))
     worker_keys = dict(zip(workers, keys, strict=True))
     events = []

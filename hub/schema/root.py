@@ -60,7 +60,7 @@ class Query(*RECORD_QUERIES):
     async def history(self, info: Info, id: strawberry.ID) -> list[Event]:
         pool = info.context.hub.pool
         rows = await event_log.history(pool, record_id(id))
-        events = await present(pool, info.context.caller, rows)
+        events = await present(info.context.hub, info.context.caller, rows)
         if rows:
             changes = await changes_by_event(
                 pool,

@@ -40,7 +40,7 @@ class Subscription:
         try:
             async for row in follow(context.hub, scope, after, expires_at=context.expires_at):
                 if row is not None:
-                    for event in await present(context.hub.pool, actor, [row]):
+                    for event in await present(context.hub, actor, [row]):
                         yield event
         except StreamEnded as ended:
             if ended.code == "UNAUTHENTICATED" and hasattr(context.request, "close"):

@@ -13,7 +13,7 @@ from hub.domain.rules import may_see_personal_data
 from hub.domain.vocabulary import CertificateLevel as DomainCertificateLevel
 from hub.domain.vocabulary import Education as DomainEducation
 from hub.domain.vocabulary import WorkerStatus as DomainWorkerStatus
-from hub.personal_data import keys_by_worker, unseal
+from hub.personal_data import unseal
 from hub.projections.agencies import agencies_by_id
 from hub.projections.courses import attendances_by_worker
 from hub.projections.timeline import Moment
@@ -87,7 +87,7 @@ class Worker:
             info.context.caller, row["district"], employer
         ):
             return None
-        key = await info.context.loader(keys_by_worker).load(row["id"])
+        key = await info.context.loader(info.context.hub.keys_by_worker).load(row["id"])
         return unseal(key, row["id"], row[column])
 
     @strawberry.field(description="Null when erased or not visible to the caller.")
