@@ -103,6 +103,9 @@ class Hub:
         await self.signals.start(min(positions.values()))
         if self.settings.run_projections if project is None else project:
             self._projecting = asyncio.create_task(self.projector.run(), name="projector")
+        if self.database.embedded is not None:
+            supervising = self.database.embedded.supervise()
+            self.background.append(asyncio.create_task(supervising, name="embedded PostgreSQL"))
 
     async def stop(self) -> None:
         for task in self.background:
