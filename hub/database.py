@@ -277,7 +277,7 @@ class EmbeddedServer:
                     )
                 except (OSError, subprocess.SubprocessError) as error:
                     log.warning("pg_ctl stop failed (%s); killing the server", error)
-            left = self._end(self.processes(), "the embedded PostgreSQL")
+            left = self._end(self.processes(), "the embedded PostgreSQL", grace=0)
             if left:
                 log.warning(
                     "processes %s of the embedded PostgreSQL did not end", [p.pid for p in left]
@@ -288,7 +288,7 @@ class EmbeddedServer:
         could be."""
         # PostgreSQL refuses to start while processes of the dead one still hold its shared
         # memory; they end once they notice the postmaster is gone.
-        if self._end(self.processes(), "the dead postmaster's backends"):
+        if self._end(self.processes(), "the dead postmaster's backends", grace=ORPHAN_SECONDS):
             return False
         # Nothing of the old server runs, so its lock files are stale, even where the pid they
         # name is still taken (by a zombie, or by now another process).
@@ -300,17 +300,19 @@ class EmbeddedServer:
         pid_file.unlink(missing_ok=True)
         return True
 
-    def _end(self, processes: list[psutil.Process], what: str) -> list[psutil.Process]:
-        """Give `processes` a moment to end, then kill them; return those still running."""
+    def _end(
+        self, processes: list[psutil.Process], what: str, grace: float
+    ) -> list[psutil.Process]:
+        """Give `processes` `grace` seconds to end, then kill them; return those still running."""
         if not processes:
             return []
-        _, running = psutil.wait_procs(processes, timeout=ORPHAN_SECONDS)
+        _, running = psutil.wait_procs(processes, timeout=grace)
         if running:
             log.warning("killing %s: processes %s", what, [p.pid for p in running])
             for process in running:
                 with contextlib.suppress(psutil.Error):
                     process.kill()
-            _, running = psutil.wait_procs(running, timeout=ORPHAN_SECONDS)
+            _, running = psutil.wait_procs(running, timeout=KILLED_SECONDS)
         return running
 
     def _pg_ctl(self, action: str, *options: str, timeout: float) -> None:
@@ -332,9 +334,12 @@ CHECK_SECONDS = 1.0
 RETRY_SECONDS = 5
 """The longest wait between two attempts to start it again."""
 START_SECONDS = 5
-STOP_SECONDS = 5
+"""How long `pg_ctl start` waits for the server to be ready (it goes on starting after that)."""
+STOP_SECONDS = 4
+"""How long the server gets to stop cleanly before it is killed (a killed one recovers)."""
 ORPHAN_SECONDS = 2
-"""How long processes of the embedded server get to end before they are killed."""
+"""How long the backends of a dead postmaster get to end before they are killed."""
+KILLED_SECONDS = 2
 
 _ONE_THREAD = threading.Lock()
 _users: Counter[Path] = Counter()

@@ -29,6 +29,7 @@ from tests.conftest import ROOT, SECRET, token
 STARTED_WITHIN = 120  # a first start runs initdb and every migration, on a busy machine
 BACK_WITHIN = 30
 EXITS_WITHIN = 10
+EXITS_WITHIN_WHEN_HUNG = 20  # waits that end in time-outs: closing, then stopping the server
 
 
 def _free_port() -> int:
@@ -186,6 +187,39 @@ def test_a_clean_stop_after_a_killed_hub_stops_postgresql(tmp_path: Path) -> Non
         assert _handles(pgdata) == [second.process.pid]
         second.stop()
         assert _postgres_of(pgdata) == []
+        assert _handles(pgdata) == []
+
+
+def test_sigterm_ends_the_hub_with_a_stream_open_and_postgresql_just_killed(
+    tmp_path: Path,
+) -> None:
+    with hubs(tmp_path) as start:
+        hub = start()
+        hub.wait_ready(STARTED_WITHIN)
+        pgdata = (hub.home / "pgdata").resolve()
+        headers = {"Authorization": f"Bearer {token('PARTNER')}"}
+        with httpx.stream(
+            "GET", f"{hub.url}/events?after=0", headers=headers, timeout=EXITS_WITHIN
+        ) as stream:
+            assert stream.status_code == 200
+            _kill_postgres(pgdata)
+            stopping = time.monotonic()
+            hub.stop(EXITS_WITHIN)
+        assert time.monotonic() - stopping < EXITS_WITHIN
+        # a postmaster killed an instant ago may still be exiting
+        _until("no PostgreSQL of the data directory runs", lambda: not _postgres_of(pgdata), 3)
+        assert _handles(pgdata) == []
+
+
+def test_sigterm_ends_the_hub_with_postgresql_hung(tmp_path: Path) -> None:
+    with hubs(tmp_path) as start:
+        hub = start()
+        hub.wait_ready(STARTED_WITHIN)
+        pgdata = (hub.home / "pgdata").resolve()
+        for process in _postgres_of(pgdata):
+            process.suspend()
+        hub.stop(EXITS_WITHIN_WHEN_HUNG)
+        _until("no PostgreSQL of the data directory runs", lambda: not _postgres_of(pgdata), 3)
         assert _handles(pgdata) == []
 
 
