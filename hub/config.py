@@ -25,6 +25,8 @@ class Settings:
     projection_batch: int
     stream_buffer: int
     stream_stall_seconds: float
+    max_streams: int
+    max_streams_per_token: int
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -42,6 +44,8 @@ class Settings:
             "projection_batch": int(env.get("HUB_PROJECTION_BATCH", "500")),
             "stream_buffer": int(env.get("HUB_STREAM_BUFFER", "1000")),
             "stream_stall_seconds": float(env.get("HUB_STREAM_STALL_SECONDS", "30")),
+            "max_streams": int(env.get("HUB_MAX_STREAMS", "1000")),
+            "max_streams_per_token": int(env.get("HUB_MAX_STREAMS_PER_TOKEN", "10")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

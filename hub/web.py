@@ -1,13 +1,14 @@
-"""The HTTP face of the hub: /graphql (and GraphiQL), /healthz, /readyz."""
+"""The HTTP face of the hub: /graphql (and GraphiQL), /events, /healthz, /readyz."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+from starlette import types as asgi
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -27,6 +28,7 @@ from hub.schema.context import Context
 from hub.schema.events import as_json, present
 from hub.schema.root import schema
 from hub.stream import Scope, StreamEnded, follow
+from hub.stream_slots import Slot, TooManyStreams
 
 
 class HubGraphQL(GraphQL):
@@ -44,6 +46,7 @@ class HubGraphQL(GraphQL):
             actor=found.actor,
             auth_error=None,
             expires_at=found.expires_at,
+            token_hash=found.token_hash,
             request=request,
         )
 
@@ -60,7 +63,7 @@ class HubGraphQL(GraphQL):
                 {"message": str(refused), "code": "UNAUTHENTICATED"}
             ) from None
         context.actor, context.auth_error = found.actor, None
-        context.expires_at = found.expires_at
+        context.expires_at, context.token_hash = found.expires_at, found.token_hash
         return UNSET
 
 
@@ -75,11 +78,15 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
+        streams = hub.streams.counts()
         try:
             lag = await hub.projection_lag()
         except Exception as error:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"status": "unavailable", "error": str(error)}, status_code=503)
-        return JSONResponse({"status": "ready", **lag})
+            return JSONResponse(
+                {"status": "unavailable", "error": str(error), "streams": streams},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready", **lag, "streams": streams})
 
     async def events(request: Request) -> Response:
         return await event_stream(hub, request)
@@ -156,22 +163,49 @@ async def event_stream(hub: Hub, request: Request) -> Response:
         return refuse(400, "VALIDATION", f"after {raw_after!r} is not a position")
     except CommandRefused as refusal:
         return refuse(403 if refusal.code == "FORBIDDEN" else 400, refusal.code, refusal.message)
+    try:
+        slot = hub.streams.take(found.token_hash)
+    except TooManyStreams as refused:
+        return refuse(429, refused.code, refused.message)
 
-    async def body() -> AsyncIterator[str]:
-        try:
-            async for row in follow(hub, scope, after, expires_at=found.expires_at):
-                if row is None:
-                    yield ": keep-alive\n\n"
-                    continue
-                for event in await present(hub.pool, found.actor, [row]):
-                    payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
-                    yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
-        except StreamEnded as ended:
-            end = {"code": ended.code, "message": ended.message, "resumeAfter": ended.resume_after}
-            yield f"event: end\ndata: {json.dumps(end)}\n\n"
+    async def body() -> AsyncGenerator[str, None]:
+        events = follow(hub, scope, after, expires_at=found.expires_at)
+        async with contextlib.aclosing(events):
+            try:
+                async for row in events:
+                    if row is None:
+                        yield ": keep-alive\n\n"
+                        continue
+                    for event in await present(hub.pool, found.actor, [row]):
+                        payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
+                        yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
+            except StreamEnded as ended:
+                end = {
+                    "code": ended.code,
+                    "message": ended.message,
+                    "resumeAfter": ended.resume_after,
+                }
+                yield f"event: end\ndata: {json.dumps(end)}\n\n"
 
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _EventStream(body(), slot)
+
+
+class _EventStream(StreamingResponse):
+    """Server-Sent Events that close their source and give their stream slot back however
+    the response ends (finished, client gone, stalled, failed)."""
+
+    def __init__(self, body: AsyncGenerator[str, None], slot: Slot) -> None:
+        super().__init__(
+            body,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.source = body
+        self.slot = slot
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        with self.slot:
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                await self.source.aclose()
