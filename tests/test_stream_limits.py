@@ -1,18 +1,27 @@
-"""Streams under abuse: open streams are capped per token and in all (`TOO_MANY_STREAMS`),
-over real sockets."""
+"""Streams under abuse: clients that never read are cut off at the stall limit, and open
+streams are capped per token and in all (`TOO_MANY_STREAMS`), over real sockets."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
+import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import date
+from typing import Any
 
 import httpx
 import pytest
 import websockets
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
 
 from hub.commands import agency as agencies
 from hub.commands import request_for
@@ -21,6 +30,7 @@ from hub.registry import Registry
 from tests.conftest import credit_code, token
 from tests.streams import Served, Subscriber, served
 
+STALL = 1.0
 BOUND = 10.0
 """How long the server may take to end or release a stream in the background (liveness only)."""
 
@@ -66,6 +76,153 @@ async def open_count_becomes(app: Served, count: int, within: float = BOUND) -> 
             return False
         await asyncio.sleep(0.1)
     return True
+
+
+def tiny_socket(port: int) -> socket.socket:
+    """A client socket whose receive buffer is tiny, so that a server fills it at once."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.setblocking(False)
+    return sock
+
+
+def was_reset(sock: socket.socket) -> bool:
+    """Whether the server reset the connection, seen without reading anything from it."""
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == errno.ECONNRESET
+
+
+async def all_reset(socks: list[socket.socket], deadline: float) -> list[int]:
+    """Poll until every socket was reset or the deadline passes; the indexes never reset."""
+    waiting = set(range(len(socks)))
+    while waiting and time.monotonic() < deadline:
+        waiting = {n for n in waiting if not was_reset(socks[n])}
+        await asyncio.sleep(0.1)
+    return sorted(waiting)
+
+
+@contextlib.contextmanager
+def records(*names: str) -> Any:
+    """The log records the named loggers emit inside the block."""
+    found: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(record)
+
+    handler = Keep(logging.DEBUG)
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield found
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+
+
+async def test_sse_clients_that_never_read_are_reset_at_the_stall_limit(database: str) -> None:
+    async with served(database, stream_stall_seconds=STALL) as app:
+        await filled(app)
+        socks = []
+        with records("hub.web", "uvicorn.error") as logged:
+            started = time.monotonic()
+            for n in range(20):
+                sock = tiny_socket(app.port)
+                auth = token("PARTNER", sub=f"partner-{n}")
+                sock.send(
+                    f"GET /events?after=0 HTTP/1.1\r\nHost: 127.0.0.1:{app.port}\r\n"
+                    f"Authorization: Bearer {auth}\r\n\r\n".encode()
+                )
+                socks.append(sock)
+            try:
+                assert await all_reset(socks, started + STALL + BOUND) == []
+                assert await open_count_becomes(app, 0)
+            finally:
+                for sock in socks:
+                    sock.close()
+        assert [r.levelname for r in logged] == ["WARNING"] * 20, [r.getMessage() for r in logged]
+        assert all("GET /events" in r.getMessage() for r in logged)
+        assert not any(r.exc_info for r in logged)
+        # and the hub still serves
+        async with Subscriber(app.port, token("AUDITOR")) as subscriber:
+            await subscriber.subscribe(after=0)
+            assert len(await subscriber.events(3)) == 3
+
+
+class RawSubscriber:
+    """A WebSocket subscriber over a tiny-buffered raw socket, which stops reading when told."""
+
+    def __init__(self, port: int, protocol: str) -> None:
+        self.sock = tiny_socket(port)
+        self.protocol = protocol
+        self.client = ClientProtocol(
+            parse_uri(f"ws://127.0.0.1:{port}/graphql"), subprotocols=[Subprotocol(protocol)]
+        )
+        self.pending: list[Any] = []
+
+    async def _flush(self) -> None:
+        await asyncio.get_running_loop().sock_sendall(
+            self.sock, b"".join(self.client.data_to_send())
+        )
+
+    async def _until(self, wanted: Any) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self.pending += self.client.events_received()
+            while self.pending:
+                if wanted(self.pending.pop(0)):
+                    return
+            data = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), 10)
+            assert data, "the server closed the connection during the set-up"
+            self.client.receive_data(data)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        self.client.send_text(json.dumps(message).encode())
+        await self._flush()
+
+    def _is(self, kind: str) -> Any:
+        def check(event: Any) -> bool:
+            return (
+                isinstance(event, Frame)
+                and event.opcode is Opcode.TEXT
+                and json.loads(event.data)["type"] == kind
+            )
+
+        return check
+
+    async def subscribe(self, auth: str) -> None:
+        """Subscribe from position 0, take the first event, then read nothing more."""
+        self.client.send_request(self.client.connect())
+        await self._flush()
+        await self._until(lambda event: isinstance(event, Response))
+        init = {"Authorization": f"Bearer {auth}"}
+        await self._send({"type": "connection_init", "payload": init})
+        await self._until(self._is("connection_ack"))
+        kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
+        await self._send({"id": "1", "type": kind, "payload": {"query": EVENTS}})
+        await self._until(self._is("next" if kind == "subscribe" else "data"))
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+async def test_subscribers_that_never_read_are_reset_at_the_stall_limit(
+    database: str, protocol: str
+) -> None:
+    async with served(database, stream_stall_seconds=STALL) as app:
+        await filled(app)
+        subscribers = [RawSubscriber(app.port, protocol) for _ in range(5)]
+        with records("hub.web", "uvicorn.error", "strawberry") as logged:
+            try:
+                for subscriber in subscribers:
+                    await subscriber.subscribe(token("PARTNER"))
+                stalled = time.monotonic()
+                assert await all_reset([s.sock for s in subscribers], stalled + STALL + BOUND) == []
+                assert await open_count_becomes(app, 0)
+            finally:
+                for subscriber in subscribers:
+                    subscriber.sock.close()
+        assert [r.levelname for r in logged] == ["WARNING"] * 5, [r.getMessage() for r in logged]
+        assert all("WebSocket /graphql" in r.getMessage() for r in logged)
 
 
 class Streams:
