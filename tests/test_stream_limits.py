@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import websockets
 from websockets.client import ClientProtocol
@@ -27,7 +28,7 @@ from hub.commands import agency as agencies
 from hub.commands import request_for
 from hub.domain.envelope import Actor, Role
 from hub.registry import Registry
-from tests.conftest import credit_code, token
+from tests.conftest import SECRET, credit_code, token
 from tests.streams import Served, Subscriber, served
 
 STALL = 1.0
@@ -357,4 +358,34 @@ async def test_a_subscriber_that_leaves_gives_its_slots_back(database: str) -> N
             await ws.send(json.dumps({"id": str(n), "type": "subscribe", "payload": payload}))
         assert await open_count_becomes(streams_.app, 3)
         ws.transport.abort()
+        assert await open_count_becomes(streams_.app, 0)
+
+
+async def test_streams_whose_token_expires_give_their_slots_back(database: str) -> None:
+    brief = jwt.encode(
+        {"sub": "brief", "role": "PARTNER", "exp": int(time.time()) + 2}, SECRET, algorithm="HS256"
+    )
+    async with (
+        capped(database) as streams_,
+        streams_.http.stream(
+            "GET",
+            "/events",
+            params={"after": "0"},
+            headers={"Authorization": f"Bearer {brief}"},
+            timeout=10,
+        ) as response,
+        Subscriber(streams_.app.port, brief) as subscriber,
+    ):
+        await subscriber.subscribe(after=0)
+        await subscriber.events(1)
+        assert await open_count_becomes(streams_.app, 2)
+        await asyncio.sleep(2.5)
+        await filled(streams_.app, 1)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await subscriber.next()
+        assert closed.value.rcvd.code == 4401
+        lines = [line async for line in response.aiter_lines()]
+        end = json.loads(lines[lines.index("event: end") + 1].removeprefix("data: "))
+        assert end["code"] == "UNAUTHENTICATED"
         assert await open_count_becomes(streams_.app, 0)
