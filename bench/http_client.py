@@ -75,13 +75,14 @@ async def fresh_database(root: Path) -> str:
 
 
 class ServedHub:
-    """`hub serve` in its own process on database `url` (default: a fresh one), for a benchmark
-    to talk to."""
+    """`hub serve` in its own process on database `url` (default: a fresh one), with `env`'s
+    settings besides, for a benchmark to talk to."""
 
-    def __init__(self, root: Path, url: str = "") -> None:
+    def __init__(self, root: Path, url: str = "", env: dict[str, str] | None = None) -> None:
         self.root = root
         self.port = free_port()
         self.url = url
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     async def __aenter__(self) -> ServedHub:
@@ -93,6 +94,7 @@ class ServedHub:
             "HUB_DATABASE_URL": self.url,
             "HUB_JWT_SECRET": SECRET,
             "HUB_PORT": str(self.port),
+            **self.env,
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "hub", "serve"],

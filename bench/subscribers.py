@@ -136,7 +136,10 @@ async def round_of(hub: ServedHub, subscribers: int, events: int, rate: float) -
 
 
 async def main(subscribers: int, events: int, rate: float) -> None:
-    async with ServedHub(ROOT) as hub:
+    # Every subscriber holds the same token: let them all in (and the baseline's one).
+    most = str(subscribers + 1)
+    caps = {"HUB_MAX_STREAMS": most, "HUB_MAX_STREAMS_PER_TOKEN": most}
+    async with ServedHub(ROOT, env=caps) as hub:
         baseline = await round_of(hub, 1, events, rate)
         many = await round_of(hub, subscribers, events, rate)
     print(

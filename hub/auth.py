@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 
@@ -46,6 +47,8 @@ def issue_token(
 class Credentials:
     actor: Actor
     expires_at: float = field(repr=False)
+    token_hash: str = field(repr=False)
+    """A hash of the token, to count what one token holds without keeping the token."""
 
 
 def actor_from_header(secret: str, authorization: str | None) -> Actor:
@@ -58,11 +61,12 @@ def credentials(secret: str, authorization: str | None) -> Credentials:
     if not authorization:
         raise Unauthenticated("no token: send `Authorization: Bearer <JWT>` (see `hub token`)")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("the Authorization header must be `Bearer <JWT>`")
     try:
         claims = jwt.decode(
-            token.strip(), secret, algorithms=["HS256"], options={"require": ["exp", "sub", "role"]}
+            token, secret, algorithms=["HS256"], options={"require": ["exp", "sub", "role"]}
         )
     except jwt.ExpiredSignatureError:
         raise Unauthenticated("the token has expired") from None
@@ -83,4 +87,4 @@ def credentials(secret: str, authorization: str | None) -> Credentials:
     if role is Role.CONTRACTOR and not agency:
         raise Unauthenticated("a CONTRACTOR token must name its agency")
     actor = Actor(sub=str(claims["sub"]), role=role, district=district, agency=agency)
-    return Credentials(actor, float(claims["exp"]))
+    return Credentials(actor, float(claims["exp"]), hashlib.sha256(token.encode()).hexdigest())

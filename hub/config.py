@@ -25,6 +25,8 @@ class Settings:
     projection_batch: int
     stream_buffer: int
     stream_stall_seconds: float
+    max_streams: int
+    max_streams_per_token: int
     personal_data_key: str | None = field(default=None, repr=False)
     """Base64 of the 32-byte key-encryption key; None: the key file in `home`."""
 
@@ -44,6 +46,8 @@ class Settings:
             "projection_batch": int(env.get("HUB_PROJECTION_BATCH", "500")),
             "stream_buffer": int(env.get("HUB_STREAM_BUFFER", "1000")),
             "stream_stall_seconds": float(env.get("HUB_STREAM_STALL_SECONDS", "30")),
+            "max_streams": int(env.get("HUB_MAX_STREAMS", "1000")),
+            "max_streams_per_token": int(env.get("HUB_MAX_STREAMS_PER_TOKEN", "10")),
             "personal_data_key": env.get("HUB_PERSONAL_DATA_KEY") or None,
         }
         values.update(overrides)

@@ -25,6 +25,7 @@ from hub.projections.stations import Stations
 from hub.projections.workers import Workers
 from hub.registry import Outcome, Registry, Request
 from hub.signals import Signals
+from hub.stream_slots import StreamSlots
 
 log = logging.getLogger("hub")
 
@@ -98,6 +99,7 @@ class Hub:
         self._projecting: asyncio.Task[None] | None = None
         self.background: list[asyncio.Task[Any]] = []
         """Tasks that live as long as this process serves (stopped by `stop`)."""
+        self.streams = StreamSlots(settings.max_streams, settings.max_streams_per_token)
 
     async def start(self, *, project: bool | None = None) -> None:
         """Raises `PersonalDataKeyError` when the KEK is unusable or not the database's."""

@@ -131,14 +131,23 @@ class Tail:
                 await signals.projected_past(seen + 1, HEARTBEAT_SECONDS)
 
 
-_tails: dict[int, Tail] = {}
+_tails: dict[int, tuple[Tail, asyncio.Task[None]]] = {}
 
 
 async def tail_of(hub: Hub) -> Tail:
-    tail = _tails.get(id(hub))
-    if tail is None or tail.hub is not hub:
-        tail = _tails[id(hub)] = Tail(hub)
-        await tail.start()
+    """The process's tail, once started: followers that ask while it starts wait for it (a tail
+    not started yet looks empty and caught up, so they would wait for new events instead)."""
+    found = _tails.get(id(hub))
+    if found is None or found[0].hub is not hub:
+        tail = Tail(hub)
+        found = _tails[id(hub)] = (tail, asyncio.create_task(tail.start()))
+    tail, starting = found
+    try:
+        await asyncio.shield(starting)
+    except Exception:
+        if _tails.get(id(hub)) is found:
+            del _tails[id(hub)]
+        raise
     return tail
 
 

@@ -1,20 +1,23 @@
-"""The HTTP face of the hub: /graphql (and GraphiQL), /healthz, /readyz."""
+"""The HTTP face of the hub: /graphql (and GraphiQL), /events, /healthz, /readyz."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
-from collections.abc import AsyncIterator
+import logging
+import socket
+import struct
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
+from starlette import types as asgi
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.types import Receive, Send
-from starlette.types import Scope as ASGIScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -30,6 +33,9 @@ from hub.schema.context import Context
 from hub.schema.events import as_json, present
 from hub.schema.root import schema
 from hub.stream import Scope, StreamEnded, follow
+from hub.stream_slots import Slot, TooManyStreams
+
+log = logging.getLogger("hub.web")
 
 
 class HubGraphQL(GraphQL):
@@ -37,7 +43,7 @@ class HubGraphQL(GraphQL):
         super().__init__(schema, graphql_ide="graphiql", keep_alive=True, keep_alive_interval=15)
         self.hub = hub
 
-    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         """As strawberry's, but a request that is not a GraphQL request is answered in the
         API's error shape (`BAD_REQUEST`) instead of plain text."""
         if scope["type"] != "http":
@@ -68,6 +74,7 @@ class HubGraphQL(GraphQL):
             actor=found.actor,
             auth_error=None,
             expires_at=found.expires_at,
+            token_hash=found.token_hash,
             request=request,
         )
 
@@ -84,7 +91,7 @@ class HubGraphQL(GraphQL):
                 {"message": str(refused), "code": "UNAUTHENTICATED"}
             ) from None
         context.actor, context.auth_error = found.actor, None
-        context.expires_at = found.expires_at
+        context.expires_at, context.token_hash = found.expires_at, found.token_hash
         return UNSET
 
 
@@ -93,6 +100,127 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
     )
+
+
+class StalledClient(ConnectionError):
+    """The client took nothing sent to it for the stall limit; its connection is reset."""
+
+
+class StallLimit:
+    """Ends every connection whose client has not taken one message within `seconds`.
+
+    A server's send waits while the client's socket is full, so a client that stops reading
+    would keep its stream (producer, buffer, slot) for as long as it likes, and no end marker
+    can reach it through the full socket. Past the limit the connection is reset, the app's
+    sends fail and its receive says the client is gone, so it ends what it serves as it does
+    when a client leaves; a client resumes from the last position it processed.
+    """
+
+    def __init__(self, app: asgi.ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        connection = _Guarded(scope, receive, send, self.seconds)
+        try:
+            await self.app(scope, connection.receive, connection.send)
+        except Exception:
+            if not connection.stalled.done():
+                raise
+
+
+class _Guarded:
+    """One connection's receive and send, under `StallLimit`."""
+
+    def __init__(
+        self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send, seconds: float
+    ) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.seconds = seconds
+        self.task = asyncio.current_task()
+        self.stalled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.gone: asgi.Message = (
+            {"type": "http.disconnect"}
+            if scope["type"] == "http"
+            else {"type": "websocket.disconnect", "code": 1006}
+        )
+
+    async def receive(self) -> asgi.Message:
+        if self.stalled.done():
+            return self.gone
+        receiving = asyncio.ensure_future(self._receive())
+        try:
+            await asyncio.wait((receiving, self.stalled), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not receiving.done():
+                receiving.cancel()
+        return self.gone if self.stalled.done() else receiving.result()
+
+    async def send(self, message: asgi.Message) -> None:
+        if not self.stalled.done():
+            try:
+                async with asyncio.timeout(self.seconds):
+                    await self._send(message)
+                return
+            except TimeoutError:
+                self._stall()
+        if asyncio.current_task() is self.task:
+            raise StalledClient(f"the client took nothing for {self.seconds:g} s")
+        # A helper task of the app (a subscription's, a response body's), which the app's own
+        # task cancels once its receive says the client is gone; failing its send instead
+        # would log a traceback, or break the cleanup of one that sends as it stops.
+        await asyncio.sleep(0)
+
+    def _stall(self) -> None:
+        if self.stalled.done():
+            return
+        self.stalled.set_result(None)
+        scope = self.scope
+        host, port = scope.get("client") or ("?", 0)
+        log.warning(
+            "ended %s %s of %s:%s: the client took nothing for %g s",
+            scope["method"] if scope["type"] == "http" else "WebSocket",
+            scope["path"],
+            host,
+            port,
+            self.seconds,
+        )
+        _reset(self._send)
+
+
+def _reset(send: asgi.Send) -> None:
+    """Reset the connection under the server's `send` at once, dropping what waits unsent.
+
+    ASGI cannot abort a connection, and the server's own close waits for its write buffer to
+    drain, which a client that reads nothing never lets happen. uvicorn's protocols keep their
+    transport as `.transport`: abort that, with a linger of 0 so that the kernel's buffers go
+    too. Under another server the connection ends when the server closes it.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if not hasattr(transport, "abort"):
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+class _App(Starlette):
+    """The hub's Starlette app, with `StallLimit` outside everything (it needs the server's
+    own send to reset a connection)."""
+
+    def __init__(self, stall_seconds: float, **options: Any) -> None:
+        self.stall_seconds = stall_seconds
+        super().__init__(**options)
+
+    def build_middleware_stack(self) -> asgi.ASGIApp:
+        return StallLimit(super().build_middleware_stack(), self.stall_seconds)
 
 
 def create_app(
@@ -106,11 +234,15 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
+        streams = hub.streams.counts()
         try:
             lag = await hub.projection_lag()
         except Exception as error:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse({"status": "unavailable", "error": str(error)}, status_code=503)
-        return JSONResponse({"status": "ready", **lag})
+            return JSONResponse(
+                {"status": "unavailable", "error": str(error), "streams": streams},
+                status_code=503,
+            )
+        return JSONResponse({"status": "ready", **lag, "streams": streams})
 
     async def events(request: Request) -> Response:
         return await event_stream(hub, request)
@@ -129,7 +261,8 @@ def create_app(
         finally:
             await hub.stop()
 
-    app = Starlette(
+    app = _App(
+        hub.settings.stream_stall_seconds,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
@@ -183,22 +316,49 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     except CommandRefused as refusal:
         status = 403 if refusal.code == "FORBIDDEN" else 400
         return error_response(status, refusal.code, refusal.message)
+    try:
+        slot = hub.streams.take(found.token_hash)
+    except TooManyStreams as refused:
+        return error_response(429, refused.code, refused.message)
 
-    async def body() -> AsyncIterator[str]:
-        try:
-            async for row in follow(hub, scope, after, expires_at=found.expires_at):
-                if row is None:
-                    yield ": keep-alive\n\n"
-                    continue
-                for event in await present(hub, found.actor, [row]):
-                    payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
-                    yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
-        except StreamEnded as ended:
-            end = {"code": ended.code, "message": ended.message, "resumeAfter": ended.resume_after}
-            yield f"event: end\ndata: {json.dumps(end)}\n\n"
+    async def body() -> AsyncGenerator[str, None]:
+        events = follow(hub, scope, after, expires_at=found.expires_at)
+        async with contextlib.aclosing(events):
+            try:
+                async for row in events:
+                    if row is None:
+                        yield ": keep-alive\n\n"
+                        continue
+                    for event in await present(hub, found.actor, [row]):
+                        payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
+                        yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
+            except StreamEnded as ended:
+                end = {
+                    "code": ended.code,
+                    "message": ended.message,
+                    "resumeAfter": ended.resume_after,
+                }
+                yield f"event: end\ndata: {json.dumps(end)}\n\n"
 
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _EventStream(body(), slot)
+
+
+class _EventStream(StreamingResponse):
+    """Server-Sent Events that close their source and give their stream slot back however
+    the response ends (finished, client gone, stalled, failed)."""
+
+    def __init__(self, body: AsyncGenerator[str, None], slot: Slot) -> None:
+        super().__init__(
+            body,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.source = body
+        self.slot = slot
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        with self.slot:
+            try:
+                await super().__call__(scope, receive, send)
+            finally:
+                await self.source.aclose()

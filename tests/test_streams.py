@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -14,7 +15,7 @@ import websockets
 
 from hub.stream import Scope, StreamEnded, follow
 from tests.agency_api import REGISTER, registration
-from tests.conftest import SECRET, Client, token
+from tests.conftest import SECRET, Client, running, token
 from tests.streams import Served, Subscriber, served
 from tests.worker_api import REGISTER_WORKER, worker_input
 
@@ -226,3 +227,21 @@ async def test_server_sent_events_resume_with_last_event_id(database: str) -> No
             headers={"Authorization": f"Bearer {token('DISTRICT', district='500103')}"},
         )
         assert outside.status_code == 403
+
+
+async def test_followers_that_start_together_each_replay_the_log_at_once(database: str) -> None:
+    async with running(database) as client:
+        payload = await client.run(REGISTER, {"input": registration()}, auth=MUNICIPAL)
+        position = payload["registerAgency"]["position"]
+
+        async def first_event() -> int:
+            # a heartbeat longer than the bound: a follower left idling would fail the test
+            events = follow(client.hub, Scope(None, None, None), 0, heartbeat_seconds=60)
+            async with contextlib.aclosing(events):
+                async for row in events:
+                    if row is not None:
+                        return row["position"]
+            raise AssertionError("the stream ended")
+
+        firsts = await asyncio.wait_for(asyncio.gather(*(first_event() for _ in range(5))), 10)
+        assert firsts == [position] * 5

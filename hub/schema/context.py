@@ -25,6 +25,7 @@ class Context:
     actor: Actor | None
     auth_error: Unauthenticated | None
     expires_at: float | None = None
+    token_hash: str | None = None
     request: Any = None
     connection_params: dict[str, Any] | None = None
     correlation_id: str = field(default_factory=lambda: str(uuid4()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -12,6 +13,7 @@ from hub.schema.common import EntityType, Event
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.stream import Scope, StreamEnded, follow
+from hub.stream_slots import TooManyStreams
 
 TOKEN_EXPIRED_CLOSE = 4401
 
@@ -22,7 +24,8 @@ class Subscription:
         description="Events after position `after` (absent: from now), replayed then live, in "
         "position order with no gaps and no repeats. A stream that falls too far behind, or "
         "whose token expires, ends with an error whose `extensions.resumeAfter` is the last "
-        "position delivered."
+        "position delivered. One token past its open streams' cap, or the server past its "
+        "own, is refused with `TOO_MANY_STREAMS`."
     )
     async def events(
         self,
@@ -37,19 +40,27 @@ class Subscription:
             scope = Scope.of(actor, [t.value for t in entity_types or []] or None, district)
         except CommandRefused as refusal:
             raise GraphQLError(refusal.message, extensions={"code": refusal.code}) from None
+        assert context.token_hash is not None
         try:
-            async for row in follow(context.hub, scope, after, expires_at=context.expires_at):
-                if row is not None:
-                    for event in await present(context.hub, actor, [row]):
-                        yield event
-        except StreamEnded as ended:
-            if ended.code == "UNAUTHENTICATED" and hasattr(context.request, "close"):
-                await context.request.close(
-                    code=TOKEN_EXPIRED_CLOSE,
-                    reason=f"token expired; resume after {ended.resume_after}",
-                )
-                return
-            raise GraphQLError(
-                ended.message,
-                extensions={"code": ended.code, "resumeAfter": ended.resume_after},
-            ) from None
+            slot = context.hub.streams.take(context.token_hash)
+        except TooManyStreams as refused:
+            raise GraphQLError(refused.message, extensions={"code": refused.code}) from None
+        events = follow(context.hub, scope, after, expires_at=context.expires_at)
+        with slot:
+            async with contextlib.aclosing(events):
+                try:
+                    async for row in events:
+                        if row is not None:
+                            for event in await present(context.hub, actor, [row]):
+                                yield event
+                except StreamEnded as ended:
+                    if ended.code == "UNAUTHENTICATED" and hasattr(context.request, "close"):
+                        await context.request.close(
+                            code=TOKEN_EXPIRED_CLOSE,
+                            reason=f"token expired; resume after {ended.resume_after}",
+                        )
+                        return
+                    raise GraphQLError(
+                        ended.message,
+                        extensions={"code": ended.code, "resumeAfter": ended.resume_after},
+                    ) from None
