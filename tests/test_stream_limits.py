@@ -36,7 +36,7 @@ BOUND = 10.0
 """How long the server may take to end or release a stream in the background (liveness only)."""
 
 EVENTS = """subscription { events(after: 0) { position type reason data } }"""
-REASON = "一个很长的理由，" * 700  # about 17 kB of UTF-8 per event: sockets fill quickly
+REASON = "一个很长的理由，" * 250  # 2,000 characters, the most a reason may have: 6 kB of UTF-8
 CITY = Actor("test-city", Role.MUNICIPAL)
 
 
@@ -59,7 +59,7 @@ def fill(registry: Registry, count: int, today: date) -> int:
     return batch.position
 
 
-async def filled(app: Served, count: int = 400) -> None:
+async def filled(app: Served, count: int = 1200) -> None:
     """Enough logged data (about 7 MB) to fill any socket that is not read."""
     position = await asyncio.to_thread(fill, app.hub.registry, count, app.hub.settings.today())
     assert await app.hub.signals.projected_past(position, 60)
