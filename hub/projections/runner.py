@@ -9,6 +9,7 @@ The store's writers serialise on a table lock, so positions commit in order: rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -17,12 +18,15 @@ from uuid import UUID
 import asyncpg
 from eventsourcing.persistence import Mapper
 
+from hub.database import Outage, unavailable
 from hub.projections.changes import Change, decode
 from hub.projections.timeline import EarlierChanges
 
 log = logging.getLogger("hub.projections")
 
 PROJECTED_CHANNEL = "hub_projected"
+IDLE_SECONDS = 1.0
+ERROR_PAUSE_SECONDS = 1.0
 
 
 class Projection(Protocol):
@@ -39,18 +43,15 @@ class Projection(Protocol):
 async def open_pool(url: str) -> asyncpg.Pool:
     """The projector's connection.
 
-    Read views can always be rebuilt from the store, and a crash loses a batch together with
-    its tracking position, so its commits need not wait for fsync.
+    Its commits wait for the WAL like any other: a batch committed asynchronously is visible,
+    and announced by NOTIFY, before it is durable, so a crash of the server could take back a
+    position that followers and waiting requests had already been told the views include.
     """
-
-    async def init(conn: asyncpg.Connection) -> None:
-        await conn.execute("SET synchronous_commit = off")
-
-    return await asyncpg.create_pool(url, min_size=1, max_size=1, init=init, reset=_keep)
+    return await asyncpg.create_pool(url, min_size=1, max_size=1, reset=_keep)
 
 
 async def _keep(_: asyncpg.Connection) -> None:
-    """Keep session settings when a connection goes back to the pool."""
+    """Skip asyncpg's reset round trip: the projector keeps no session state to reset."""
 
 
 class Projector:
@@ -139,22 +140,34 @@ class Projector:
         return total
 
     async def run(self) -> None:
-        """Follow the store for ever, woken by its NOTIFY (see `hub.signals`).
+        """Follow the store for ever, woken by its NOTIFY (see `hub.signals`), and at least
+        every `IDLE_SECONDS` so that a lost NOTIFY cannot freeze the views.
 
         A short batch means it was caught up when it read; anything stored since has set
-        `wake`, which is cleared before reading.
+        `wake`, which is cleared before reading. No failure ends it: while the database is out
+        of reach it retries (see `Outage`); any other error is logged and retried after a
+        pause.
         """
-        await self.positions()
+        outage = Outage("projections", log)
+        tracked = False
         while True:
             self.wake.clear()
             try:
+                if not tracked:
+                    await self.positions()
+                    tracked = True
                 while await self.step() == self.batch_size:
                     pass
-            except (asyncpg.PostgresError, OSError):
-                log.exception("projection batch failed; retrying in 1 s")
-                await asyncio.sleep(1)
+            except Exception as error:
+                if unavailable(error):
+                    await asyncio.sleep(outage.failed(error))
+                else:
+                    log.exception("projection batch failed; retrying in %g s", ERROR_PAUSE_SECONDS)
+                    await asyncio.sleep(ERROR_PAUSE_SECONDS)
                 continue
-            await self.wake.wait()
+            outage.ended()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), IDLE_SECONDS)
 
     async def tidy(self) -> None:
         """VACUUM ANALYZE every projection's tables: after a large catch-up the planner's
