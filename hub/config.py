@@ -25,6 +25,8 @@ class Settings:
     projection_batch: int
     stream_buffer: int
     stream_stall_seconds: float
+    outcome_check_seconds: float
+    ready_max_lag_seconds: float
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -42,6 +44,8 @@ class Settings:
             "projection_batch": int(env.get("HUB_PROJECTION_BATCH", "500")),
             "stream_buffer": int(env.get("HUB_STREAM_BUFFER", "1000")),
             "stream_stall_seconds": float(env.get("HUB_STREAM_STALL_SECONDS", "30")),
+            "outcome_check_seconds": float(env.get("HUB_OUTCOME_CHECK_SECONDS", "5")),
+            "ready_max_lag_seconds": float(env.get("HUB_READY_MAX_LAG_SECONDS", "10")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from eventsourcing.persistence import StoredEvent
 
 from hub.config import Settings
 from hub.database import event_store_env, migrate, open_database
@@ -26,6 +29,8 @@ from hub.registry import Outcome, Registry, Request
 from hub.signals import Signals
 
 log = logging.getLogger("hub")
+
+RESTART_SECONDS = 1.0
 
 
 def projections() -> list[Projection]:
@@ -71,6 +76,8 @@ class Hub:
         self.projector: Projector
         self._executor = ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command")
         self._projecting: asyncio.Task[None] | None = None
+        self.runs_projections = False
+        self._stopping = False
         self.background: list[asyncio.Task[Any]] = []
         """Tasks that live as long as this process serves (stopped by `stop`)."""
 
@@ -80,7 +87,11 @@ class Hub:
         )
         self.url = self.database.url
         await migrate(self.url)
-        self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url))
+        self.registry = await asyncio.to_thread(
+            Registry,
+            env=event_store_env(self.url),
+            outcome_check_seconds=self.settings.outcome_check_seconds,
+        )
         self.pool = await asyncpg.create_pool(
             self.url,
             min_size=2,
@@ -101,10 +112,36 @@ class Hub:
         )
         positions = await self.projector.positions()
         await self.signals.start(min(positions.values()))
-        if self.settings.run_projections if project is None else project:
-            self._projecting = asyncio.create_task(self.projector.run(), name="projector")
+        self.runs_projections = self.settings.run_projections if project is None else project
+        if self.runs_projections:
+            self._project()
+
+    def _project(self) -> None:
+        """Run the projector; should it ever end before `stop`, log it and run it again."""
+        if self._stopping:
+            return
+        self._projecting = asyncio.create_task(self.projector.run(), name="projector")
+        self._projecting.add_done_callback(self._projector_ended)
+
+    def _projector_ended(self, task: asyncio.Task[None]) -> None:
+        if self._stopping:
+            return
+        error = None if task.cancelled() else task.exception()
+        log.error(
+            "the projector %s; starting it again in %g s",
+            "was cancelled" if task.cancelled() else "ended",
+            RESTART_SECONDS,
+            exc_info=error,
+        )
+        asyncio.get_running_loop().call_later(RESTART_SECONDS, self._project)
+
+    @property
+    def projecting(self) -> bool:
+        """Whether this process's projector is running."""
+        return self._projecting is not None and not self._projecting.done()
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self.background:
             task.cancel()
         if self._projecting is not None:
@@ -123,7 +160,9 @@ class Hub:
     ) -> Outcome:
         """Run a command off the event loop and wait until the read views show it.
 
-        Raises `CommandRefused` when the command is refused (and nothing was written).
+        Raises `CommandRefused` when the command is refused (and nothing was written), and
+        `OutcomeUnknown` when the database went away while saving and did not come back in time.
+        The outcome says whether the read views showed it in time (`visible`).
         """
         loop = asyncio.get_running_loop()
         outcome = await loop.run_in_executor(self._executor, run, self.registry, request)
@@ -132,6 +171,7 @@ class Hub:
         )
         if not caught_up:
             log.warning("read views did not reach position %s in time", outcome.position)
+            return dataclasses.replace(outcome, visible=False)
         return outcome
 
     @property
@@ -139,14 +179,27 @@ class Hub:
         """SQL statements the read pools of this process have sent so far."""
         return ReadConnection.sent
 
-    async def projection_lag(self) -> dict[str, object]:
+    async def projection_lag(self) -> dict[str, Any]:
+        """The store's head, each projection's position and lag, and for how long the read
+        views have been behind: the age of the oldest stored event they do not include yet
+        (0 when they include every one)."""
         async with self.pool.acquire() as conn:
             head = await conn.fetchval(
                 "SELECT coalesce(max(notification_id), 0) FROM registry_events"
             )
             rows = await conn.fetch("SELECT name, position, updated_at FROM projection_positions")
+            oldest = await conn.fetchrow(
+                "SELECT originator_id, originator_version, topic, state FROM registry_events"
+                " WHERE notification_id > $1 ORDER BY notification_id LIMIT 1",
+                min((r["position"] for r in rows), default=head),
+            )
+        behind = 0.0
+        if oldest is not None:
+            event = self.registry.mapper.to_domain_event(StoredEvent(**oldest))
+            behind = max(0.0, (datetime.now(UTC) - event.timestamp).total_seconds())
         return {
             "head": head,
+            "behindSeconds": round(behind, 3),
             "projections": {
                 r["name"]: {
                     "position": r["position"],
@@ -156,6 +209,21 @@ class Hub:
                 for r in rows
             },
         }
+
+    async def readiness(self) -> tuple[str | None, dict[str, Any]]:
+        """Why this process should get no traffic now (None: it is ready), with
+        `projection_lag`. Raises when the database cannot be reached."""
+        lag = await self.projection_lag()
+        if self.runs_projections and not self.projecting:
+            return "the projector of this process is not running", lag
+        behind, limit = lag["behindSeconds"], self.settings.ready_max_lag_seconds
+        if behind > limit:
+            return (
+                f"the read views have been behind for {behind:.1f} s, more than "
+                f"HUB_READY_MAX_LAG_SECONDS ({limit:g} s)",
+                lag,
+            )
+        return None, lag
 
 
 __all__ = ["CommandRefused", "Hub"]

@@ -1,4 +1,5 @@
-"""Every operation needs a valid token, except introspection (so GraphiQL can load the docs)."""
+"""Every operation needs a valid token, except introspection (so GraphiQL can load the docs);
+and every error an operation answers with carries its code."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from graphql import ExecutionResult, GraphQLError, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
 
 from hub.auth import Unauthenticated
+from hub.database import unavailable
 from hub.domain.errors import CommandRefused
+
+UNAVAILABLE = "the database is unavailable; retry"
 
 
 def _introspection_only(document: object) -> bool:
@@ -38,3 +42,6 @@ class Authenticated(SchemaExtension):
                 graphql_error.extensions = {"code": original.code, "field": original.field}
             elif isinstance(original, Unauthenticated):
                 graphql_error.extensions = {"code": "UNAUTHENTICATED"}
+            elif original is not None and unavailable(original):
+                graphql_error.message = UNAVAILABLE
+                graphql_error.extensions = {"code": "SERVICE_UNAVAILABLE"}
