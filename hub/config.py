@@ -27,6 +27,8 @@ class Settings:
     stream_stall_seconds: float
     max_streams: int
     max_streams_per_token: int
+    outcome_check_seconds: float
+    ready_max_lag_seconds: float
     personal_data_key: str | None = field(default=None, repr=False)
     """Base64 of the 32-byte key-encryption key; None: the key file in `home`."""
 
@@ -49,6 +51,8 @@ class Settings:
             "max_streams": int(env.get("HUB_MAX_STREAMS", "1000")),
             "max_streams_per_token": int(env.get("HUB_MAX_STREAMS_PER_TOKEN", "10")),
             "personal_data_key": env.get("HUB_PERSONAL_DATA_KEY") or None,
+            "outcome_check_seconds": float(env.get("HUB_OUTCOME_CHECK_SECONDS", "5")),
+            "ready_max_lag_seconds": float(env.get("HUB_READY_MAX_LAG_SECONDS", "10")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

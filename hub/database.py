@@ -10,11 +10,13 @@ import os
 import shlex
 import subprocess
 import threading
+import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -27,6 +29,7 @@ import psycopg_pool
 log = logging.getLogger("hub.database")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,6 +57,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     psycopg.InterfaceError,
     psycopg_pool.PoolTimeout,
 )
+_BROKEN_PROTOCOL = ("cannot switch to state", "not connected")
 
 
 def unavailable(error: BaseException) -> bool:
@@ -61,9 +65,85 @@ def unavailable(error: BaseException) -> bool:
     same work may succeed once it is back (as opposed to work the database refuses)."""
     if isinstance(error, _UNAVAILABLE):
         return True
+    if type(error) is asyncpg.exceptions.InternalClientError:
+        # a statement sent on a connection that has the server's goodbye (FATAL) but has not
+        # seen it close yet; asyncpg says so with these, not with a connection error
+        return str(error).startswith(_BROKEN_PROTOCOL)
     # asyncpg's own InterfaceError ("connection is closed", "released back to the pool"),
     # not its subclasses, which refuse the data sent.
     return type(error) is asyncpg.InterfaceError
+
+
+FIRST_PAUSE_SECONDS = 0.1
+LONGEST_PAUSE_SECONDS = 1.0
+
+
+class Outage:
+    """How one loop waits out the database being out of reach: pauses that grow from 0.1 s to
+    at most 1 s between tries, so work resumes within a second of the database's return.
+
+    Given a `log`, it says so once per outage (a warning when it starts, an info line when it
+    ends), not a traceback a try. Given `seconds`, it `expired` that long after its first
+    failure.
+    """
+
+    def __init__(
+        self, what: str, log: logging.Logger | None = None, seconds: float | None = None
+    ) -> None:
+        self.what = what
+        self.log = log
+        self.seconds = seconds
+        self.since: float | None = None
+        self.pause = 0.0
+
+    def failed(self, error: BaseException) -> float:
+        """Note a try that failed for want of the database; return the pause before the next."""
+        if self.since is None:
+            self.since = time.monotonic()
+            if self.log is not None:
+                self.log.warning(
+                    "%s: the database is unavailable (%s); retrying",
+                    self.what,
+                    str(error) or type(error).__name__,
+                )
+        self.pause = min(max(2 * self.pause, FIRST_PAUSE_SECONDS), LONGEST_PAUSE_SECONDS)
+        left = self.left
+        return self.pause if left is None else min(self.pause, left)
+
+    @property
+    def left(self) -> float | None:
+        """Seconds until it expires (None: never)."""
+        if self.seconds is None:
+            return None
+        if self.since is None:
+            return self.seconds
+        return max(0.0, self.since + self.seconds - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.left == 0.0
+
+    def ended(self) -> None:
+        """Note a try that reached the database."""
+        if self.since is not None and self.log is not None:
+            self.log.info(
+                "%s: the database is back after %.1f s", self.what, time.monotonic() - self.since
+            )
+        self.since, self.pause = None, 0.0
+
+
+async def until_available(read: Callable[[], Awaitable[T]], outage: Outage) -> T:
+    """`read()`, tried again while it fails for want of the database (see `Outage`)."""
+    while True:
+        try:
+            found = await read()
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            await asyncio.sleep(outage.failed(error))
+            continue
+        outage.ended()
+        return found
 
 
 def open_database(configured: str | None, home: Path) -> Database:
@@ -95,6 +175,11 @@ def event_store_env(url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "8",
         "POSTGRES_MAX_OVERFLOW": "8",
         "POSTGRES_LOCK_TIMEOUT": "10",
+        # after a restart of the server, test each connection before handing it out
+        "POSTGRES_PRE_PING": "y",
+        # seconds a command waits for a connection: past them the database counts as
+        # unavailable, and the registry decides what to answer (see `Registry.run`)
+        "POSTGRES_CONNECT_TIMEOUT": "2",
     }
 
 

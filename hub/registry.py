@@ -18,15 +18,25 @@ from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
+import psycopg_pool
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
 
 from hub.batch import DEFAULT_SIZE, Batch
+from hub.database import Outage, unavailable
 from hub.domain.checks import camel_case, plain_text, plain_texts
 from hub.domain.claim import Claim, claim_id
 from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE, retracted
 from hub.domain.envelope import Actor, Envelope
-from hub.domain.errors import CommandRefused, Conflict, InvalidInput, InvalidState, NotFound
+from hub.domain.errors import (
+    CommandRefused,
+    Conflict,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    OutcomeUnknown,
+    ServiceUnavailable,
+)
 from hub.domain.record import Record
 from hub.personal_data import Kek, KeyStore
 
@@ -35,6 +45,8 @@ MAX_REASON = 2_000
 MAX_IDEMPOTENCY_KEY = 200
 ATTEMPTS = 10
 STRIPES = 256
+RECONNECT_SECONDS = 1.0
+NOTHING_WRITTEN = "the database is unavailable: nothing was written; retry"
 
 
 class DateAsISO(Transcoding):
@@ -122,6 +134,8 @@ class Outcome:
     replayed: bool = False
     written: tuple[int, ...] = ()
     """Positions of every record event the command wrote (empty when replayed)."""
+    visible: bool = True
+    """Whether the read views showed it in time (see `hub.runtime.Hub.command`)."""
 
 
 class Unit:
@@ -204,14 +218,24 @@ class Unit:
 class Registry(Application):
     name = "Registry"
 
-    def __init__(self, *args: Any, kek: Kek, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, kek: Kek, outcome_check_seconds: float = 5.0, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.kek = kek
+        self.outcome_check_seconds = outcome_check_seconds
+        """How long a command waits for an unavailable database (`HUB_OUTCOME_CHECK_SECONDS`)."""
         # Commands on one record queue here instead of racing to the store; races with other
         # processes are still caught by the store and retried.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
-        self.keys = KeyStore(self.recorder.datastore, kek)  # type: ignore[attr-defined]
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        self.keys = KeyStore(datastore, kek)
         self._batches = threading.local()
+        # The pool retries a lost connection with pauses that double up to this long, then
+        # lets the next request connect afresh: so it reconnects within about a second of the
+        # server's return however long it was gone (psycopg_pool's default waits minutes).
+        pool: psycopg_pool.ConnectionPool[Any] = datastore.pool
+        pool.reconnect_timeout = RECONNECT_SECONDS
 
     def _lock_for(self, request: Request) -> threading.Lock | contextlib.nullcontext[None]:
         if request.record_id is None:
@@ -257,7 +281,60 @@ class Registry(Application):
             else None
         )
         fingerprint = request.fingerprint(self.kek) if key is not None else ""
-        for attempt in range(ATTEMPTS):
+        outage = Outage(request.command, seconds=self.outcome_check_seconds)
+        races = 0
+        while True:
+            try:
+                decided = self._attempt(request, decide, key, fingerprint)
+            except Exception as error:
+                if not unavailable(error):
+                    raise
+                _wait_out(outage, error)
+                continue
+            if isinstance(decided, Outcome):
+                return decided
+            unit, record = decided
+            saving = (record, *unit.others, *unit.claims)
+            events = [e for r in saving for e in r.pending_events if isinstance(e, Record.Event)]
+            try:
+                recordings = self.save(*saving)
+            except IntegrityError:
+                races += 1
+                if races == ATTEMPTS:
+                    raise Conflict(
+                        "the record kept changing while this command ran: retry it"
+                    ) from None
+                time.sleep(random.uniform(0, 0.01 * 2**races))
+                continue
+            except Exception as error:
+                if not unavailable(error):
+                    raise
+                if isinstance(error.__cause__, psycopg_pool.PoolTimeout):
+                    _wait_out(outage, error)  # it had no connection, so it sent nothing
+                    continue
+                outage.failed(error)
+                stored = self._settle(events, request, outage)
+                if stored is None:
+                    continue  # nothing was written: decide again, as after a lost race
+                return Outcome(
+                    record.id,
+                    max(p for (i, _), p in stored.items() if i == record.id),
+                    written=tuple(sorted(stored.values())),
+                )
+            position = max(
+                r.notification.id for r in recordings if r.domain_event.originator_id == record.id
+            )
+            written = tuple(
+                r.notification.id for r in recordings if isinstance(r.domain_event, Record.Event)
+            )
+            return Outcome(record.id, position, written=written)
+
+    def _attempt(
+        self, request: Request, decide: Callable[[Unit], Record], key: str | None, fingerprint: str
+    ) -> Outcome | tuple[Unit, Record]:
+        """The first answer to a repeated idempotency key, or the command decided on fresh
+        state (its unit, with the claim of its key, and the record it acts on)."""
+        while True:
             if key is not None:
                 first = self.claim_holder(key)
                 if first is not None:
@@ -292,23 +369,71 @@ class Registry(Application):
             if batch is not None:
                 batch.accept(record, *unit.others, *unit.claims)
                 return Outcome(record.id, 0)  # its position is known once the batch is saved
+            return unit, record
+
+    def _settle(
+        self, events: Sequence[Any], request: Request, outage: Outage
+    ) -> dict[tuple[UUID, int], int] | None:
+        """Whether a save that lost the database was stored after all: the positions of its
+        record `events` if they are stored with this request's correlation id, None if they
+        are not. Waits for the database as long as `outage` allows, then raises
+        `OutcomeUnknown`."""
+        assert events, "every command writes an event of the record it acts on"
+        while True:
             try:
-                recordings = self.save(record, *unit.others, *unit.claims)
-            except IntegrityError:
-                if attempt == ATTEMPTS - 1:
-                    raise Conflict(
-                        "the record kept changing while this command ran: retry it"
+                return self._stored_by(events, request.correlation_id, outage.left or 0.0)
+            except Exception as error:
+                if not unavailable(error):
+                    raise
+                pause = outage.failed(error)
+                if outage.expired:
+                    retry = (
+                        "retry with the same idempotencyKey"
+                        if request.idempotency_key
+                        else f"check the history of record {events[0].originator_id} before "
+                        "retrying (an idempotencyKey makes a retry safe)"
+                    )
+                    raise OutcomeUnknown(
+                        "the database went away while this change was being saved and did not "
+                        f"come back in time: it may or may not have been recorded; {retry}"
                     ) from None
-                time.sleep(random.uniform(0, 0.01 * 2**attempt))
-                continue
-            position = max(
-                r.notification.id for r in recordings if r.domain_event.originator_id == record.id
+                time.sleep(pause)
+
+    def _stored_by(
+        self, events: Sequence[Any], correlation_id: str, within: float
+    ) -> dict[tuple[UUID, int], int] | None:
+        """Positions of `events` if the store holds them as written by `correlation_id`.
+
+        Reads under a SHARE lock on the table, waiting up to `within` seconds for any writer
+        still holding it, so a commit of this very save that is still in flight is settled.
+        """
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        with datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT set_config('lock_timeout', %s, true)", (f"{max(1, int(within * 1000))}ms",)
             )
-            written = tuple(
-                r.notification.id for r in recordings if isinstance(r.domain_event, Record.Event)
+            curs.execute("LOCK TABLE registry_events IN SHARE MODE")
+            curs.execute(
+                "SELECT originator_id, originator_version, notification_id, topic, state"
+                " FROM registry_events WHERE (originator_id, originator_version) IN"
+                " (SELECT * FROM unnest(%s::uuid[], %s::bigint[]))",
+                ([e.originator_id for e in events], [e.originator_version for e in events]),
             )
-            return Outcome(record.id, position, written=written)
-        raise AssertionError("unreachable")
+            rows = {(r["originator_id"], int(r["originator_version"])): r for r in curs}
+        first = rows.get((events[0].originator_id, events[0].originator_version))
+        if first is None:
+            return None
+        stored = self.mapper.to_domain_event(
+            StoredEvent(
+                originator_id=first["originator_id"],
+                originator_version=first["originator_version"],
+                topic=first["topic"],
+                state=bytes(first["state"]),
+            )
+        )
+        if stored.envelope["correlation_id"] != correlation_id:  # type: ignore[attr-defined]
+            return None
+        return {k: int(r["notification_id"]) for k, r in rows.items()}
 
     # Batch mode (see hub/batch.py): this thread's commands are saved together, later.
 
@@ -496,6 +621,15 @@ class Registry(Application):
             record = decide(unit)
             batch.refuse_retractions(record, *unit.others)
             return record
+
+
+def _wait_out(outage: Outage, error: BaseException) -> None:
+    """Pause before trying a command again after `error`, or, once the database has been
+    away too long, answer that nothing was written."""
+    pause = outage.failed(error)
+    if outage.expired:
+        raise ServiceUnavailable(NOTHING_WRITTEN) from None
+    time.sleep(pause)
 
 
 def _retracts(event: Any) -> list[int]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+from eventsourcing.persistence import StoredEvent
 
 from hub.config import Settings
 from hub.database import event_store_env, migrate, open_database, unavailable
@@ -28,6 +31,8 @@ from hub.signals import Signals
 from hub.stream_slots import StreamSlots
 
 log = logging.getLogger("hub")
+
+RESTART_SECONDS = 1.0
 
 
 def projections() -> list[Projection]:
@@ -97,6 +102,8 @@ class Hub:
         """Worker keys for the read side, unwrapped with this process's KEK."""
         self._executor = ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command")
         self._projecting: asyncio.Task[None] | None = None
+        self.runs_projections = False
+        self._stopping = False
         self.background: list[asyncio.Task[Any]] = []
         """Tasks that live as long as this process serves (stopped by `stop`)."""
         self.streams = StreamSlots(settings.max_streams, settings.max_streams_per_token)
@@ -115,7 +122,12 @@ class Hub:
         except BaseException:
             await asyncio.to_thread(self.database.release)
             raise
-        self.registry = await asyncio.to_thread(Registry, env=event_store_env(self.url), kek=kek)
+        self.registry = await asyncio.to_thread(
+            Registry,
+            env=event_store_env(self.url),
+            kek=kek,
+            outcome_check_seconds=self.settings.outcome_check_seconds,
+        )
         self.pool = await asyncpg.create_pool(
             self.url,
             min_size=2,
@@ -136,15 +148,41 @@ class Hub:
         )
         positions = await self.projector.positions()
         await self.signals.start(min(positions.values()))
-        if self.settings.run_projections if project is None else project:
-            self._projecting = asyncio.create_task(self.projector.run(), name="projector")
+        self.runs_projections = self.settings.run_projections if project is None else project
+        if self.runs_projections:
+            self._project()
         if self.database.embedded is not None:
             supervising = self.database.embedded.supervise()
             self.background.append(asyncio.create_task(supervising, name="embedded PostgreSQL"))
 
+    def _project(self) -> None:
+        """Run the projector; should it ever end before `stop`, log it and run it again."""
+        if self._stopping:
+            return
+        self._projecting = asyncio.create_task(self.projector.run(), name="projector")
+        self._projecting.add_done_callback(self._projector_ended)
+
+    def _projector_ended(self, task: asyncio.Task[None]) -> None:
+        if self._stopping:
+            return
+        error = None if task.cancelled() else task.exception()
+        log.error(
+            "the projector %s; starting it again in %g s",
+            "was cancelled" if task.cancelled() else "ended",
+            RESTART_SECONDS,
+            exc_info=error,
+        )
+        asyncio.get_running_loop().call_later(RESTART_SECONDS, self._project)
+
+    @property
+    def projecting(self) -> bool:
+        """Whether this process's projector is running."""
+        return self._projecting is not None and not self._projecting.done()
+
     async def stop(self) -> None:
         """Bounded (`CLOSE_SECONDS`, then the embedded server's stop), so that stopping ends
         whatever state the database is in."""
+        self._stopping = True
         deadline = asyncio.get_running_loop().time() + CLOSE_SECONDS
         try:
             for task in self.background:
@@ -167,7 +205,9 @@ class Hub:
     ) -> Outcome:
         """Run a command off the event loop and wait until the read views show it.
 
-        Raises `CommandRefused` when the command is refused (and nothing was written).
+        Raises `CommandRefused` when the command is refused (and nothing was written), and
+        `OutcomeUnknown` when the database went away while saving and did not come back in time.
+        The outcome says whether the read views showed it in time (`visible`).
         """
         loop = asyncio.get_running_loop()
         outcome = await loop.run_in_executor(self._executor, run, self.registry, request)
@@ -176,6 +216,7 @@ class Hub:
         )
         if not caught_up:
             log.warning("read views did not reach position %s in time", outcome.position)
+            return dataclasses.replace(outcome, visible=False)
         return outcome
 
     @property
@@ -183,15 +224,32 @@ class Hub:
         """SQL statements the read pools of this process have sent so far."""
         return ReadConnection.sent
 
-    async def projection_lag(self) -> dict[str, object]:
+    async def projection_lag(self) -> dict[str, Any]:
+        """The store's head, each projection's position and lag, and for how long the read
+        views have been behind: the age of the oldest stored event they do not include yet
+        (0 when they include every one)."""
         async with self.pool.acquire() as conn:
             head = await conn.fetchval(
                 "SELECT coalesce(max(notification_id), 0) FROM registry_events"
             )
             rows = await conn.fetch("SELECT name, position, updated_at FROM projection_positions")
             held = await every_held(conn)
+            oldest = await conn.fetchrow(
+                "SELECT originator_id, originator_version, topic, state FROM registry_events"
+                " WHERE notification_id > $1 ORDER BY notification_id LIMIT 1",
+                min((r["position"] for r in rows), default=head),
+            )
+        behind = 0.0
+        if oldest is not None:
+            try:
+                event = self.registry.mapper.to_domain_event(StoredEvent(**oldest))
+            except Exception:  # noqa: BLE001 - a poison event: the projector holds it back
+                event = None
+            if event is not None:
+                behind = max(0.0, (datetime.now(UTC) - event.timestamp).total_seconds())
         return {
             "head": head,
+            "behindSeconds": round(behind, 3),
             "projections": {
                 r["name"]: {
                     "position": r["position"],
@@ -202,6 +260,21 @@ class Hub:
             },
             "heldBack": [h.public() for h in held],
         }
+
+    async def readiness(self) -> tuple[str | None, dict[str, Any]]:
+        """Why this process should get no traffic now (None: it is ready), with
+        `projection_lag`. Raises when the database cannot be reached."""
+        lag = await self.projection_lag()
+        if self.runs_projections and not self.projecting:
+            return "the projector of this process is not running", lag
+        behind, limit = lag["behindSeconds"], self.settings.ready_max_lag_seconds
+        if behind > limit:
+            return (
+                f"the read views have been behind for {behind:.1f} s, more than "
+                f"HUB_READY_MAX_LAG_SECONDS ({limit:g} s)",
+                lag,
+            )
+        return None, lag
 
 
 __all__ = ["CommandRefused", "Hub"]

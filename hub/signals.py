@@ -9,6 +9,7 @@ import logging
 
 import asyncpg
 
+from hub.database import Outage, unavailable
 from hub.projections.runner import PROJECTED_CHANNEL
 
 log = logging.getLogger("hub.signals")
@@ -23,6 +24,7 @@ class Signals:
         self.stored = asyncio.Event()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._conn: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
 
@@ -42,28 +44,44 @@ class Signals:
                 await self._conn.close()
 
     async def _connect(self) -> None:
-        self._conn = await asyncpg.connect(self.url)
-        await self._conn.add_listener(STORED_CHANNEL, self._on_stored)
-        await self._conn.add_listener(PROJECTED_CHANNEL, self._on_projected)
-        self._lost = asyncio.Event()
-        self._conn.add_termination_listener(lambda _conn: self._lost.set())
-        projected = await self._conn.fetchval(
-            "SELECT coalesce(min(position), 0) FROM projection_positions"
-        )
+        """LISTEN on a new connection, then read where the views are and wake everyone: the
+        projector, and the requests whose position the views reached meanwhile."""
+        conn = await asyncpg.connect(self.url)
+        try:
+            await conn.add_listener(STORED_CHANNEL, self._on_stored)
+            await conn.add_listener(PROJECTED_CHANNEL, self._on_projected)
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: lost.set())
+            projected = await conn.fetchval(
+                "SELECT coalesce(min(position), 0) FROM projection_positions"
+            )
+        except BaseException:
+            conn.terminate()
+            raise
+        self._conn, self._lost = conn, lost
         self.advance(projected)
         self.stored.set()
 
     async def _watch(self) -> None:
-        """Reconnect a lost LISTEN connection, and wake everyone so nothing waits for ever."""
+        """Reconnect a lost LISTEN connection, whatever goes wrong on the way."""
+        outage = Outage("the LISTEN connection", log)
         while not self._closed.is_set():
             await self._lost.wait()
             log.warning("lost the LISTEN connection; reconnecting")
+            if self._conn is not None:
+                self._conn.terminate()
             while not self._closed.is_set():
                 try:
                     await self._connect()
-                    break
-                except (OSError, asyncpg.PostgresError):
-                    await asyncio.sleep(1)
+                except Exception as error:
+                    if unavailable(error):
+                        await asyncio.sleep(outage.failed(error))
+                    else:
+                        log.exception("could not LISTEN again; retrying in 1 s")
+                        await asyncio.sleep(1)
+                    continue
+                outage.ended()
+                break
 
     def _on_stored(self, *_: object) -> None:
         self.stored.set()

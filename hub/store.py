@@ -1,4 +1,7 @@
-"""The event store's recorder, as `eventsourcing` provides it but for one step.
+"""The event store's recorder, as `eventsourcing` provides it but for two steps.
+
+Reads of a record's events are tried once: the library tries ten times, which while the
+database is away keeps a command waiting far past the bound the registry answers within.
 
 The library sends each insert in psycopg's pipeline mode, which hangs once the statement
 outgrows the socket buffer (about 1,000 events in one save; psycopg issue 685): psycopg stops
@@ -19,6 +22,9 @@ from psycopg.rows import DictRow
 
 
 class RegistryRecorder(PostgresApplicationRecorder):
+    # the registry retries a command's reads itself, within HUB_OUTCOME_CHECK_SECONDS
+    select_events = PostgresApplicationRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
+
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """Create the store's table and functions one process at a time: two hubs starting
         at once would otherwise both replace its functions ("tuple concurrently updated")."""

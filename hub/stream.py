@@ -13,22 +13,26 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import functools
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
+from hub.database import Outage, until_available
 from hub.domain.envelope import Actor, Role
 from hub.domain.errors import Forbidden
 from hub.projections.event_log import events_after, included_position
 from hub.runtime import Hub
 
+log = logging.getLogger("hub.stream")
+
 BATCH = 200
 TAIL = 5000
 HEARTBEAT_SECONDS = 15.0
+ERROR_PAUSE_SECONDS = 1.0
 
 
 class StreamEnded(Exception):
@@ -107,28 +111,38 @@ class Tail:
         return self.head > position
 
     async def _run(self) -> None:
-        signals = self.hub.signals
+        """Read what the views log, for ever: no failure ends it (see `Outage`; any other
+        error is logged and retried after a pause), so live followers go on from where they
+        are once the database is back."""
+        outage = Outage("the event tail", log)
         while True:
-            seen = signals.projected
             try:
-                rows = await events_after(self.hub.pool, self.head, limit=BATCH)
-            except (OSError, asyncpg.PostgresError):
-                await asyncio.sleep(1)
-                continue
-            self.rows += rows
-            self.positions += [r["position"] for r in rows]
-            if len(self.rows) > 2 * self.size:
-                self.base = self.positions[-self.size - 1]
-                del self.rows[: -self.size], self.positions[: -self.size]
-            head = rows[-1]["position"] if rows else self.head
-            if len(rows) < BATCH:
-                head = max(head, seen)
-            if head > self.head:
-                self.head = head
-                self._advanced.set()
-                self._advanced = asyncio.Event()
-            if len(rows) < BATCH:
-                await signals.projected_past(seen + 1, HEARTBEAT_SECONDS)
+                await self._advance(outage)
+            except Exception:
+                log.exception("the event tail failed; retrying in %g s", ERROR_PAUSE_SECONDS)
+                await asyncio.sleep(ERROR_PAUSE_SECONDS)
+
+    async def _advance(self, outage: Outage) -> None:
+        """Read the newest logged events once, then wait for the views to move on."""
+        signals = self.hub.signals
+        seen = signals.projected
+        rows = await until_available(
+            lambda: events_after(self.hub.pool, self.head, limit=BATCH), outage
+        )
+        self.rows += rows
+        self.positions += [r["position"] for r in rows]
+        if len(self.rows) > 2 * self.size:
+            self.base = self.positions[-self.size - 1]
+            del self.rows[: -self.size], self.positions[: -self.size]
+        head = rows[-1]["position"] if rows else self.head
+        if len(rows) < BATCH:
+            head = max(head, seen)
+        if head > self.head:
+            self.head = head
+            self._advanced.set()
+            self._advanced = asyncio.Event()
+        if len(rows) < BATCH:
+            await signals.projected_past(seen + 1, HEARTBEAT_SECONDS)
 
 
 _tails: dict[int, tuple[Tail, asyncio.Task[None]]] = {}
@@ -218,19 +232,24 @@ async def _produce(
     heartbeat_seconds: float,
 ) -> None:
     tail = await tail_of(hub)
+    outage = Outage("a stream")
     try:
         while True:
             head = tail.head
             buffered = tail.since(last)
             if buffered is None:
                 seen = hub.signals.projected
-                rows = await events_after(
-                    hub.pool,
-                    last,
-                    limit=BATCH,
-                    entity_types=scope.entity_types,
-                    district=scope.district,
-                    agency=scope.agency,
+                rows = await until_available(
+                    functools.partial(
+                        events_after,
+                        hub.pool,
+                        last,
+                        limit=BATCH,
+                        entity_types=scope.entity_types,
+                        district=scope.district,
+                        agency=scope.agency,
+                    ),
+                    outage,
                 )
                 caught_up = len(rows) < BATCH
                 upto = max(rows[-1]["position"] if rows else last, seen if caught_up else 0)

@@ -25,6 +25,7 @@ from strawberry.types.unset import UNSET
 
 from hub.auth import Unauthenticated, credentials
 from hub.config import Settings
+from hub.database import unavailable
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
 from hub.projections.agencies import agency_page
@@ -77,6 +78,19 @@ class HubGraphQL(GraphQL):
             token_hash=found.token_hash,
             request=request,
         )
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """HTTP 503 for an answer the database's absence spoiled (API.md), so that clients and
+        proxies retry it."""
+        response = super().create_response(response_data, sub_response)
+        answers = response_data if isinstance(response_data, list) else [response_data]
+        if any(
+            (error.get("extensions") or {}).get("code") == "SERVICE_UNAVAILABLE"
+            for answer in answers
+            for error in answer.get("errors") or []
+        ):
+            response.status_code = 503
+        return response
 
     async def on_ws_connect(self, context: Context) -> Any:
         """WebSocket clients send their token in `connection_init` (API.md)."""
@@ -236,10 +250,22 @@ def create_app(
     async def readyz(_: Request) -> JSONResponse:
         streams = hub.streams.counts()
         try:
-            lag = await hub.projection_lag()
+            reason, lag = await hub.readiness()
         except Exception as error:  # noqa: BLE001 - any failure means not ready
             return JSONResponse(
-                {"status": "unavailable", "error": str(error), "streams": streams},
+                {
+                    "status": "unavailable",
+                    "reason": "the database cannot be reached"
+                    if unavailable(error)
+                    else "the readiness check failed",
+                    "error": str(error) or type(error).__name__,
+                    "streams": streams,
+                },
+                status_code=503,
+            )
+        if reason is not None:
+            return JSONResponse(
+                {"status": "not ready", "reason": reason, **lag, "streams": streams},
                 status_code=503,
             )
         return JSONResponse({"status": "ready", **lag, "streams": streams})

@@ -65,6 +65,13 @@ async def send(client: Client, document: str, auth: str = MUNICIPAL, **input: An
     return next(iter(data.values()))
 
 
+def unseen(payload: dict) -> bool:
+    """Whether a mutation's change is stored but the read views did not show it in time (as
+    when the hub runs no projections)."""
+    codes = [e["code"] for e in payload["errors"]]
+    return payload["position"] is not None and codes == ["NOT_YET_VISIBLE"]
+
+
 async def refused(
     client: Client,
     document: str,

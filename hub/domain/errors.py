@@ -32,3 +32,21 @@ class Conflict(CommandRefused):
 
 class InvalidState(CommandRefused):
     code = "INVALID_STATE"
+
+
+class ServiceUnavailable(CommandRefused):
+    """The database could not be reached in time, before anything was saved."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
+class OutcomeUnknown(Exception):
+    """The database went away while a command's events were being saved, and did not come back
+    in time to tell whether they were: not a refusal, the change may be stored."""
+
+    code = "OUTCOME_UNKNOWN"
+    field = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -12,6 +12,7 @@ projection holds its record back (`hub.projections.held_back`) and every other r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from uuid import UUID
 import asyncpg
 from eventsourcing.persistence import Mapper
 
-from hub.database import unavailable
+from hub.database import Outage, unavailable
 from hub.projections.changes import Change, Row, decode, decode_row
 from hub.projections.held_back import Held, every_held, hold, holding, release, release_all
 from hub.projections.timeline import EVERYTHING, EarlierChanges
@@ -29,6 +30,8 @@ from hub.projections.timeline import EVERYTHING, EarlierChanges
 log = logging.getLogger("hub.projections")
 
 PROJECTED_CHANNEL = "hub_projected"
+IDLE_SECONDS = 1.0
+ERROR_PAUSE_SECONDS = 1.0
 
 
 class Projection(Protocol):
@@ -45,18 +48,15 @@ class Projection(Protocol):
 async def open_pool(url: str) -> asyncpg.Pool:
     """The projector's connection.
 
-    Read views can always be rebuilt from the store, and a crash loses a batch together with
-    its tracking position, so its commits need not wait for fsync.
+    Its commits wait for the WAL like any other: a batch committed asynchronously is visible,
+    and announced by NOTIFY, before it is durable, so a crash of the server could take back a
+    position that followers and waiting requests had already been told the views include.
     """
-
-    async def init(conn: asyncpg.Connection) -> None:
-        await conn.execute("SET synchronous_commit = off")
-
-    return await asyncpg.create_pool(url, min_size=1, max_size=1, init=init, reset=_keep)
+    return await asyncpg.create_pool(url, min_size=1, max_size=1, reset=_keep)
 
 
 async def _keep(_: asyncpg.Connection) -> None:
-    """Keep session settings when a connection goes back to the pool."""
+    """Skip asyncpg's reset round trip: the projector keeps no session state to reset."""
 
 
 @dataclass(frozen=True)
@@ -290,22 +290,34 @@ class Projector:
         return total
 
     async def run(self) -> None:
-        """Follow the store for ever, woken by its NOTIFY (see `hub.signals`).
+        """Follow the store for ever, woken by its NOTIFY (see `hub.signals`), and at least
+        every `IDLE_SECONDS` so that a lost NOTIFY cannot freeze the views.
 
         A short batch means it was caught up when it read; anything stored since has set
-        `wake`, which is cleared before reading.
+        `wake`, which is cleared before reading. No failure ends it: while the database is out
+        of reach it retries (see `Outage`); any other error is logged and retried after a
+        pause.
         """
-        await self.positions()
+        outage = Outage("projections", log)
+        tracked = False
         while True:
             self.wake.clear()
             try:
+                if not tracked:
+                    await self.positions()
+                    tracked = True
                 while await self.step() == self.batch_size:
                     pass
-            except (asyncpg.PostgresError, OSError):
-                log.exception("projection batch failed; retrying in 1 s")
-                await asyncio.sleep(1)
+            except Exception as error:
+                if unavailable(error):
+                    await asyncio.sleep(outage.failed(error))
+                else:
+                    log.exception("projection batch failed; retrying in %g s", ERROR_PAUSE_SECONDS)
+                    await asyncio.sleep(ERROR_PAUSE_SECONDS)
                 continue
-            await self.wake.wait()
+            outage.ended()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), IDLE_SECONDS)
 
     async def tidy(self) -> None:
         """VACUUM ANALYZE every projection's tables: after a large catch-up the planner's

@@ -1,4 +1,5 @@
-"""Every operation needs a valid token, except introspection (so GraphiQL can load the docs).
+"""Every operation needs a valid token, except introspection (so GraphiQL can load the docs);
+and every error an operation answers with carries its code.
 
 Whether an operation is introspection is decided on the fields it selects at its root once
 its fragments are expanded, never on a name the client chose.
@@ -22,9 +23,11 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from hub.auth import Unauthenticated
+from hub.database import unavailable
 from hub.domain.errors import CommandRefused
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
+UNAVAILABLE = "the database is unavailable; retry"
 
 
 def root_fields(document: DocumentNode) -> set[str]:
@@ -75,3 +78,6 @@ class Authenticated(SchemaExtension):
                 graphql_error.extensions = {"code": original.code, "field": original.field}
             elif isinstance(original, Unauthenticated):
                 graphql_error.extensions = {"code": "UNAUTHENTICATED"}
+            elif original is not None and unavailable(original):
+                graphql_error.message = UNAVAILABLE
+                graphql_error.extensions = {"code": "SERVICE_UNAVAILABLE"}

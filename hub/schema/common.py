@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 
 from hub.domain import reference
 from hub.domain.envelope import Role as DomainRole
-from hub.domain.errors import CommandRefused, InvalidInput
+from hub.domain.errors import CommandRefused, InvalidInput, OutcomeUnknown
 from hub.domain.vocabulary import EntityType as DomainEntityType
 from hub.projections.event_log import last_recorded
 from hub.projections.timeline import Moment
@@ -26,24 +26,50 @@ MAX_PAGE = 500
 T = TypeVar("T")
 
 
-@strawberry.enum(description="What kind of refusal a UserError is.")
+@strawberry.enum(description="What kind of refusal a UserError is, or what is not known yet.")
 class ErrorCode(Enum):
     VALIDATION = "VALIDATION"
     FORBIDDEN = "FORBIDDEN"
     NOT_FOUND = "NOT_FOUND"
     CONFLICT = "CONFLICT"
     INVALID_STATE = "INVALID_STATE"
+    SERVICE_UNAVAILABLE = strawberry.enum_value(
+        "SERVICE_UNAVAILABLE",
+        description="The database could not be reached; nothing was written: retry.",
+    )
+    OUTCOME_UNKNOWN = strawberry.enum_value(
+        "OUTCOME_UNKNOWN",
+        description="Not a refusal: the database went away while saving, so the change may "
+        "or may not be stored. Retry with the same idempotencyKey.",
+    )
+    NOT_YET_VISIBLE = strawberry.enum_value(
+        "NOT_YET_VISIBLE",
+        description="Not a refusal: the change is stored at `position`, but the read views "
+        "did not show it in time (the record in the payload may be null or older).",
+    )
 
 
-@strawberry.type(description="Why a mutation was refused; a refused mutation writes nothing.")
+@strawberry.type(
+    description="Why a mutation was refused (a refused mutation writes nothing), or, with "
+    "OUTCOME_UNKNOWN and NOT_YET_VISIBLE, what is not known yet of a change that may be stored."
+)
 class UserError:
     code: ErrorCode
     field: str | None
     message: str
 
     @classmethod
-    def of(cls, refusal: CommandRefused) -> UserError:
+    def of(cls, refusal: CommandRefused | OutcomeUnknown) -> UserError:
         return cls(code=ErrorCode(refusal.code), field=refusal.field, message=refusal.message)
+
+    @classmethod
+    def not_yet_visible(cls, position: int) -> UserError:
+        return cls(
+            code=ErrorCode.NOT_YET_VISIBLE,
+            field=None,
+            message=f"the change is stored at position {position}, but the read views do not "
+            "show it yet: query it again shortly (do not send it again)",
+        )
 
 
 @strawberry.type(description="A district or county of the city (区县).")

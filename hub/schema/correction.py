@@ -6,6 +6,7 @@ from __future__ import annotations
 import strawberry
 
 from hub.commands.correction import retract_events
+from hub.database import unavailable
 from hub.projections.event_log import events_at, retractions_with
 from hub.schema.common import Event, UserError
 from hub.schema.context import Info
@@ -36,13 +37,17 @@ class CorrectionMutations:
     @strawberry.mutation
     async def retract_events(self, info: Info, input: RetractEventsInput) -> RetractEventsPayload:
         result = await command(info, retract_events, input, {"positions": list(input.positions)})
-        if result.errors:
+        if result.position is None:
             return RetractEventsPayload(events=[], position=None, errors=result.errors)
         pool = info.context.hub.pool
-        if result.written:
-            rows = await events_at(pool, list(result.written))
-        else:  # a replay of the same idempotency key: what the first request wrote
-            assert result.position is not None
-            rows = await retractions_with(pool, result.position)
-        events = await present(info.context.hub, info.context.caller, rows)
-        return RetractEventsPayload(events=events, position=result.position, errors=[])
+        try:
+            if result.written:
+                rows = await events_at(pool, list(result.written))
+            else:  # a replay of the same idempotency key: what the first request wrote
+                rows = await retractions_with(pool, result.position)
+            events = await present(info.context.hub, info.context.caller, rows)
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            events, result = [], result.unseen()
+        return RetractEventsPayload(events=events, position=result.position, errors=result.errors)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 import strawberry
 
+from hub.database import unavailable
 from hub.domain.checks import camel_case
-from hub.domain.errors import CommandRefused, InvalidInput
+from hub.domain.errors import CommandRefused, InvalidInput, OutcomeUnknown
 from hub.registry import Outcome, Registry, Request
-from hub.schema.common import UserError
+from hub.schema.common import ErrorCode, UserError
 from hub.schema.context import Info
 
 
@@ -40,10 +41,20 @@ def corrections() -> Any:
 
 @dataclass(frozen=True)
 class Result:
+    """A mutation's answer: refused or of unknown outcome (no record, `errors`), or stored
+    (`record_id` and `position`; `errors` says NOT_YET_VISIBLE when the views lag)."""
+
     record_id: UUID | None = None
     position: int | None = None
-    errors: list[UserError] | None = None
+    errors: list[UserError] = field(default_factory=list)
     written: tuple[int, ...] = ()
+
+    def unseen(self) -> Result:
+        """This result, saying that the read views do not show it yet."""
+        assert self.position is not None
+        if any(e.code is ErrorCode.NOT_YET_VISIBLE for e in self.errors):
+            return self
+        return replace(self, errors=[*self.errors, UserError.not_yet_visible(self.position)])
 
 
 def record_id(value: str | strawberry.ID) -> UUID:
@@ -76,9 +87,10 @@ async def command(
             corrects=tuple(getattr(input, "corrects", None) or ()),
         )
         outcome = await context.hub.command(run, request)
-    except CommandRefused as refusal:
+    except (CommandRefused, OutcomeUnknown) as refusal:
         return Result(errors=[UserError.of(refusal)])
-    return Result(record_id=outcome.record_id, position=outcome.position, written=outcome.written)
+    result = Result(record_id=outcome.record_id, position=outcome.position, written=outcome.written)
+    return result if outcome.visible else result.unseen()
 
 
 async def respond(
@@ -93,8 +105,12 @@ async def respond(
 ) -> Any:
     """Run a mutation and build its payload: the record as the read views now show it."""
     result = await command(info, run, input, inputs)
-    if result.errors:
+    if result.record_id is None:
         return payload(**{record: None}, position=None, errors=result.errors)
-    assert result.record_id is not None
-    shown = await load(info, result.record_id)
-    return payload(**{record: shown}, position=result.position, errors=[])
+    try:
+        shown = await load(info, result.record_id)
+    except Exception as error:
+        if not unavailable(error):
+            raise
+        shown, result = None, result.unseen()
+    return payload(**{record: shown}, position=result.position, errors=result.errors)
