@@ -24,7 +24,7 @@ from uuid import UUID
 from hub.database import Outage, until_available
 from hub.domain.envelope import Actor, Role
 from hub.domain.errors import Forbidden
-from hub.projections.event_log import events_after, included_position
+from hub.projections.event_log import complete_position, events_after
 from hub.runtime import Hub
 
 log = logging.getLogger("hub.stream")
@@ -93,7 +93,7 @@ class Tail:
         self._advanced = asyncio.Event()
 
     async def start(self) -> None:
-        self.base = self.head = await included_position(self.hub.pool)
+        self.base = self.head = await complete_position(self.hub.pool)
         self.hub.background.append(asyncio.create_task(self._run(), name="event tail"))
 
     def since(self, last: int) -> list[Any] | None:
@@ -125,7 +125,8 @@ class Tail:
     async def _advance(self, outage: Outage) -> None:
         """Read the newest logged events once, then wait for the views to move on."""
         signals = self.hub.signals
-        seen = signals.projected
+        projected = signals.projected
+        seen = await until_available(lambda: complete_position(self.hub.pool, projected), outage)
         rows = await until_available(
             lambda: events_after(self.hub.pool, self.head, limit=BATCH), outage
         )
@@ -142,7 +143,7 @@ class Tail:
             self._advanced.set()
             self._advanced = asyncio.Event()
         if len(rows) < BATCH:
-            await signals.projected_past(seen + 1, HEARTBEAT_SECONDS)
+            await signals.projected_past(projected + 1, HEARTBEAT_SECONDS)
 
 
 _tails: dict[int, tuple[Tail, asyncio.Task[None]]] = {}
@@ -192,7 +193,7 @@ async def follow(
     """
     buffer = buffer or hub.settings.stream_buffer
     stall_seconds = stall_seconds or hub.settings.stream_stall_seconds
-    start = await included_position(hub.pool) if after is None else after
+    start = await complete_position(hub.pool) if after is None else after
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=buffer)
     producer = asyncio.create_task(
         _produce(hub, scope, start, queue, stall_seconds, heartbeat_seconds)
@@ -238,7 +239,10 @@ async def _produce(
             head = tail.head
             buffered = tail.since(last)
             if buffered is None:
-                seen = hub.signals.projected
+                projected = hub.signals.projected
+                seen = await until_available(
+                    functools.partial(complete_position, hub.pool, projected), outage
+                )
                 rows = await until_available(
                     functools.partial(
                         events_after,

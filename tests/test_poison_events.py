@@ -13,15 +13,17 @@ from typing import Any
 from uuid import UUID
 
 import eventsourcing.utils
+import httpx
 import pytest
 from eventsourcing.persistence import StoredEvent
 
 from hub import cli
 from hub.domain.agency import Agency
 from hub.projections.held_back import held_back
-from hub.runtime import projections
+from hub.runtime import Hub, projections
 from tests.agency_api import AGENCY, AUDITOR, HISTORY, UPDATE, register, send
-from tests.conftest import Client, hub_command, running
+from tests.conftest import Client, hub_command, running, token
+from tests.streams import Subscriber, served
 from tests.test_persistence import snapshot
 
 NEWER_TOPIC = "hub.domain.agency:Agency.Renamed"
@@ -221,3 +223,44 @@ async def test_a_rebuild_from_zero_applies_again_what_was_held_back(
         }
         shown = (await client.run(AGENCY, {"id": id}, auth=AUDITOR))["agency"]
         assert (shown["name"], shown["version"]) == ("renamed by a newer hub", 3)
+
+
+async def test_partners_never_pass_a_held_back_event_and_get_it_in_order_once_retried(
+    database: str, newer_topic: None
+) -> None:
+    """The stream promises every position once, in order: it waits at an event the log holds
+    back rather than skip it, and goes on from there once the event is retried."""
+    async with (
+        served(database) as app,
+        httpx.AsyncClient(base_url=app.base) as http,
+        Subscriber(app.port, token("PARTNER")) as partner,
+    ):
+        client = Client(http, app.hub)
+        id = (await register(client))["agency"]["id"]
+        await send(client, UPDATE, id=id, name="before the upgrade")
+        position = await store_next(client, id, "renamed by a newer hub", topic=NEWER_TOPIC)
+        after = (await register(client))["agency"]
+        assert after["name"] and (await ready_held(client))
+
+        await partner.subscribe(after=0)
+        before = await logged(app.hub, upto=position - 1)
+        assert [e["position"] for e in await partner.events(len(before))] == before
+        with pytest.raises(TimeoutError):  # not the events after the held one
+            await partner.next(timeout=1.5)
+
+        eventsourcing.utils.register_topic(NEWER_TOPIC, Agency.ProfileUpdated)
+        await app.hub.projector.retry()
+        await register(client)  # the views move on, which wakes the stream
+        rest = (await logged(app.hub))[len(before) :]
+        assert rest[0] == position and len(rest) == 3
+        assert [e["position"] for e in await partner.events(len(rest))] == rest
+
+
+async def logged(hub: Hub, upto: int | None = None) -> list[int]:
+    """The positions of every record event in the store (up to `upto`)."""
+    rows = await hub.pool.fetch(
+        "SELECT notification_id FROM registry_events WHERE topic NOT LIKE '%Claim%'"
+        " AND notification_id <= coalesce($1, notification_id) ORDER BY notification_id",
+        upto,
+    )
+    return [r["notification_id"] for r in rows]

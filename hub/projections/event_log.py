@@ -132,6 +132,21 @@ async def included_position(pool: asyncpg.Pool) -> int:
     return await pool.fetchval("SELECT coalesce(min(position), 0) FROM projection_positions")
 
 
+_FIRST_HELD = f"(SELECT min(position) FROM held_back WHERE projection = '{EventLog.name}')"
+"""The first event the log holds back (`hub.projections.held_back`), or null."""
+
+
+async def complete_position(pool: asyncpg.Pool, projected: int | None = None) -> int:
+    """The last position up to which the log has every event: `projected` (default: what
+    every view includes), or just before an event the log holds back. Streams never pass that
+    gap, so a partner gets the held record's events, in order, once they are retried."""
+    return await pool.fetchval(
+        f"SELECT least(coalesce($1, (SELECT min(position) FROM projection_positions), 0),"
+        f" {_FIRST_HELD} - 1)",
+        projected,
+    )
+
+
 async def events_after(
     pool: asyncpg.Pool,
     after: int,
@@ -144,9 +159,11 @@ async def events_after(
     """Logged events after position `after`, in position order, filtered.
 
     The log is written only by the projector, in position order, a whole batch per commit,
-    so what this sees is always a gap-free prefix of it.
+    so what this sees is always a gap-free prefix of it; it stops before an event the log
+    holds back (see `complete_position`).
     """
-    where, args = ["position > $1"], [after]
+    where = ["position > $1", f"position < coalesce({_FIRST_HELD}, {2**63 - 1})"]
+    args: list[Any] = [after]
     for column, value in (
         ("entity_type", entity_types),
         ("district", district),
