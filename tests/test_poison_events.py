@@ -109,7 +109,10 @@ async def test_a_name_no_view_can_store_holds_back_that_agency_alone(
         assert moved["errors"] == [] and moved["agency"]["name"] == "still projected"
         assert (await register(client))["agency"]["version"] == 1
         later = await send(client, UPDATE, id=id, name="after the poison")
-        assert later["errors"] == [] and later["agency"] == renamed
+        assert later["agency"] == renamed and later["position"] > position
+        [unseen] = later["errors"]
+        assert unseen["code"] == "NOT_YET_VISIBLE", unseen
+        assert f"holds the record back since its event at position {position}" in unseen["message"]
         assert await rows_of(client, id) == before
 
         entries = await ready_held(client)
@@ -132,7 +135,8 @@ async def test_a_name_no_view_can_store_holds_back_that_agency_alone(
     async with running(database) as client:
         assert await ready_held(client) == entries
         again = await send(client, UPDATE, id=id, name="after a restart")
-        assert again["errors"] == [] and again["agency"] == renamed
+        assert again["agency"] == renamed
+        assert [e["code"] for e in again["errors"]] == ["NOT_YET_VISIBLE"]
         moved = await send(client, UPDATE, id=other["id"], name="after a restart")
         assert moved["agency"]["name"] == "after a restart"
         assert said(caplog, id) == []  # its later events are skipped, not failed again
@@ -181,7 +185,8 @@ async def test_an_event_from_a_newer_hub_is_held_back_until_retried_after_an_upg
     async with running(database) as client:
         assert held(await ready_held(client)) == held(entries)
         later = await send(client, UPDATE, id=id, name="after the upgrade")
-        assert later["errors"] == [] and later["agency"] == renamed
+        assert later["agency"] == renamed
+        assert [e["code"] for e in later["errors"]] == ["NOT_YET_VISIBLE"]
 
         monkeypatch.setenv("HUB_DATABASE_URL", database)
         capsys.readouterr()

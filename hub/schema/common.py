@@ -17,6 +17,7 @@ from hub.domain.envelope import Role as DomainRole
 from hub.domain.errors import CommandRefused, InvalidInput, OutcomeUnknown
 from hub.domain.vocabulary import EntityType as DomainEntityType
 from hub.projections.event_log import last_recorded
+from hub.projections.held_back import Held
 from hub.projections.timeline import Moment
 
 Role = strawberry.enum(DomainRole, description="The capacity a caller acts in.")
@@ -63,12 +64,20 @@ class UserError:
         return cls(code=ErrorCode(refusal.code), field=refusal.field, message=refusal.message)
 
     @classmethod
-    def not_yet_visible(cls, position: int) -> UserError:
+    def not_yet_visible(cls, position: int, held: Held | None = None) -> UserError:
+        if held is None:
+            why = "the read views do not show it yet: query it again shortly"
+        else:
+            why = (
+                f"the {held.projection} view holds the record back since its event at position "
+                f"{held.position} ({held.error}), so it shows as it was before that event until "
+                "an operator runs `hub project --retry`"
+            )
         return cls(
             code=ErrorCode.NOT_YET_VISIBLE,
             field=None,
-            message=f"the change is stored at position {position}, but the read views do not "
-            "show it yet: query it again shortly (do not send it again)",
+            message=f"the change is stored at position {position}, but {why} (do not send it "
+            "again)",
         )
 
 

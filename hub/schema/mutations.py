@@ -13,6 +13,7 @@ import strawberry
 from hub.database import unavailable
 from hub.domain.checks import camel_case
 from hub.domain.errors import CommandRefused, InvalidInput, OutcomeUnknown
+from hub.projections.held_back import Held, held_back
 from hub.registry import Outcome, Registry, Request
 from hub.schema.common import ErrorCode, UserError
 from hub.schema.context import Info
@@ -49,12 +50,14 @@ class Result:
     errors: list[UserError] = field(default_factory=list)
     written: tuple[int, ...] = ()
 
-    def unseen(self) -> Result:
-        """This result, saying that the read views do not show it yet."""
+    def unseen(self, held: Held | None = None) -> Result:
+        """This result, saying that the read views do not show it yet (or hold its record
+        back: `held`)."""
         assert self.position is not None
         if any(e.code is ErrorCode.NOT_YET_VISIBLE for e in self.errors):
             return self
-        return replace(self, errors=[*self.errors, UserError.not_yet_visible(self.position)])
+        unseen = UserError.not_yet_visible(self.position, held)
+        return replace(self, errors=[*self.errors, unseen])
 
 
 def record_id(value: str | strawberry.ID) -> UUID:
@@ -90,7 +93,10 @@ async def command(
     except (CommandRefused, OutcomeUnknown) as refusal:
         return Result(errors=[UserError.of(refusal)])
     result = Result(record_id=outcome.record_id, position=outcome.position, written=outcome.written)
-    return result if outcome.visible else result.unseen()
+    if not outcome.visible:
+        return result.unseen()
+    held = await held_back(context.hub.pool, outcome.record_id)
+    return result if held is None else result.unseen(held)
 
 
 async def respond(
