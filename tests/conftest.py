@@ -124,16 +124,25 @@ async def database(server_url: str) -> str:
     return await fresh_database(server_url)
 
 
-async def hub_command(database: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the `hub` command line on database `database` in a process of its own."""
-    env = {**os.environ, "HUB_JWT_SECRET": SECRET, "HUB_DATABASE_URL": database}
-    return await asyncio.to_thread(
-        subprocess.run,
+def hub_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the `hub` command line in a process of its own, with the tests' secrets and `env`
+    (`HUB_DATABASE_URL=...` and the like)."""
+    return subprocess.run(
         [sys.executable, "-m", "hub", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env={
+            **os.environ,
+            "HUB_JWT_SECRET": SECRET,
+            "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
+            **env,
+        },
         check=False,
         cwd=ROOT,
         timeout=120,
     )
+
+
+async def hub_command(database: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`hub_cli` on database `database`, off the event loop."""
+    return await asyncio.to_thread(hub_cli, *args, HUB_DATABASE_URL=database)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -19,7 +17,7 @@ from hub.domain.envelope import Actor, Envelope, Role
 from hub.domain.errors import Forbidden, InvalidInput
 from hub.domain.reference import DISTRICTS
 from hub.reference_import import SAMPLE, ImportRefused, import_communities, parse_csv, read_csv
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, running, token
+from tests.conftest import Client, hub_command, running, token
 
 AUDITOR = token("AUDITOR")
 PARTNER = token("PARTNER")
@@ -42,25 +40,8 @@ HISTORY = """query($id: ID!) { history(id: $id) {
   type version entityType reason data actor { sub party role jurisdiction } } }"""
 
 
-def _hub(*args: str, database: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HUB_JWT_SECRET": SECRET,
-        "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
-        "HUB_DATABASE_URL": database,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        cwd=ROOT,
-    )
-
-
 async def _import(path: Path, database: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return await asyncio.to_thread(_hub, "import-reference", str(path), *extra, database=database)
+    return await hub_command(database, "import-reference", str(path), *extra)
 
 
 def _csv(tmp_path: Path, text: str, name: str = "communities.csv") -> Path:
@@ -334,7 +315,7 @@ async def test_a_large_file_reports_progress(database: str, tmp_path: Path) -> N
 
 
 async def test_two_imports_at_once_list_each_community_once(database: str, tmp_path: Path) -> None:
-    assert (await asyncio.to_thread(_hub, "migrate", database=database)).returncode == 0
+    assert (await hub_command(database, "migrate")).returncode == 0
     path = _csv(tmp_path, GOOD)
     first, second = await asyncio.gather(_import(path, database), _import(path, database))
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr

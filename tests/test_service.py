@@ -13,7 +13,7 @@ import jwt
 from hub.runtime import projections
 from hub.schema.root import schema
 from tests.agency_api import REGISTER, register, registration, send, unseen
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, running
+from tests.conftest import ROOT, SECRET, Client, hub_cli, running
 
 
 async def test_graphiql_is_served_to_browsers(client: Client) -> None:
@@ -41,25 +41,8 @@ def test_schema_graphql_matches_the_code() -> None:
     )
 
 
-def _hub(*args: str, **env_vars: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "HUB_JWT_SECRET": SECRET,
-        "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
-        **env_vars,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        cwd=ROOT,
-    )
-
-
 def test_hub_token_prints_a_token_the_server_accepts() -> None:
-    done = _hub("token", "--role", "DISTRICT", "--district", "500103", "--sub", "li")
+    done = hub_cli("token", "--role", "DISTRICT", "--district", "500103", "--sub", "li")
     assert done.returncode == 0, done.stderr
     claims = jwt.decode(done.stdout.strip(), SECRET, algorithms=["HS256"])
     assert (claims["sub"], claims["role"], claims["district"]) == ("li", "DISTRICT", "500103")
@@ -67,27 +50,27 @@ def test_hub_token_prints_a_token_the_server_accepts() -> None:
 
 
 def test_hub_token_refuses_an_incomplete_role() -> None:
-    done = _hub("token", "--role", "DISTRICT")
+    done = hub_cli("token", "--role", "DISTRICT")
     assert done.returncode != 0
     assert "--district" in done.stderr
-    done = _hub("token", "--role", "CONTRACTOR")
+    done = hub_cli("token", "--role", "CONTRACTOR")
     assert "--agency" in done.stderr
 
 
 async def test_hub_migrate_then_hub_project_catches_up(database: str) -> None:
-    done = await asyncio.to_thread(_hub, "migrate", HUB_DATABASE_URL=database)
+    done = await asyncio.to_thread(hub_cli, "migrate", HUB_DATABASE_URL=database)
     assert done.returncode == 0, done.stderr
     assert "migrated" in done.stdout
     async with running(database, run_projections=False, read_your_writes_timeout=0.01) as client:
         for _ in range(3):
             assert unseen(await send(client, REGISTER, **registration()))
         assert await client.hub.pool.fetchval("SELECT count(*) FROM agencies") == 0
-        done = await asyncio.to_thread(_hub, "project", "--once", HUB_DATABASE_URL=database)
+        done = await asyncio.to_thread(hub_cli, "project", "--once", HUB_DATABASE_URL=database)
         assert done.returncode == 0, done.stderr
         assert "caught up" in done.stdout
         assert await client.hub.pool.fetchval("SELECT count(*) FROM agencies") == 3
         done = await asyncio.to_thread(
-            _hub, "project", "--once", "--rebuild", "agencies", HUB_DATABASE_URL=database
+            hub_cli, "project", "--once", "--rebuild", "agencies", HUB_DATABASE_URL=database
         )
         assert "rebuilding agencies" in done.stdout
         assert await client.hub.pool.fetchval("SELECT count(*) FROM agencies") == 3
