@@ -25,6 +25,7 @@ import httpx
 import psutil
 
 from tests.conftest import ROOT, SECRET, token
+from tests.private_server import Cluster
 
 STARTED_WITHIN = 120  # a first start runs initdb and every migration, on a busy machine
 BACK_WITHIN = 30
@@ -66,13 +67,9 @@ def _postmaster_pid(pgdata: Path) -> int:
 
 def _kill_postgres(pgdata: Path) -> int:
     """kill -9 the postmaster and its children; return the postmaster's pid once it is gone."""
-    postmaster = psutil.Process(_postmaster_pid(pgdata))
-    killed = [postmaster, *postmaster.children()]
-    for process in killed:
-        process.kill()
-    psutil.wait_procs(killed, timeout=5)
-    assert not postmaster.is_running()
-    return postmaster.pid
+    killed = _postmaster_pid(pgdata)
+    Cluster(pgdata).kill()
+    return killed
 
 
 class HubProcess:
