@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo seed test lint bench schema clean
+.PHONY: demo seed test fuzz lint bench schema clean
 
 $(BIN)/hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ seed: $(BIN)/hub
 test: $(BIN)/hub
 	$(BIN)/ruff check hub tests bench
 	$(BIN)/pytest
+
+fuzz: $(BIN)/hub
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/pytest tests/test_fuzz.py
 
 bench: $(BIN)/hub
 	$(BIN)/python bench/mutations.py

@@ -245,3 +245,44 @@ async def test_recorded_times_at_the_edges_of_the_range_answer(client: Client, a
     assert data["agency"] == (None if at.startswith(("0001", "1900")) else {"name": agency["name"]})
     current = await client.run(AGENCY, {"id": agency["id"]}, auth=token("AUDITOR"))
     assert current["agency"]["name"] == agency["name"]
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "code"),
+    [
+        ("{ agencies(first: 1) { totalCount ", None, "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", None, "GRAPHQL_VALIDATION_FAILED"),
+        ('{ agencies(first: "a") { totalCount } }', None, "GRAPHQL_VALIDATION_FAILED"),
+        ("query($n: Int!) { agencies(first: $n) { totalCount } }", {}, "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "query($n: Int!) { agencies(first: $n) { totalCount } }",
+            {"n": "many"},
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ],
+)
+async def test_every_error_carries_a_code(
+    client: Client, query: str, variables: dict | None, code: str
+) -> None:
+    body = await client.post(query, variables, auth=token("AUDITOR"))
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
+
+
+async def test_a_fault_of_the_hub_is_coded_and_logged_not_shown(
+    client: Client, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A resolver that fails for a reason nobody foresaw (a bug) answers INTERNAL_SERVER_ERROR
+    with the request id; the detail goes to the log, not to the client."""
+
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("secret detail of the fault")
+
+    monkeypatch.setattr("hub.schema.agency.agency_page", broken)
+    body = await client.post("{ agencies(first: 1) { totalCount } }", auth=token("AUDITOR"))
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+    assert "secret" not in error["message"] and "request id" in error["message"]
+    request_id = error["message"].rsplit(" ", 1)[-1].rstrip(")")
+    ours = [r for r in caplog.records if r.name == "hub.schema" and request_id in r.getMessage()]
+    assert [str(r.exc_info[1]) for r in ours if r.exc_info] == ["secret detail of the fault"]

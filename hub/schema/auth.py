@@ -7,6 +7,7 @@ its fragments are expanded, never on a name the client chose.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from graphql import (
@@ -26,6 +27,7 @@ from hub.auth import Unauthenticated
 from hub.database import unavailable
 from hub.domain.errors import CommandRefused
 
+log = logging.getLogger("hub.schema")
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
 UNAVAILABLE = "the database is unavailable; retry"
 
@@ -62,6 +64,17 @@ def introspection_only(document: DocumentNode | None) -> bool:
 
 
 class Authenticated(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        try:
+            yield
+        except GraphQLError as error:  # a syntax error, raised by the parser cache
+            _code_each([error], "GRAPHQL_PARSE_FAILED")
+            raise
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        _code_each(self.execution_context.pre_execution_errors, "GRAPHQL_VALIDATION_FAILED")
+
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context.context
         error = getattr(context, "auth_error", None)
@@ -81,3 +94,24 @@ class Authenticated(SchemaExtension):
             elif original is not None and unavailable(original):
                 graphql_error.message = UNAVAILABLE
                 graphql_error.extensions = {"code": "SERVICE_UNAVAILABLE"}
+            elif original is None or isinstance(original, GraphQLError):  # bad variables
+                _code_each([graphql_error], "GRAPHQL_VALIDATION_FAILED")
+            elif not (graphql_error.extensions or {}).get("code"):
+                log.error(
+                    "request %s: %s failed",
+                    context.correlation_id,
+                    graphql_error.path,
+                    exc_info=original,
+                )
+                graphql_error.message = (
+                    f"the hub could not answer this field (a fault of the hub, logged with "
+                    f"request id {context.correlation_id})"
+                )
+                graphql_error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+
+
+def _code_each(errors: list[GraphQLError] | None, code: str) -> None:
+    """Give each error that has no code `code`: every error the API answers carries one."""
+    for error in errors or ():
+        if not (error.extensions or {}).get("code"):
+            error.extensions = {**(error.extensions or {}), "code": code}
