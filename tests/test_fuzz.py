@@ -11,8 +11,9 @@ import os
 from typing import Any
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis_graphql import from_schema, nodes
+from hypothesis_graphql import Mode, from_schema, nodes
 
 from hub.schema.root import schema
 from tests.conftest import running, token
@@ -33,7 +34,10 @@ CALLERS = [
 ]
 
 
-async def test_generated_operations_never_fail_the_server(database: str) -> None:
+@pytest.mark.parametrize("mode", [Mode.POSITIVE, Mode.NEGATIVE], ids=["valid", "invalid"])
+async def test_generated_operations_never_fail_the_server(database: str, mode: Mode) -> None:
+    """Valid operations, and operations the schema must refuse (wrong types, missing
+    arguments, unknown values)."""
     faults: list[tuple[str, Any]] = []
     async with running(database) as client:
         loop = asyncio.get_running_loop()
@@ -60,7 +64,7 @@ async def test_generated_operations_never_fail_the_server(database: str) -> None
             suppress_health_check=list(HealthCheck),
         )
         @given(
-            operation=from_schema(schema.as_str(), custom_scalars=SCALARS),
+            operation=from_schema(schema.as_str(), custom_scalars=SCALARS, mode=mode),
             caller=st.sampled_from(CALLERS),
         )
         def fuzz(operation: str, caller: str | None) -> None:
