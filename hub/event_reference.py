@@ -13,6 +13,7 @@ A changed payload gets a new version (raise it in `VERSIONS`), and the old file 
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import types
@@ -274,6 +275,13 @@ class EventType:
     @property
     def sample(self) -> dict[str, Any]:
         return self.schema["examples"][0]
+
+
+@functools.cache
+def event_type_names() -> frozenset[str]:
+    """Every public event type's name, to check a filter against (the reference is fixed at
+    import time)."""
+    return frozenset(t.name for t in event_types())
 
 
 def version_file(name: str, version: int) -> str:

@@ -176,6 +176,19 @@ class _Gap:
     resume_after: int
 
 
+_EXPIRED = object()
+"""The marker `_expire` leaves for the consumer: the token's `exp` has come."""
+
+
+def _expire(queue: asyncio.Queue[Any]) -> None:
+    """At the token's expiry, the consumer's next item is the end, however full its buffer:
+    what was buffered but not delivered is dropped, since the client resumes after the last
+    position it was delivered."""
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(_EXPIRED)
+
+
 async def follow(
     hub: Hub,
     scope: Scope,
@@ -188,8 +201,10 @@ async def follow(
 ) -> AsyncIterator[Any]:
     """Logged events after `after` (None: from now), replayed then live; None is a heartbeat.
 
-    Ends with `StreamEnded` when the token expires or the consumer leaves `buffer` events
-    (default `HUB_STREAM_BUFFER`) unread for `stall_seconds` (`HUB_STREAM_STALL_SECONDS`).
+    Ends with `StreamEnded` when the token expires (a timer at `expires_at`, so the end comes
+    on time whether or not events flow, at no cost per event) or the consumer leaves `buffer`
+    events (default `HUB_STREAM_BUFFER`) unread for `stall_seconds`
+    (`HUB_STREAM_STALL_SECONDS`).
     """
     buffer = buffer or hub.settings.stream_buffer
     stall_seconds = stall_seconds or hub.settings.stream_stall_seconds
@@ -199,10 +214,17 @@ async def follow(
         _produce(hub, scope, start, queue, stall_seconds, heartbeat_seconds)
     )
     delivered = start
+    expiry = (
+        None
+        if expires_at is None
+        else asyncio.get_running_loop().call_later(
+            max(0.0, expires_at - time.time()), _expire, queue
+        )
+    )
     try:
         while True:
             item = await queue.get()
-            if expires_at is not None and time.time() >= expires_at:
+            if item is _EXPIRED:
                 raise StreamEnded("UNAUTHENTICATED", "the token has expired", delivered)
             if isinstance(item, _Gap):
                 raise StreamEnded(
@@ -217,6 +239,8 @@ async def follow(
                 delivered = item["position"]
             yield item
     finally:
+        if expiry is not None:
+            expiry.cancel()
         # Not awaited: a query cancelled mid-flight can take seconds to unwind, and the
         # consumer's close must not wait for it.
         producer.cancel()

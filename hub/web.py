@@ -9,6 +9,7 @@ import json
 import logging
 import socket
 import struct
+import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -33,6 +34,7 @@ from hub.runtime import Hub
 from hub.schema.context import Context
 from hub.schema.events import as_json, present
 from hub.schema.root import schema
+from hub.schema.subscription import close_expired
 from hub.stream import Scope, StreamEnded, follow
 from hub.stream_slots import Slot, TooManyStreams
 
@@ -48,7 +50,12 @@ class HubGraphQL(GraphQL):
         """As strawberry's, but a request that is not a GraphQL request is answered in the
         API's error shape (`BAD_REQUEST`) instead of plain text."""
         if scope["type"] != "http":
-            return await super().__call__(scope, receive, send)
+            try:
+                return await super().__call__(scope, receive, send)
+            finally:
+                expiry = scope.get("state", {}).get("expiry")
+                if expiry is not None:
+                    expiry.cancel()
         try:
             response = await self.run(Request(scope, receive))
         except HTTPException as refused:
@@ -96,17 +103,31 @@ class HubGraphQL(GraphQL):
         """WebSocket clients send their token in `connection_init` (API.md)."""
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
-        if header is None and context.actor is not None:
-            return UNSET
-        try:
-            found = credentials(self.hub.settings.jwt_secret, header)
-        except Unauthenticated as refused:
-            raise ConnectionRejectionError(
-                {"message": str(refused), "code": "UNAUTHENTICATED"}
-            ) from None
-        context.actor, context.auth_error = found.actor, None
-        context.expires_at, context.token_hash = found.expires_at, found.token_hash
+        if header is not None or context.actor is None:
+            try:
+                found = credentials(self.hub.settings.jwt_secret, header)
+            except Unauthenticated as refused:
+                raise ConnectionRejectionError(
+                    {"message": str(refused), "code": "UNAUTHENTICATED"}
+                ) from None
+            context.actor, context.auth_error = found.actor, None
+            context.expires_at, context.token_hash = found.expires_at, found.token_hash
+        _close_at_expiry(context)
         return UNSET
+
+
+def _close_at_expiry(context: Context) -> None:
+    """A connection whose token expires is closed with 4401 then, subscriptions or none; a
+    running subscription closes it itself, naming the position to resume after."""
+    assert context.expires_at is not None
+    websocket: WebSocket = context.request
+    loop = asyncio.get_running_loop()
+
+    def expire() -> None:
+        if context.following == 0:
+            websocket.state.closing = loop.create_task(close_expired(websocket, "token expired"))
+
+    websocket.state.expiry = loop.call_later(max(0.0, context.expires_at - time.time()), expire)
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

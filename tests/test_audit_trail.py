@@ -122,3 +122,43 @@ async def test_bad_filters_are_refused(client: Client) -> None:
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     body = await client.post(TRAIL, {"after": "nonsense"}, auth=AUDITOR)
     assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+async def test_filter_values_outside_the_vocabulary_are_refused_naming_the_field(
+    client: Client,
+) -> None:
+    sub = "vocabulary-check"
+    made = await send(
+        client, REGISTER, auth=token("MUNICIPAL", sub=sub), **registration(district="500103")
+    )
+    for bad, field in [
+        ({"party": "NOPE"}, "party"),
+        ({"party": "AUDITOR"}, "party"),
+        ({"type": "AgencyRegisterd"}, "type"),
+        ({"district": "999999"}, "district"),
+    ]:
+        body = await client.post(TRAIL, {"filter": {"actor": sub, **bad}}, auth=AUDITOR)
+        [error] = body["errors"]
+        assert error["extensions"]["code"] == "VALIDATION", (bad, error)
+        assert field in error["message"], (bad, error)
+        assert body.get("data") is None, (bad, body)
+    # record types are the EntityType enum: GraphQL itself refuses an unknown one
+    body = await client.post(TRAIL, {"filter": {"entityTypes": ["NOPE"]}}, auth=AUDITOR)
+    assert "entityTypes" in body["errors"][0]["message"]
+    assert body.get("data") is None
+
+    for good in [
+        {"party": "MUNICIPAL"},
+        {"type": "AgencyRegistered"},
+        {"district": "500103"},
+        {"entityTypes": ["AGENCY"]},
+    ]:
+        page = await trail(client, filter={"actor": sub, **good})
+        assert [e["node"]["entityId"] for e in page["edges"]] == [made["agency"]["id"]], good
+    for other in [
+        {"party": "CONTRACTOR"},
+        {"type": "AgencySuspended"},
+        {"district": "500105"},
+        {"entityTypes": ["WORKER"]},
+    ]:
+        assert (await trail(client, filter={"actor": sub, **other}))["edges"] == [], other

@@ -17,7 +17,9 @@ from hub.domain.envelope import Actor, Envelope, Role
 from hub.domain.errors import Forbidden, InvalidInput
 from hub.domain.reference import DISTRICTS
 from hub.reference_import import SAMPLE, ImportRefused, import_communities, parse_csv, read_csv
+from tests.agency_api import send
 from tests.conftest import Client, hub_command, running, token
+from tests.test_stations_posts import ESTABLISH
 
 AUDITOR = token("AUDITOR")
 PARTNER = token("PARTNER")
@@ -326,3 +328,53 @@ async def test_two_imports_at_once_list_each_community_once(database: str, tmp_p
     assert summaries[1].startswith("listed 5, amended 0, unchanged 0"), summaries
     async with running(database) as client:
         assert await client.events() == 5
+
+
+async def test_a_community_answers_at_any_moment_as_a_station_that_names_it_does(
+    database: str,
+) -> None:
+    """Communities are listed today, stations may name them from years back: before its
+    listing a community answers as it stands now, the same whether asked for by code, in the
+    list or through a station."""
+    async with running(database) as client:
+        await import_communities(client.hub, parse_csv(GOOD))
+        code = "500103003002"
+        made = await send(
+            client,
+            ESTABLISH,
+            auth=token("MUNICIPAL"),
+            community=code,
+            name="民生路社工站",
+            effectiveOn="2017-01-01",
+        )
+        assert made["errors"] == [], made
+        query = """query($code: String!, $id: ID!, $asOf: AsOf) {
+          community(code: $code, asOf: $asOf) { code name version }
+          unknown: community(code: "500103999999", asOf: $asOf) { code }
+          communities(first: 50, filter: {district: "500103"}, asOf: $asOf) {
+            totalCount edges { node { code name version } } }
+          station(id: $id, asOf: $asOf) { community { code name version } } }"""
+        today = client.hub.settings.today().isoformat()
+        for effective, station_exists in [
+            ("2016-12-31", False),
+            ("2017-06-01", True),
+            (today, True),
+        ]:
+            data = await client.run(
+                query,
+                {"code": code, "id": made["station"]["id"], "asOf": {"effective": effective}},
+                auth=AUDITOR,
+            )
+            assert data["community"] == {
+                "code": code,
+                "name": "渝中区解放碑街道民生路社区",
+                "version": 1,
+            }
+            assert data["unknown"] is None
+            listed = [e["node"] for e in data["communities"]["edges"]]
+            assert data["community"] in listed, effective
+            assert data["communities"]["totalCount"] == len(listed) == 2
+            if station_exists:
+                assert data["station"]["community"] == data["community"], effective
+            else:
+                assert data["station"] is None

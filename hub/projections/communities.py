@@ -9,7 +9,7 @@ import asyncpg
 
 from hub.projections.changes import Change
 from hub.projections.paging import by_key, page
-from hub.projections.timeline import Moment, RecordViews, RowHistory, Table
+from hub.projections.timeline import Moment, RecordViews, RowHistory, Table, visible
 
 COLUMNS = ("code", "id", "name", "district", "urban", "version", "seq", "updated_at")
 
@@ -63,7 +63,8 @@ async def community_page(
     search: str | None = None,
     moment: Moment | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
-    """One page of communities in listing order, whether more follow, and the total.
+    """One page of communities in listing order, whether more follow, and the total; at a
+    moment before a community was listed, as it stands now.
 
     `search` matches anywhere in the name, taken literally (no wildcards).
     """
@@ -78,4 +79,15 @@ async def community_page(
         filters,
         conditions=conditions,
         moment=moment,
+        visibility=None if moment is None else listed_or_as_now(moment),
+    )
+
+
+def listed_or_as_now(moment: Moment) -> str:
+    """The SQL selecting each community as at `moment`, or as now if it was not listed yet
+    then: reference data holds from the beginning, as `station(asOf).community` answers."""
+    return (
+        f"({visible(moment, None)} OR ({visible(None, None)} AND NOT EXISTS ("
+        f"SELECT 1 FROM communities AS listed WHERE listed.id = communities.id"
+        f" AND {visible(moment, None, 'listed')})))"
     )

@@ -75,17 +75,20 @@ async def page(
     order: str = "seq",
     moment: Moment | None = None,
     bitemporal: bool = True,
+    visibility: str | None = None,
 ) -> tuple[list[Any], bool, int]:
     """One page in creation order (`seq`, or the `order` column), whether more follow, and the
     total, as the rows stand at `moment`.
 
     `filters` are column = value, `contains` array column @> values, `conditions` named SQL
     conditions whose one parameter is written `$?`; each is skipped when its value is None.
+    `visibility`, if given, is the SQL selecting the versions to answer instead of those that
+    hold at `moment`.
     """
     where: list[str] = []
     args: list[Any] = []
     if bitemporal:
-        where.append(visible(moment, args))
+        where.append(visibility or visible(moment, args))
     for column, value in filters.items():
         if value is not None:
             args.append(value)

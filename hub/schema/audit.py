@@ -7,7 +7,10 @@ from datetime import date, datetime
 import strawberry
 from graphql import GraphQLError
 
+from hub.domain.envelope import ACCOUNTABLE_PARTIES
 from hub.domain.errors import CommandRefused, InvalidInput
+from hub.domain.reference import DISTRICTS
+from hub.event_reference import event_type_names
 from hub.projections.event_log import audit_page
 from hub.schema.common import (
     EntityType,
@@ -37,6 +40,22 @@ class AuditFilter:
     recorded_to: datetime | None = None
     effective_from: date | None = None
     effective_to: date | None = None
+
+
+def check_vocabulary(chosen: AuditFilter) -> None:
+    """A filter value outside the vocabulary is refused rather than matching nothing, so a
+    misspelt party, district or event type is not mistaken for an empty trail."""
+    parties = ", ".join(ACCOUNTABLE_PARTIES)
+    if chosen.party is not None and chosen.party not in ACCOUNTABLE_PARTIES:
+        raise InvalidInput(f"party {chosen.party!r} is not one of {parties}", "party")
+    if chosen.district is not None and chosen.district not in DISTRICTS:
+        raise InvalidInput(
+            f"district {chosen.district!r} is not one of the city's district codes", "district"
+        )
+    if chosen.type is not None and chosen.type not in event_type_names():
+        raise InvalidInput(
+            f"type {chosen.type!r} is not an event type (see docs/events.md)", "type"
+        )
 
 
 @strawberry.type
@@ -75,6 +94,7 @@ class AuditQueries:
             ):
                 if start is not None and end is not None and start > end:
                     raise InvalidInput(f"{name}From is after {name}To", f"{name}To")
+            check_vocabulary(chosen)
             types = [t.value for t in chosen.entity_types or []] or None
             scope = Scope.of(actor, types, chosen.district)
         except CommandRefused as refusal:

@@ -80,11 +80,12 @@ async def load_community(info: Info, code: str, moment: Moment | None = None) ->
 
 @strawberry.type
 class CommunityQueries:
-    @strawberry.field(description="One community by its code.")
+    @strawberry.field(
+        description="One community by its code; at a moment before it was listed, as it "
+        "stands now (reference data holds from the beginning)."
+    )
     async def community(self, info: Info, code: str, as_of: AsOf | None = None) -> Community | None:
-        moment = await moment_of(info, as_of)
-        row = await info.context.loader(communities_by_code, moment).load(code.strip())
-        return Community.of(row) if row else None
+        return await load_community(info, code.strip(), await moment_of(info, as_of))
 
     @strawberry.field(description="Communities in the order they were listed, filtered.")
     async def communities(

@@ -28,6 +28,8 @@ class Context:
     token_hash: str | None = None
     request: Any = None
     connection_params: dict[str, Any] | None = None
+    following: int = 0
+    """Subscriptions running on this WebSocket connection."""
     correlation_id: str = field(default_factory=lambda: str(uuid4()))
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket, WebSocketState
 
 from hub.domain.errors import CommandRefused
 from hub.schema.common import EntityType, Event
@@ -16,6 +17,13 @@ from hub.stream import Scope, StreamEnded, follow
 from hub.stream_slots import TooManyStreams
 
 TOKEN_EXPIRED_CLOSE = 4401
+
+
+async def close_expired(websocket: WebSocket, reason: str) -> None:
+    """Close the connection with `TOKEN_EXPIRED_CLOSE`, once: the connection's own expiry and
+    its subscriptions' may both come at the token's `exp`."""
+    if websocket.application_state is WebSocketState.CONNECTED:
+        await websocket.close(code=TOKEN_EXPIRED_CLOSE, reason=reason)
 
 
 @strawberry.type
@@ -46,6 +54,7 @@ class Subscription:
         except TooManyStreams as refused:
             raise GraphQLError(refused.message, extensions={"code": refused.code}) from None
         events = follow(context.hub, scope, after, expires_at=context.expires_at)
+        context.following += 1
         with slot:
             async with contextlib.aclosing(events):
                 try:
@@ -54,13 +63,14 @@ class Subscription:
                             for event in await present(context.hub, actor, [row]):
                                 yield event
                 except StreamEnded as ended:
-                    if ended.code == "UNAUTHENTICATED" and hasattr(context.request, "close"):
-                        await context.request.close(
-                            code=TOKEN_EXPIRED_CLOSE,
-                            reason=f"token expired; resume after {ended.resume_after}",
+                    if ended.code == "UNAUTHENTICATED" and isinstance(context.request, WebSocket):
+                        await close_expired(
+                            context.request, f"token expired; resume after {ended.resume_after}"
                         )
                         return
                     raise GraphQLError(
                         ended.message,
                         extensions={"code": ended.code, "resumeAfter": ended.resume_after},
                     ) from None
+                finally:
+                    context.following -= 1
