@@ -25,6 +25,7 @@ from hub.schema.common import District, Event, FieldChange, Principal
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import record_id
+from hub.schema.operations import AllowListed
 from hub.schema.subscription import Subscription
 
 # Each record type contributes its queries and mutations.
@@ -103,5 +104,6 @@ schema = strawberry.Schema(
         PlainTextArguments,
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
+        AllowListed,
     ],
 )
