@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ValidationCache
 
 
-class AllowListed(SchemaExtension):
-    """Refuses, for every caller, an operation whose normalised text is not on the list.
-
-    Listed after `ValidationCache`, which sets the validation errors unconditionally: this
-    hook then replaces them, so an unlisted operation says only that it is not allowed."""
+class AllowListedValidation(ValidationCache):
+    """Validation (cached), but an operation whose normalised text is not on the allow-list
+    is refused first, for every caller, and not validated: its answer says only that it is
+    not allowed."""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
@@ -25,4 +24,6 @@ class AllowListed(SchemaExtension):
                     extensions={"code": "OPERATION_NOT_ALLOWED"},
                 )
             ]
-        yield
+            yield
+            return
+        yield from super().on_validate()
