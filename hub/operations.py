@@ -119,7 +119,11 @@ def resolve(
     """The text to run for a request's `query` and `extensions.persistedQuery`: a hash alone
     names a text stored before (or, allow-listed, an allowed operation's hash); a hash with a
     query must be the SHA-256 of that exact text, which is then stored."""
-    persisted = (extensions or {}).get("persistedQuery")
+    if extensions is None:
+        return query
+    if not isinstance(extensions, dict):
+        raise OperationRefused("BAD_REQUEST", "extensions must be an object")
+    persisted = extensions.get("persistedQuery")
     if persisted is None:
         return query
     if not isinstance(persisted, dict) or persisted.get("version") != 1:

@@ -61,6 +61,8 @@ async def test_persisted_query_over_post(client: Client) -> None:
     assert wrong.status_code == 400
     assert code(wrong.json()) == "BAD_REQUEST"
     assert "does not match" in wrong.json()["errors"][0]["message"]
+    wrong_stored = await post({"extensions": persisted(text + " ")})
+    assert code(wrong_stored.json()) == "PERSISTED_QUERY_NOT_FOUND"
 
     bad_version = await post({"extensions": {"persistedQuery": {"version": 2}}})
     assert code(bad_version.json()) == "BAD_REQUEST"
@@ -134,6 +136,10 @@ async def test_persisted_query_over_websocket(database: str) -> None:
             wrong = await _exchange(ws, subscribe("4", query=text, extensions=persisted("x")))
             assert wrong["type"] == "error"
             assert wrong["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+            not_object = await _exchange(ws, subscribe("5", query=text, extensions="x"))
+            assert not_object["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+            assert "extensions must be an object" in not_object["payload"][0]["message"]
         finally:
             await ws.close()
 
@@ -161,7 +167,7 @@ async def test_persisted_query_over_websocket(database: str) -> None:
             await ws.send(
                 json.dumps(
                     {
-                        "id": "5",
+                        "id": "6",
                         "type": "subscribe",
                         "payload": {"query": SUBSCRIPTION, "extensions": extensions},
                     }
