@@ -45,37 +45,36 @@ from hub.stream_slots import Slot, TooManyStreams
 log = logging.getLogger("hub.web")
 
 
-def persisted(hub: Hub, payload: Any) -> Any:
-    """`payload` (a request's `query`, `extensions`...) with the query text to run, for
-    every transport; raises `OperationRefused`."""
+def _persisted(hub: Hub, message: Any) -> Any:
+    """A WebSocket `subscribe`/`start` message with the query text its payload names."""
+    payload = message.get("payload")
     if not isinstance(payload, dict) or "extensions" not in payload:
-        return payload
-    extensions = payload.get("extensions")
-    text = resolve(hub.persisted, hub.allowed, payload.get("query"), extensions)
-    return {**payload, "query": text}
+        return message
+    text = resolve(hub.persisted, hub.allowed, payload.get("query"), payload["extensions"])
+    return {**message, "payload": {**payload, "query": text}}
 
 
 class _TransportWS(BaseGraphQLTransportWSHandler):
     async def handle_subscribe(self, message: Any) -> None:
-        try:
-            message = {**message, "payload": persisted(self.view.hub, message.get("payload"))}
-        except OperationRefused as refused:
-            await self.send_message(
-                {"id": message["id"], "type": "error", "payload": [refused.formatted()]}
-            )
-            return
+        if self.connection_acknowledged:
+            try:
+                message = _persisted(self.view.hub, message)
+            except OperationRefused as refused:
+                error = {"id": message["id"], "type": "error", "payload": [refused.formatted()]}
+                await self.send_message(error)
+                return
         await super().handle_subscribe(message)
 
 
 class _LegacyWS(BaseGraphQLWSHandler):
     async def handle_start(self, message: Any) -> None:
-        try:
-            message = {**message, "payload": persisted(self.view.hub, message.get("payload"))}
-        except OperationRefused as refused:
-            await self.send_message(
-                {"id": message["id"], "type": "error", "payload": refused.formatted()}
-            )
-            return
+        if self.connection_acknowledged:
+            try:
+                message = _persisted(self.view.hub, message)
+            except OperationRefused as refused:
+                error = {"id": message["id"], "type": "error", "payload": refused.formatted()}
+                await self.send_message(error)
+                return
         await super().handle_start(message)
 
 
@@ -109,10 +108,9 @@ class HubGraphQL(GraphQL):
 
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         parsed = await super().parse_http_body(request)
+        hub = self.hub
         for data in parsed if isinstance(parsed, list) else [parsed]:
-            data.query = persisted(self.hub, {"query": data.query, "extensions": data.extensions})[
-                "query"
-            ]
+            data.query = resolve(hub.persisted, hub.allowed, data.query, data.extensions)
         return parsed
 
     def parse_json(self, data: str | bytes) -> Any:
