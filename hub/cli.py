@@ -1,5 +1,5 @@
-"""The `hub` command: serve, migrate, project, import-reference, seed, token, export-schema,
-export-event-reference."""
+"""The `hub` command: serve, migrate, project, import-reference, seed, operations, token,
+export-schema, export-event-reference."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.config import DEV_SECRET, Settings
+from hub.config import DEV_SECRET, InvalidSetting, Settings
 from hub.personal_data import PersonalDataKeyError
 from hub.projections.held_back import every_held
 from hub.runtime import projections
@@ -232,6 +232,43 @@ TIDY_AFTER = 10_000
 """Events after which a catch-up refreshes the read tables' statistics."""
 
 
+def _operations(args: argparse.Namespace) -> None:
+    from hub import operations
+    from hub.runtime import Hub
+
+    found: list[operations.AllowedOperation] = []
+    if args.action == "add":
+        from hub.schema.root import schema
+
+        try:
+            text = args.target.read_text(encoding="utf-8")
+            found = operations.operations_of(text, schema._schema)
+        except OSError as error:
+            sys.exit(f"hub operations add: cannot read {args.target}: {error.strerror}")
+        except ValueError as refused:
+            sys.exit(f"hub operations add: {args.target} {refused}; nothing was added")
+
+    async def main() -> list[operations.AllowedOperation]:
+        hub = Hub(Settings.from_env())
+        await hub.start(project=False)
+        try:
+            if args.action == "add":
+                await operations.add(hub.pool, found)
+                return found
+            if args.action == "remove":
+                return await operations.remove(hub.pool, str(args.target))
+            return await operations.listed(hub.pool)
+        finally:
+            await hub.stop()
+
+    shown = asyncio.run(main())
+    if args.action == "remove" and not shown:
+        sys.exit(f"hub operations remove: no allowed operation has the hash or name {args.target}")
+    verb = {"add": "added ", "remove": "removed ", "list": ""}[args.action]
+    for operation in shown:
+        print(f"{verb}{operation.name} {operation.hash}", flush=True)
+
+
 def _token(args: argparse.Namespace) -> None:
     from hub.auth import issue_token
     from hub.domain.envelope import Role
@@ -348,6 +385,17 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--hours", type=float, default=12, help="lifetime (default 12)")
     token.set_defaults(run=_token)
 
+    allow_list = commands.add_parser(
+        "operations", help="the allow-list of operations HUB_OPERATIONS=allow-listed runs"
+    )
+    actions = allow_list.add_subparsers(dest="action", required=True)
+    adding = actions.add_parser("add", help="allow each (named) operation of a .graphql file")
+    adding.add_argument("target", type=Path, metavar="FILE")
+    actions.add_parser("list", help="print each allowed operation's name and hash")
+    removing = actions.add_parser("remove", help="remove an operation by its hash or name")
+    removing.add_argument("target", metavar="HASH|NAME")
+    allow_list.set_defaults(run=_operations)
+
     commands.add_parser("export-schema", help="print the GraphQL SDL").set_defaults(
         run=_export_schema
     )
@@ -367,5 +415,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except PersonalDataKeyError as refused:
+    except (PersonalDataKeyError, InvalidSetting) as refused:
         sys.exit(f"hub {args.command}: {refused}")

@@ -8,7 +8,12 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+OPERATION_MODES = ("open", "allow-listed")
 DEV_SECRET = "development-only-secret-set-HUB_JWT_SECRET"
+
+
+class InvalidSetting(ValueError):
+    """A `HUB_*` variable holds a value the hub does not take."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,10 @@ class Settings:
     max_streams_per_token: int
     outcome_check_seconds: float
     ready_max_lag_seconds: float
+    operations: str = "open"
+    """`open`, or `allow-listed`: only the operations `hub operations add` listed run."""
+    operations_refresh_seconds: float = 2.0
+    persisted_queries: int = 1000
     personal_data_key: str | None = field(default=None, repr=False)
     """Base64 of the 32-byte key-encryption key; None: the key file in `home`."""
 
@@ -53,9 +62,19 @@ class Settings:
             "personal_data_key": env.get("HUB_PERSONAL_DATA_KEY") or None,
             "outcome_check_seconds": float(env.get("HUB_OUTCOME_CHECK_SECONDS", "5")),
             "ready_max_lag_seconds": float(env.get("HUB_READY_MAX_LAG_SECONDS", "10")),
+            "operations": env.get("HUB_OPERATIONS", "open"),
+            "operations_refresh_seconds": float(env.get("HUB_OPERATIONS_REFRESH_SECONDS", "2")),
+            "persisted_queries": int(env.get("HUB_PERSISTED_QUERIES", "1000")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        if self.operations not in OPERATION_MODES:
+            raise InvalidSetting(
+                f"HUB_OPERATIONS must be one of {', '.join(OPERATION_MODES)}, "
+                f"not {self.operations!r}"
+            )
 
     def today(self) -> date:
         """The business date in the city, which is what `effectiveOn` is checked against."""

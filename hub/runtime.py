@@ -16,6 +16,7 @@ from eventsourcing.persistence import StoredEvent
 from hub.config import Settings
 from hub.database import event_store_env, migrate, open_database, unavailable
 from hub.domain.errors import CommandRefused
+from hub.operations import AllowList, PersistedQueries
 from hub.personal_data import KeysByWorker, check_and_upgrade, load_kek
 from hub.projections.agencies import Agencies
 from hub.projections.communities import Communities
@@ -107,6 +108,13 @@ class Hub:
         self.background: list[asyncio.Task[Any]] = []
         """Tasks that live as long as this process serves (stopped by `stop`)."""
         self.streams = StreamSlots(settings.max_streams, settings.max_streams_per_token)
+        self.persisted = PersistedQueries(settings.persisted_queries)
+        self.allowed: AllowList | None = (
+            AllowList(settings.operations_refresh_seconds)
+            if settings.operations == "allow-listed"
+            else None
+        )
+        """The allow-list, when only listed operations may run."""
 
     async def start(self, *, project: bool | None = None) -> None:
         """Raises `PersonalDataKeyError` when the KEK is unusable or not the database's."""
@@ -137,6 +145,10 @@ class Hub:
             # compiling a plan costs more than running any query the API sends
             server_settings={"jit": "off"},
         )
+        if self.allowed is not None:
+            await self.allowed.load(self.pool)
+            following = self.allowed.follow(self.pool)
+            self.background.append(asyncio.create_task(following, name="allowed operations"))
         self._projector_pool = await open_pool(self.url)
         self.signals = Signals(self.url)
         self.projector = Projector(

@@ -22,6 +22,11 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types.unset import UNSET
 
 from hub.auth import Unauthenticated, credentials
@@ -29,6 +34,7 @@ from hub.config import Settings
 from hub.database import unavailable
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
+from hub.operations import OperationRefused, resolve
 from hub.projections.agencies import agency_page
 from hub.runtime import Hub
 from hub.schema.context import Context
@@ -41,7 +47,43 @@ from hub.stream_slots import Slot, TooManyStreams
 log = logging.getLogger("hub.web")
 
 
+def _persisted(hub: Hub, message: Any) -> Any:
+    """A WebSocket `subscribe`/`start` message with the query text its payload names."""
+    payload = message.get("payload")
+    if not isinstance(payload, dict) or "extensions" not in payload:
+        return message
+    text = resolve(hub.persisted, hub.allowed, payload.get("query"), payload["extensions"])
+    return {**message, "payload": {**payload, "query": text}}
+
+
+class _TransportWS(BaseGraphQLTransportWSHandler):
+    async def handle_subscribe(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            try:
+                message = _persisted(self.view.hub, message)
+            except OperationRefused as refused:
+                error = {"id": message["id"], "type": "error", "payload": [refused.formatted()]}
+                await self.send_message(error)
+                return
+        await super().handle_subscribe(message)
+
+
+class _LegacyWS(BaseGraphQLWSHandler):
+    async def handle_start(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            try:
+                message = _persisted(self.view.hub, message)
+            except OperationRefused as refused:
+                error = {"id": message["id"], "type": "error", "payload": refused.formatted()}
+                await self.send_message(error)
+                return
+        await super().handle_start(message)
+
+
 class HubGraphQL(GraphQL):
+    graphql_transport_ws_handler_class = _TransportWS
+    graphql_ws_handler_class = _LegacyWS
+
     def __init__(self, hub: Hub) -> None:
         super().__init__(schema, graphql_ide="graphiql", keep_alive=True, keep_alive_interval=15)
         self.hub = hub
@@ -60,7 +102,23 @@ class HubGraphQL(GraphQL):
             response = await self.run(Request(scope, receive))
         except HTTPException as refused:
             response = error_response(refused.status_code, "BAD_REQUEST", refused.reason)
+        except OperationRefused as refused:
+            status = 400 if refused.code == "BAD_REQUEST" else 200
+            response = error_response(status, refused.code, refused.message)
         await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET of a persisted query, which has `extensions` and no `query`."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        parsed = await super().parse_http_body(request)
+        hub = self.hub
+        for data in parsed if isinstance(parsed, list) else [parsed]:
+            data.query = resolve(hub.persisted, hub.allowed, data.query, data.extensions)
+        return parsed
 
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)

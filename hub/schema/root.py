@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
@@ -25,6 +25,7 @@ from hub.schema.common import District, Event, FieldChange, Principal
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import record_id
+from hub.schema.operations import AllowListedValidation
 from hub.schema.subscription import Subscription
 
 # Each record type contributes its queries and mutations.
@@ -102,6 +103,6 @@ schema = strawberry.Schema(
         Authenticated,
         PlainTextArguments,
         lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
+        lambda: AllowListedValidation(maxsize=1024),
     ],
 )
