@@ -29,6 +29,12 @@ class Settings:
     max_streams_per_token: int
     outcome_check_seconds: float
     ready_max_lag_seconds: float
+    max_body_bytes: int
+    statement_timeout_ms: int
+    rate_limit_per_token: float
+    rate_limit_burst: int
+    max_ws_message_bytes: int
+    max_subscriptions_per_connection: int
     personal_data_key: str | None = field(default=None, repr=False)
     """Base64 of the 32-byte key-encryption key; None: the key file in `home`."""
 
@@ -53,6 +59,14 @@ class Settings:
             "personal_data_key": env.get("HUB_PERSONAL_DATA_KEY") or None,
             "outcome_check_seconds": float(env.get("HUB_OUTCOME_CHECK_SECONDS", "5")),
             "ready_max_lag_seconds": float(env.get("HUB_READY_MAX_LAG_SECONDS", "10")),
+            "max_body_bytes": int(env.get("HUB_MAX_BODY_BYTES", "1048576")),
+            "statement_timeout_ms": int(env.get("HUB_STATEMENT_TIMEOUT_MS", "10000")),
+            "rate_limit_per_token": float(env.get("HUB_RATE_LIMIT_PER_TOKEN", "50")),
+            "rate_limit_burst": int(env.get("HUB_RATE_LIMIT_BURST", "100")),
+            "max_ws_message_bytes": int(env.get("HUB_MAX_WS_MESSAGE_BYTES", "65536")),
+            "max_subscriptions_per_connection": int(
+                env.get("HUB_MAX_SUBSCRIPTIONS_PER_CONNECTION", "10")
+            ),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
