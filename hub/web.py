@@ -320,7 +320,8 @@ class RateLimit:
         if scope["type"] != "http" or scope["path"] in UNBUDGETED_PATHS:
             await self.app(scope, receive, send)
             return
-        wait = self.budget.take(self._key(scope), time.monotonic())
+        key = self._key(scope)
+        wait = self.budget.take(key, time.monotonic())
         if not wait:
             await self.app(scope, receive, send)
             return
@@ -329,7 +330,7 @@ class RateLimit:
             429,
             "RATE_LIMITED",
             f"more than {budget.rate:g} requests a second (bursts of {budget.burst}) for this "
-            "token (HUB_RATE_LIMIT_PER_TOKEN, HUB_RATE_LIMIT_BURST); retry after "
+            f"{key.split()[0]} (HUB_RATE_LIMIT_PER_TOKEN, HUB_RATE_LIMIT_BURST); retry after "
             f"{wait:.1f} s",
         )
         refused.headers["Retry-After"] = str(math.ceil(wait))
