@@ -94,6 +94,7 @@ class ServedHub:
             "HUB_DATABASE_URL": self.url,
             "HUB_JWT_SECRET": SECRET,
             "HUB_PORT": str(self.port),
+            "HUB_RATE_LIMIT_PER_TOKEN": "0",  # the benchmarks measure the hub, not its budget
             **self.env,
         }
         self.process = subprocess.Popen(

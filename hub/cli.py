@@ -40,6 +40,8 @@ def _serve(args: argparse.Namespace) -> None:
         log_level="info",
         # streams never end by themselves: on SIGTERM they get this long, then are cut
         timeout_graceful_shutdown=GRACE_SECONDS,
+        # the app enforces it too; here a too-big frame is refused before it is buffered
+        ws_max_size=settings.max_ws_message_bytes or 16 * 1024 * 1024,
     )
 
 

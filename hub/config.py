@@ -34,6 +34,12 @@ class Settings:
     max_streams_per_token: int
     outcome_check_seconds: float
     ready_max_lag_seconds: float
+    max_body_bytes: int
+    statement_timeout_ms: int
+    rate_limit_per_token: float
+    rate_limit_burst: int
+    max_ws_message_bytes: int
+    max_subscriptions_per_connection: int
     operations: str = "open"
     """`open`, or `allow-listed`: only the operations `hub operations add` listed run."""
     operations_refresh_seconds: float = 2.0
@@ -65,6 +71,14 @@ class Settings:
             "operations": env.get("HUB_OPERATIONS", "open"),
             "operations_refresh_seconds": float(env.get("HUB_OPERATIONS_REFRESH_SECONDS", "2")),
             "persisted_queries": int(env.get("HUB_PERSISTED_QUERIES", "1000")),
+            "max_body_bytes": int(env.get("HUB_MAX_BODY_BYTES", "1048576")),
+            "statement_timeout_ms": int(env.get("HUB_STATEMENT_TIMEOUT_MS", "10000")),
+            "rate_limit_per_token": float(env.get("HUB_RATE_LIMIT_PER_TOKEN", "50")),
+            "rate_limit_burst": int(env.get("HUB_RATE_LIMIT_BURST", "100")),
+            "max_ws_message_bytes": int(env.get("HUB_MAX_WS_MESSAGE_BYTES", "65536")),
+            "max_subscriptions_per_connection": int(
+                env.get("HUB_MAX_SUBSCRIPTIONS_PER_CONNECTION", "10")
+            ),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

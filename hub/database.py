@@ -64,7 +64,7 @@ def unavailable(error: BaseException) -> bool:
     """Whether `error` says the database could not be reached or the connection broke, so the
     same work may succeed once it is back (as opposed to work the database refuses)."""
     if isinstance(error, _UNAVAILABLE):
-        return True
+        return not statement_timeout(error)
     if type(error) is asyncpg.exceptions.InternalClientError:
         # a statement sent on a connection that has the server's goodbye (FATAL) but has not
         # seen it close yet; asyncpg says so with these, not with a connection error
@@ -72,6 +72,15 @@ def unavailable(error: BaseException) -> bool:
     # asyncpg's own InterfaceError ("connection is closed", "released back to the pool"),
     # not its subclasses, which refuse the data sent.
     return type(error) is asyncpg.InterfaceError
+
+
+def statement_timeout(error: BaseException) -> bool:
+    """Whether `error` is the server cancelling a statement that ran past `statement_timeout`:
+    the query's own cost, which retrying unchanged does not cure (unlike a cancel by an
+    administrator or a shutdown, which share its SQLSTATE)."""
+    return isinstance(error, asyncpg.exceptions.QueryCanceledError) and (
+        "statement timeout" in str(error)
+    )
 
 
 FIRST_PAUSE_SECONDS = 0.1

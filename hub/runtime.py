@@ -143,7 +143,10 @@ class Hub:
             reset=_no_reset,
             connection_class=ReadConnection,
             # compiling a plan costs more than running any query the API sends
-            server_settings={"jit": "off"},
+            server_settings={
+                "jit": "off",
+                "statement_timeout": str(self.settings.statement_timeout_ms),
+            },
         )
         if self.allowed is not None:
             await self.allowed.load(self.pool)

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import json
 import logging
+import math
 import socket
 import struct
 import time
@@ -14,6 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette import types as asgi
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -26,7 +28,9 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.unset import UNSET
 
 from hub.auth import Unauthenticated, credentials
@@ -56,36 +60,64 @@ def _persisted(hub: Hub, message: Any) -> Any:
     return {**message, "payload": {**payload, "query": text}}
 
 
-class _TransportWS(BaseGraphQLTransportWSHandler):
-    async def handle_subscribe(self, message: Any) -> None:
-        if self.connection_acknowledged:
-            try:
-                message = _persisted(self.view.hub, message)
-            except OperationRefused as refused:
-                error = {"id": message["id"], "type": "error", "payload": [refused.formatted()]}
-                await self.send_message(error)
-                return
+def too_many_subscriptions(limit: int) -> GraphQLError:
+    return GraphQLError(
+        f"this connection has {limit} operations running already, the most one may "
+        "(HUB_MAX_SUBSCRIPTIONS_PER_CONNECTION); complete one first",
+        extensions={"code": "TOO_MANY_SUBSCRIPTIONS"},
+    )
+
+
+def _refusal(handler: Any, message: Any, running: Any) -> dict[str, Any] | None:
+    """Why one WebSocket operation may not start (the error's payload), or None; resolves a
+    persisted query's text into `message` on the way."""
+    limit = handler.max_subscriptions_per_connection
+    if limit and message["id"] not in running and len(running) >= limit:
+        return too_many_subscriptions(limit).formatted
+    if handler.connection_acknowledged:
+        try:
+            message.update(_persisted(handler.view.hub, message))
+        except OperationRefused as refused:
+            return refused.formatted()
+    return None
+
+
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """As strawberry's, but an operation over the connection's limit, or a persisted query
+    that cannot be run, answers an error with a code."""
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        error = _refusal(self, message, self.operations)
+        if error is not None:
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
+            return
         await super().handle_subscribe(message)
 
 
-class _LegacyWS(BaseGraphQLWSHandler):
-    async def handle_start(self, message: Any) -> None:
-        if self.connection_acknowledged:
-            try:
-                message = _persisted(self.view.hub, message)
-            except OperationRefused as refused:
-                error = {"id": message["id"], "type": "error", "payload": refused.formatted()}
-                await self.send_message(error)
-                return
+class _LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
+    """As strawberry's, but an operation over the connection's limit, or a persisted query
+    that cannot be run, answers an error with a code."""
+
+    async def handle_start(self, message: StartMessage) -> None:
+        error = _refusal(self, message, self.tasks)
+        if error is not None:
+            await self.send_message({"type": "error", "id": message["id"], "payload": error})
+            return
         await super().handle_start(message)
 
 
 class HubGraphQL(GraphQL):
-    graphql_transport_ws_handler_class = _TransportWS
-    graphql_ws_handler_class = _LegacyWS
+    graphql_transport_ws_handler_class = _TransportWSHandler
+    graphql_ws_handler_class = _LegacyWSHandler
 
     def __init__(self, hub: Hub) -> None:
-        super().__init__(schema, graphql_ide="graphiql", keep_alive=True, keep_alive_interval=15)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql",
+            keep_alive=True,
+            keep_alive_interval=15,
+            max_subscriptions_per_connection=hub.settings.max_subscriptions_per_connection or None,
+        )
         self.hub = hub
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
@@ -304,16 +336,180 @@ def _reset(send: asgi.Send) -> None:
     transport.abort()
 
 
+class RequestBudget:
+    """Token buckets of `rate` requests a second, `burst` at once, one per key, in this process.
+
+    A bucket left alone long enough to refill is the same as none, so such buckets are dropped
+    once there are many, keeping memory to the keys seen lately.
+    """
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = max(burst, 1)
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.prune_at = 10_000
+
+    def take(self, key: str, now: float) -> float:
+        """0 when a request of `key` may go now (and count it); else the seconds until one may."""
+        tokens, then = self.buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - then) * self.rate)
+        if tokens < 1:
+            self.buckets[key] = (tokens, now)
+            return (1 - tokens) / self.rate
+        self.buckets[key] = (tokens - 1, now)
+        if len(self.buckets) > self.prune_at:
+            refill = self.burst / self.rate
+            self.buckets = {k: v for k, v in self.buckets.items() if now - v[1] < refill}
+            self.prune_at = max(10_000, 2 * len(self.buckets))
+        return 0.0
+
+
+UNBUDGETED_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class RateLimit:
+    """HTTP requests beyond their budget (`RequestBudget`) answer 429 `RATE_LIMITED` with
+    `Retry-After`, before any work. A valid bearer token has a budget of its own; requests
+    without one share the budget of their client address. Probes are not counted."""
+
+    def __init__(self, app: asgi.ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.secret = settings.jwt_secret
+        self.budget = RequestBudget(settings.rate_limit_per_token, settings.rate_limit_burst)
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNBUDGETED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        key = self._key(scope)
+        wait = self.budget.take(key, time.monotonic())
+        if not wait:
+            await self.app(scope, receive, send)
+            return
+        budget = self.budget
+        refused = error_response(
+            429,
+            "RATE_LIMITED",
+            f"more than {budget.rate:g} requests a second (bursts of {budget.burst}) for this "
+            f"{key.split()[0]} (HUB_RATE_LIMIT_PER_TOKEN, HUB_RATE_LIMIT_BURST); retry after "
+            f"{wait:.1f} s",
+        )
+        refused.headers["Retry-After"] = str(math.ceil(wait))
+        await refused(scope, receive, send)
+
+    def _key(self, scope: asgi.Scope) -> str:
+        header = Request(scope).headers.get("authorization")
+        if header is not None:
+            with contextlib.suppress(Unauthenticated):
+                return "token " + credentials(self.secret, header).token_hash
+        host, _ = scope.get("client") or ("?", 0)
+        return f"address {host}"
+
+
+class BodyLimit:
+    """An HTTP request body over `limit` bytes answers 413 `REQUEST_TOO_LARGE` as soon as
+    the limit is passed, whether its length is declared or it comes in chunks, so the hub
+    never holds more than `limit` bytes of one body."""
+
+    def __init__(self, app: asgi.ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        pending = [message]
+
+        async def replay() -> asgi.Message:
+            return pending.pop() if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        refused = error_response(
+            413,
+            "REQUEST_TOO_LARGE",
+            f"the request body is larger than {self.limit} bytes, the most the hub takes "
+            "(HUB_MAX_BODY_BYTES)",
+        )
+        refused.headers["Connection"] = "close"
+        await refused(scope, receive, send)
+
+
+class WebSocketMessageLimit:
+    """A WebSocket message from the client over `limit` bytes closes the connection with 1009
+    (message too big); the app sees the client gone."""
+
+    def __init__(self, app: asgi.ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        closed = False
+        gone = {"type": "websocket.disconnect", "code": 1009}
+
+        async def limited_receive() -> asgi.Message:
+            nonlocal closed
+            if closed:
+                return gone
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return message
+            data = message.get("bytes") or (message.get("text") or "").encode()
+            if len(data) <= self.limit:
+                return message
+            closed = True
+            reason = f"a message is larger than {self.limit} bytes (HUB_MAX_WS_MESSAGE_BYTES)"
+            await send({"type": "websocket.close", "code": 1009, "reason": reason})
+            return gone
+
+        async def limited_send(message: asgi.Message) -> None:
+            if not closed:
+                await send(message)
+
+        await self.app(scope, limited_receive, limited_send)
+
+
 class _App(Starlette):
     """The hub's Starlette app, with `StallLimit` outside everything (it needs the server's
-    own send to reset a connection)."""
+    own send to reset a connection), then the server limits that answer before any work."""
 
-    def __init__(self, stall_seconds: float, **options: Any) -> None:
-        self.stall_seconds = stall_seconds
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        self.settings = settings
         super().__init__(**options)
 
     def build_middleware_stack(self) -> asgi.ASGIApp:
-        return StallLimit(super().build_middleware_stack(), self.stall_seconds)
+        settings = self.settings
+        app = super().build_middleware_stack()
+        if settings.max_ws_message_bytes:
+            app = WebSocketMessageLimit(app, settings.max_ws_message_bytes)
+        if settings.max_body_bytes:
+            app = BodyLimit(app, settings.max_body_bytes)
+        if settings.rate_limit_per_token:
+            app = RateLimit(app, settings)
+        return StallLimit(app, settings.stream_stall_seconds)
 
 
 def create_app(
@@ -367,7 +563,7 @@ def create_app(
             await hub.stop()
 
     app = _App(
-        hub.settings.stream_stall_seconds,
+        hub.settings,
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),

@@ -101,7 +101,10 @@ async def running(url: str | None, **settings: Any) -> AsyncIterator[Client]:
     """The app on database `url` (None: an embedded server under setting `home`), with its
     lifespan running, and a client for it."""
     values: dict[str, Any] = dict(
-        database_url=url, jwt_secret=SECRET, personal_data_key=PERSONAL_DATA_KEY
+        database_url=url,
+        jwt_secret=SECRET,
+        personal_data_key=PERSONAL_DATA_KEY,
+        rate_limit_per_token=0,  # tests send bursts; tests/test_server_limits.py sets one
     )
     values.update(settings)
     hub = Hub(Settings.from_env(**values))

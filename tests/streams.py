@@ -42,14 +42,13 @@ class Served:
 @contextlib.asynccontextmanager
 async def served(url: str, **settings: Any) -> AsyncIterator[Served]:
     """The whole app under uvicorn on a free port of this machine."""
-    hub = Hub(
-        Settings.from_env(
-            database_url=url,
-            jwt_secret=SECRET,
-            personal_data_key=PERSONAL_DATA_KEY,
-            **settings,
-        )
+    values: dict[str, Any] = dict(
+        database_url=url,
+        jwt_secret=SECRET,
+        personal_data_key=PERSONAL_DATA_KEY,
+        rate_limit_per_token=0,  # tests send bursts; tests/test_server_limits.py sets one
     )
+    hub = Hub(Settings.from_env(**{**values, **settings}))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -24,7 +24,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from hub.auth import Unauthenticated
-from hub.database import unavailable
+from hub.database import statement_timeout, unavailable
 from hub.domain.errors import CommandRefused
 
 log = logging.getLogger("hub.schema")
@@ -91,6 +91,13 @@ class Authenticated(SchemaExtension):
                 graphql_error.extensions = {"code": original.code, "field": original.field}
             elif isinstance(original, Unauthenticated):
                 graphql_error.extensions = {"code": "UNAUTHENTICATED"}
+            elif original is not None and statement_timeout(original):
+                limit = context.hub.settings.statement_timeout_ms
+                graphql_error.message = (
+                    f"the query ran past the statement timeout of {limit} ms "
+                    "(HUB_STATEMENT_TIMEOUT_MS); ask for fewer records"
+                )
+                graphql_error.extensions = {"code": "QUERY_TIMEOUT"}
             elif original is not None and unavailable(original):
                 graphql_error.message = UNAVAILABLE
                 graphql_error.extensions = {"code": "SERVICE_UNAVAILABLE"}
