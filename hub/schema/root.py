@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
@@ -24,6 +23,7 @@ from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, FieldChange, Principal
 from hub.schema.context import Info
 from hub.schema.events import present
+from hub.schema.limits import QueryLimits
 from hub.schema.mutations import record_id
 from hub.schema.subscription import Subscription
 
@@ -101,7 +101,6 @@ schema = strawberry.Schema(
     extensions=[
         Authenticated,
         PlainTextArguments,
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
+        lambda: QueryLimits(maxsize=1024),
     ],
 )
