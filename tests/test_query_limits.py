@@ -92,7 +92,7 @@ async def test_depth_at_under_and_over_its_limit(limited: Served, transport: str
         assert "errors" not in body, body
     body = await ask(transport, limited, depth(5), auth=auth)
     assert codes(body) == ["QUERY_TOO_DEEP"]
-    assert body["data"] is None if "data" in body else True
+    assert body.get("data") is None
     message = body["errors"][0]["message"]
     assert "depth is 5" in message and "4" in message and "HUB_MAX_DEPTH" in message
 
@@ -190,6 +190,10 @@ async def test_an_auditor_may_run_a_report_refused_to_a_partner(
     ]
     body = await ask(transport, limited, query, auth=token("AUDITOR"))
     assert body.get("data") == {"workers": {"totalCount": 0}}, body
+    over = "{ a: workers(first: 500) { totalCount } b: posts(first: 501) { totalCount } }"
+    body = await ask(transport, limited, over, auth=token("AUDITOR"))
+    assert codes(body) == ["QUERY_TOO_COSTLY"]
+    assert "limit of 1000 (HUB_MAX_COST_AUDITOR)" in body["errors"][0]["message"]
 
 
 async def test_graphiql_introspection_passes_without_a_token(client: Client) -> None:

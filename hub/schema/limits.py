@@ -36,7 +36,7 @@ from graphql.type.definition import GraphQLInterfaceType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import ParserCache, ValidationCache
 
-from hub.config import Settings
+from hub.config import ROLE_COST_SETTINGS, Settings
 
 LIST_ROWS: Mapping[str, int] = {
     "Query.districts": 38,
@@ -107,6 +107,7 @@ class Measuring:
         self.defaults: dict[str, Any] = {}
 
     def operation(self, operation: OperationDefinitionNode) -> Measure:
+        self.measured = {}
         self.defaults = {
             d.variable.name.value: value_from_ast_untyped(d.default_value)
             for d in operation.variable_definitions or ()
@@ -192,17 +193,19 @@ def measure(
             operation_name is None
             or (definition.name is not None and definition.name.value == operation_name)
         ):
-            found += measuring.operation(definition)
+            found = Measure(*map(max, found, measuring.operation(definition)))
     return found
 
 
 def refusals(found: Measure, settings: Settings, role: str | None) -> list[GraphQLError]:
     """One error for every limit `found` exceeds."""
-    max_cost = settings.max_cost_by_role.get(role, settings.max_cost) if role else settings.max_cost
+    max_cost, cost_setting = settings.max_cost, "HUB_MAX_COST"
+    if role is not None and role in settings.max_cost_by_role:
+        max_cost, cost_setting = settings.max_cost_by_role[role], ROLE_COST_SETTINGS[role]
     checks = (
         ("QUERY_TOO_DEEP", "depth", found.depth, settings.max_depth, "HUB_MAX_DEPTH"),
         ("TOO_MANY_ALIASES", "aliases", found.aliases, settings.max_aliases, "HUB_MAX_ALIASES"),
-        ("QUERY_TOO_COSTLY", "cost", found.cost, max_cost, "HUB_MAX_COST"),
+        ("QUERY_TOO_COSTLY", "cost", found.cost, max_cost, cost_setting),
     )
     return [
         GraphQLError(
