@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 OPERATION_MODES = ("open", "allow-listed")
+ROLE_COST_SETTINGS = {
+    "MUNICIPAL": "HUB_MAX_COST_MUNICIPAL",
+    "DISTRICT": "HUB_MAX_COST_DISTRICT",
+    "CONTRACTOR": "HUB_MAX_COST_CONTRACTOR",
+    "AUDITOR": "HUB_MAX_COST_AUDITOR",
+    "PARTNER": "HUB_MAX_COST_PARTNER",
+}
+"""The setting that overrides `HUB_MAX_COST` for callers of each role."""
 DEV_SECRET = "development-only-secret-set-HUB_JWT_SECRET"
 
 
@@ -46,6 +55,12 @@ class Settings:
     persisted_queries: int = 1000
     personal_data_key: str | None = field(default=None, repr=False)
     """Base64 of the 32-byte key-encryption key; None: the key file in `home`."""
+    max_tokens: int = 10_000
+    max_depth: int = 20
+    max_aliases: int = 100
+    max_cost: int = 20_000
+    max_cost_by_role: Mapping[str, int] = field(default_factory=dict)
+    """`max_cost` for callers of a role (`HUB_MAX_COST_AUDITOR`...); others: `max_cost`."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -79,6 +94,13 @@ class Settings:
             "max_subscriptions_per_connection": int(
                 env.get("HUB_MAX_SUBSCRIPTIONS_PER_CONNECTION", "10")
             ),
+            "max_tokens": int(env.get("HUB_MAX_TOKENS", "10000")),
+            "max_depth": int(env.get("HUB_MAX_DEPTH", "20")),
+            "max_aliases": int(env.get("HUB_MAX_ALIASES", "100")),
+            "max_cost": int(env.get("HUB_MAX_COST", "20000")),
+            "max_cost_by_role": {
+                role: int(env[name]) for role, name in ROLE_COST_SETTINGS.items() if env.get(name)
+            },
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

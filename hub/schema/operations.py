@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import ValidationCache
 
 
-class AllowListedValidation(ValidationCache):
-    """Validation (cached), but an operation whose normalised text is not on the allow-list
-    is refused first, for every caller, and not validated: its answer says only that it is
-    not allowed."""
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        allowed = getattr(getattr(context.context, "hub", None), "allowed", None)
-        document = context.graphql_document
-        if allowed is not None and document is not None and not allowed.allows(document):
-            context.pre_execution_errors = [
-                GraphQLError(
-                    "this operation is not on the allow-list (HUB_OPERATIONS=allow-listed)",
-                    extensions={"code": "OPERATION_NOT_ALLOWED"},
-                )
-            ]
-            yield
-            return
-        yield from super().on_validate()
+def not_allowed(execution_context: Any) -> GraphQLError | None:
+    """The refusal of an operation whose normalised text is not on the allow-list (for every
+    caller, before it is validated: its answer says only that it is not allowed), or None."""
+    allowed = getattr(getattr(execution_context.context, "hub", None), "allowed", None)
+    document = execution_context.graphql_document
+    if allowed is None or document is None or allowed.allows(document):
+        return None
+    return GraphQLError(
+        "this operation is not on the allow-list (HUB_OPERATIONS=allow-listed)",
+        extensions={"code": "OPERATION_NOT_ALLOWED"},
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache
 
 from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
@@ -24,8 +23,8 @@ from hub.schema.auth import Authenticated
 from hub.schema.common import District, Event, FieldChange, Principal
 from hub.schema.context import Info
 from hub.schema.events import present
+from hub.schema.limits import QueryLimits
 from hub.schema.mutations import record_id
-from hub.schema.operations import AllowListedValidation
 from hub.schema.subscription import Subscription
 
 # Each record type contributes its queries and mutations.
@@ -102,7 +101,6 @@ schema = strawberry.Schema(
     extensions=[
         Authenticated,
         PlainTextArguments,
-        lambda: ParserCache(maxsize=1024),
-        lambda: AllowListedValidation(maxsize=1024),
+        lambda: QueryLimits(maxsize=1024),
     ],
 )

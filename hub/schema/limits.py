@@ -1,0 +1,283 @@
+"""Bounds on the work one request may ask for, checked before it is validated or run.
+
+Four limits (README, "Bounded queries"): the parser's token count (`QUERY_TOO_LARGE`), the
+nesting depth of fields (`QUERY_TOO_DEEP`), the aliased field selections with every fragment
+spread expanded where it is spread (`TOO_MANY_ALIASES`), and the cost, the rows a query may
+ask for (`QUERY_TOO_COSTLY`). Every exceeded limit is reported, one error each. Introspection
+is measured like any other query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, NamedTuple
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+    parse,
+    value_from_ast_untyped,
+)
+from graphql.type.definition import GraphQLInterfaceType
+from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
+from strawberry.extensions import ParserCache, ValidationCache
+
+from hub.config import ROLE_COST_SETTINGS, Settings
+from hub.schema.operations import not_allowed
+
+LIST_ROWS: Mapping[str, int] = {
+    "Query.districts": 38,
+    "Query.history": 50,
+    "Worker.posts": 1,
+    "Worker.attendances": 20,
+    "Worker.certificates": 5,
+    "Station.staff": 20,
+    "Station.posts": 20,
+    "Course.attendances": 50,
+    "Project.disbursements": 20,
+    "Event.changes": 10,
+    "Indicators.certificatesByLevel": 5,
+    "Indicators.postsBySector": 10,
+    "Indicators.projectsByField": 10,
+    "Indicators.trainingByCategory": 10,
+    "AgencyPayload.errors": 5,
+    "WorkerPayload.errors": 5,
+    "CoursePayload.errors": 5,
+    "ProjectPayload.errors": 5,
+    "StationPayload.errors": 5,
+    "PostPayload.errors": 5,
+    "RetractEventsPayload.events": 20,
+    "RetractEventsPayload.errors": 5,
+}
+"""The rows each plain list field of an object type is estimated to hold, per parent record
+(a worker holds at most one post; a district's bureau reports a handful of dimensions...).
+A connection counts its `first` instead; the fields of a connection or an edge add no rows
+of their own. `tests/test_query_limits.py` checks every list field of the schema is here."""
+
+
+class Measure(NamedTuple):
+    depth: int = 0
+    aliases: int = 0
+    cost: int = 0
+
+    def __add__(self, other: Measure) -> Measure:
+        return Measure(
+            max(self.depth, other.depth), self.aliases + other.aliases, self.cost + other.cost
+        )
+
+
+NOTHING = Measure()
+REFUSED = parse("{ __typename }")
+"""Stands in for a document the parser gave up on, so that strawberry answers the refusal
+(an exception from a parse hook would end a WebSocket operation without a word)."""
+META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
+
+
+def structural(parent: GraphQLObjectType | GraphQLInterfaceType) -> bool:
+    """Connections and edges hold the rows their connection field counted."""
+    return parent.name.endswith(("Connection", "Edge"))
+
+
+class Measuring:
+    """One walk over an operation, each fragment measured once (spreads reuse it, scaled by
+    the rows above them), so fragments spread inside fragments cannot make the walk long."""
+
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.measured: dict[str, Measure] = {}
+        self.defaults: dict[str, Any] = {}
+
+    def operation(self, operation: OperationDefinitionNode) -> Measure:
+        self.measured = {}
+        self.defaults = {
+            d.variable.name.value: value_from_ast_untyped(d.default_value)
+            for d in operation.variable_definitions or ()
+            if d.default_value is not None
+        }
+        root = self.schema.get_root_type(operation.operation)
+        return self.selections(operation.selection_set, root) if root else NOTHING
+
+    def fragment(self, name: str) -> Measure:
+        found = self.measured.get(name)
+        if found is not None:
+            return found
+        definition = self.fragments.get(name)
+        self.measured[name] = NOTHING  # a cycle (refused by validation) counts nothing
+        if definition is not None:
+            parent = self.schema.get_type(definition.type_condition.name.value)
+            self.measured[name] = self.selections(definition.selection_set, parent)
+        return self.measured[name]
+
+    def selections(self, selection_set: SelectionSetNode, parent: Any) -> Measure:
+        total = NOTHING
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += self.field(selection, parent)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self.schema.get_type(condition.name.value) if condition else parent
+                total += self.selections(selection.selection_set, inner)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += self.fragment(selection.name.value)
+        return total
+
+    def field(self, node: FieldNode, parent: Any) -> Measure:
+        aliases = 0 if node.alias is None else 1
+        name = node.name.value
+        definition = META_FIELDS.get(name) or getattr(parent, "fields", {}).get(name)
+        if node.selection_set is None:
+            return Measure(1, aliases, 0)
+        if definition is None:  # unknown (validation refuses it): its depth still counts
+            inner = self.selections(node.selection_set, None)
+            return Measure(1 + inner.depth, aliases + inner.aliases, inner.cost)
+        kind = get_nullable_type(definition.type)
+        child = get_named_type(kind)
+        inner = self.selections(node.selection_set, child)
+        if name.startswith("__") or parent.name.startswith("__") or structural(parent):
+            rows, scale = 0, 1  # introspection reads no rows; edges are their connection's
+        else:
+            if "first" in definition.args:
+                rows = self.first(node, definition.args["first"].default_value)
+            elif is_list_type(kind):
+                rows = LIST_ROWS[f"{parent.name}.{node.name.value}"]
+            else:
+                rows = 1
+            scale = rows
+        return Measure(1 + inner.depth, aliases + inner.aliases, rows + scale * inner.cost)
+
+    def first(self, node: FieldNode, default: Any) -> int:
+        """The `first` this field asks for: its literal, its variable's value (or the
+        variable's default), or the argument's default."""
+        value = default
+        for argument in node.arguments or ():
+            if argument.name.value != "first":
+                continue
+            if isinstance(argument.value, IntValueNode):
+                value = int(argument.value.value)
+            elif isinstance(argument.value, VariableNode):
+                name = argument.value.name.value
+                value = self.variables.get(name, self.defaults.get(name, default))
+        return value if isinstance(value, int) and value > 0 else 0
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> Measure:
+    """The largest measure of the operations that may run (the named one, or every one)."""
+    measuring = Measuring(schema, document, variables or {})
+    found = NOTHING
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            operation_name is None
+            or (definition.name is not None and definition.name.value == operation_name)
+        ):
+            found = Measure(*map(max, found, measuring.operation(definition)))
+    return found
+
+
+def refusals(found: Measure, settings: Settings, role: str | None) -> list[GraphQLError]:
+    """One error for every limit `found` exceeds."""
+    max_cost, cost_setting = settings.max_cost, "HUB_MAX_COST"
+    if role is not None and role in settings.max_cost_by_role:
+        max_cost, cost_setting = settings.max_cost_by_role[role], ROLE_COST_SETTINGS[role]
+    checks = (
+        ("QUERY_TOO_DEEP", "depth", found.depth, settings.max_depth, "HUB_MAX_DEPTH"),
+        ("TOO_MANY_ALIASES", "aliases", found.aliases, settings.max_aliases, "HUB_MAX_ALIASES"),
+        ("QUERY_TOO_COSTLY", "cost", found.cost, max_cost, cost_setting),
+    )
+    return [
+        GraphQLError(
+            f"the query's {what} is {value}, above the limit of {limit} ({setting})",
+            extensions={"code": code, "limit": limit, "value": value},
+        )
+        for code, what, value, limit, setting in checks
+        if value > limit
+    ]
+
+
+class QueryLimits(ParserCache, ValidationCache):
+    """The schema's parser and validation caches, with the limits in front: the parser stops
+    at the token limit, and a request over another limit is refused before it is validated
+    (validating is work too); with an allow-list, an operation not on it is refused before
+    anything else."""
+
+    def __init__(self, maxsize: int) -> None:
+        ParserCache.__init__(self, maxsize)
+        ValidationCache.__init__(self, maxsize)
+
+    def settings(self) -> Settings:
+        return self.execution_context.context.hub.settings
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = self.settings().max_tokens
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        """A document over the token limit is refused in place of a parsed one; any other
+        syntax error is left to strawberry's own parse, which reports it as usual."""
+        context = self.execution_context
+        limit = self.settings().max_tokens
+        try:
+            yield from ParserCache.on_parse(self)
+        except GraphQLSyntaxError as error:
+            context.graphql_document = None
+            if error.message.endswith(f"more than {limit} tokens. Parsing aborted."):
+                context.graphql_document = REFUSED
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        f"the query has more than {limit} tokens, the limit (HUB_MAX_TOKENS)",
+                        extensions={"code": "QUERY_TOO_LARGE", "limit": limit},
+                    )
+                ]
+            yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is REFUSED:
+            yield
+            return
+        assert context.graphql_document is not None
+        refused = not_allowed(context)
+        if refused is not None:
+            context.pre_execution_errors = [refused]
+            yield
+            return
+        actor = getattr(context.context, "actor", None)
+        errors = refusals(
+            measure(
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+            ),
+            self.settings(),
+            actor.role if actor is not None else None,
+        )
+        if errors:
+            context.pre_execution_errors = errors
+            yield
+        else:
+            yield from ValidationCache.on_validate(self)
