@@ -67,9 +67,13 @@ class Authenticated(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         try:
             yield
-        except GraphQLError as error:  # a syntax error, raised by the parser cache
+        except GraphQLError as error:  # a syntax error raised by a parsing extension
             _code_each([error], "GRAPHQL_PARSE_FAILED")
             raise
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        _code_each(self.execution_context.pre_execution_errors, "GRAPHQL_PARSE_FAILED")
 
     def on_validate(self) -> Iterator[None]:
         yield
