@@ -92,6 +92,10 @@ class HubProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pgdata(self) -> Path:
+        return (self.home / "pgdata").resolve()
+
     def ready(self) -> bool:
         assert self.process.poll() is None, f"the hub ended:\n{self.log.read_text()}"
         try:
@@ -128,13 +132,14 @@ class HubProcess:
 
 @contextmanager
 def hubs(tmp_path: Path) -> Iterator[Callable[[], HubProcess]]:
-    """Start hubs on one `HUB_HOME`; whatever is left of them and their PostgreSQL is killed,
-    and the home removed."""
+    """Start hubs on one `HUB_HOME`, each returned once it answers; whatever is left of them and
+    their PostgreSQL is killed, and the home removed."""
     home = ROOT / ".hub" / "embedded" / uuid.uuid4().hex[:12]
     started: list[HubProcess] = []
 
     def start() -> HubProcess:
         started.append(HubProcess(home, tmp_path / "hub.log"))
+        started[-1].wait_ready(STARTED_WITHIN)
         return started[-1]
 
     try:
@@ -159,8 +164,7 @@ def _handles(pgdata: Path) -> list[int]:
 def test_a_killed_postgresql_is_started_again_by_the_hub(tmp_path: Path) -> None:
     with hubs(tmp_path) as start:
         hub = start()
-        hub.wait_ready(STARTED_WITHIN)
-        pgdata = (hub.home / "pgdata").resolve()
+        pgdata = hub.pgdata
         for _ in range(3):
             killed = _kill_postgres(pgdata)
             hub.wait_ready(BACK_WITHIN)
@@ -173,14 +177,12 @@ def test_a_killed_postgresql_is_started_again_by_the_hub(tmp_path: Path) -> None
 def test_a_clean_stop_after_a_killed_hub_stops_postgresql(tmp_path: Path) -> None:
     with hubs(tmp_path) as start:
         first = start()
-        first.wait_ready(STARTED_WITHIN)
-        pgdata = (first.home / "pgdata").resolve()
+        pgdata = first.pgdata
         first.process.kill()
         first.process.wait(10)
         assert _postgres_of(pgdata), "a hub killed with -9 leaves its PostgreSQL running"
 
         second = start()
-        second.wait_ready(STARTED_WITHIN)
         assert _handles(pgdata) == [second.process.pid]
         second.stop()
         assert _postgres_of(pgdata) == []
@@ -192,8 +194,7 @@ def test_sigterm_ends_the_hub_with_a_stream_open_and_postgresql_just_killed(
 ) -> None:
     with hubs(tmp_path) as start:
         hub = start()
-        hub.wait_ready(STARTED_WITHIN)
-        pgdata = (hub.home / "pgdata").resolve()
+        pgdata = hub.pgdata
         headers = {"Authorization": f"Bearer {token('PARTNER')}"}
         with httpx.stream(
             "GET", f"{hub.url}/events?after=0", headers=headers, timeout=EXITS_WITHIN
@@ -211,8 +212,7 @@ def test_sigterm_ends_the_hub_with_a_stream_open_and_postgresql_just_killed(
 def test_sigterm_ends_the_hub_with_postgresql_hung(tmp_path: Path) -> None:
     with hubs(tmp_path) as start:
         hub = start()
-        hub.wait_ready(STARTED_WITHIN)
-        pgdata = (hub.home / "pgdata").resolve()
+        pgdata = hub.pgdata
         for process in _postgres_of(pgdata):
             process.suspend()
         hub.stop(EXITS_WITHIN_WHEN_HUNG)
@@ -223,10 +223,8 @@ def test_sigterm_ends_the_hub_with_postgresql_hung(tmp_path: Path) -> None:
 def test_postgresql_stays_up_while_another_hub_uses_it(tmp_path: Path) -> None:
     with hubs(tmp_path) as start:
         first = start()
-        first.wait_ready(STARTED_WITHIN)
         second = start()
-        second.wait_ready(STARTED_WITHIN)
-        pgdata = (first.home / "pgdata").resolve()
+        pgdata = first.pgdata
 
         first.stop()
         assert second.answers()
@@ -239,8 +237,7 @@ def test_a_stale_postmaster_pid_now_taken_by_another_process(tmp_path: Path) -> 
     """After a crash, the pid in PostgreSQL's lock files may belong to another process."""
     with hubs(tmp_path) as start:
         first = start()
-        first.wait_ready(STARTED_WITHIN)
-        pgdata = (first.home / "pgdata").resolve()
+        pgdata = first.pgdata
         first.process.kill()
         first.process.wait(10)
         lines = (pgdata / "postmaster.pid").read_text().splitlines()
@@ -253,7 +250,6 @@ def test_a_stale_postmaster_pid_now_taken_by_another_process(tmp_path: Path) -> 
                 lock.write_text("\n".join([str(other.pid), *text[1:]]) + "\n")
 
             second = start()
-            second.wait_ready(STARTED_WITHIN)
             assert _postmaster_pid(pgdata) != other.pid
             second.stop()
             assert _postgres_of(pgdata) == []
