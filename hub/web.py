@@ -18,7 +18,7 @@ from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette import types as asgi
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -33,7 +33,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.unset import UNSET
 
-from hub.auth import Unauthenticated, credentials
+from hub.auth import Credentials, Unauthenticated, credentials
 from hub.config import Settings
 from hub.database import unavailable
 from hub.domain.errors import CommandRefused, InvalidInput
@@ -164,7 +164,7 @@ class HubGraphQL(GraphQL):
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         try:
-            found = credentials(self.hub.settings.jwt_secret, request.headers.get("authorization"))
+            found = caller_of(self.hub.settings.jwt_secret, request.scope)
         except Unauthenticated as refused:
             return Context(hub=self.hub, actor=None, auth_error=refused, request=request)
         return Context(
@@ -218,6 +218,22 @@ def _close_at_expiry(context: Context) -> None:
             websocket.state.closing = loop.create_task(close_expired(websocket, "token expired"))
 
     websocket.state.expiry = loop.call_later(max(0.0, context.expires_at - time.time()), expire)
+
+
+def caller_of(secret: str, scope: asgi.Scope) -> Credentials:
+    """The credentials of a request's `Authorization` header (`Unauthenticated` if it has no
+    valid token), decoded once per request: the request budget and the endpoint share them."""
+    state = scope.setdefault("state", {})
+    if "credentials" not in state:
+        try:
+            header = HTTPConnection(scope).headers.get("authorization")
+            state["credentials"] = credentials(secret, header)
+        except Unauthenticated as refused:
+            state["credentials"] = refused
+    found = state["credentials"]
+    if isinstance(found, Unauthenticated):
+        raise found
+    return found
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -398,10 +414,8 @@ class RateLimit:
         await refused(scope, receive, send)
 
     def _key(self, scope: asgi.Scope) -> str:
-        header = Request(scope).headers.get("authorization")
-        if header is not None:
-            with contextlib.suppress(Unauthenticated):
-                return "token " + credentials(self.secret, header).token_hash
+        with contextlib.suppress(Unauthenticated):
+            return "token " + caller_of(self.secret, scope).token_hash
         host, _ = scope.get("client") or ("?", 0)
         return f"address {host}"
 
@@ -601,7 +615,7 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     position, so a client resumes with `Last-Event-ID`."""
 
     try:
-        found = credentials(hub.settings.jwt_secret, request.headers.get("authorization"))
+        found = caller_of(hub.settings.jwt_secret, request.scope)
     except Unauthenticated as refused:
         return error_response(401, "UNAUTHENTICATED", str(refused))
     raw_after = request.headers.get("last-event-id") or request.query_params.get("after")
