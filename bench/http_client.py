@@ -20,9 +20,9 @@ from typing import Any
 
 import httpx
 
-from hub.auth import issue_token
-from hub.database import create_database, database_url, migrate
 from hub.domain.envelope import Role
+from hub.service.auth import issue_token
+from hub.service.database import create_database, database_url, migrate
 
 
 class Connection:

@@ -22,12 +22,12 @@ from datetime import date
 from pathlib import Path
 
 from hub.commands.agency import register_agency
-from hub.config import Settings
-from hub.database import event_store_env
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_credit_code
-from hub.personal_data import load_kek
-from hub.registry import Registry, Request
+from hub.registry.application import Registry, Request
+from hub.registry.personal_data import load_kek
+from hub.service.config import Settings
+from hub.service.database import event_store_env
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from http_client import Connection, ServedHub, graphql  # noqa: E402

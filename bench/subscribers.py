@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from http_client import SECRET, ServedHub, graphql  # noqa: E402
 
-from hub.auth import issue_token  # noqa: E402
 from hub.domain.envelope import Role  # noqa: E402
 from hub.domain.identifiers import make_credit_code  # noqa: E402
+from hub.service.auth import issue_token  # noqa: E402
 
 SUBSCRIPTION = "subscription { events { position recordedAt } }"
 REGISTER = """mutation($input: RegisterAgencyInput!) { registerAgency(input: $input) {

@@ -12,19 +12,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hub.config import DEV_SECRET, InvalidSetting, Settings
-from hub.personal_data import PersonalDataKeyError
 from hub.projections.held_back import every_held
-from hub.runtime import projections
+from hub.registry.personal_data import PersonalDataKeyError
+from hub.service.config import DEV_SECRET, InvalidSetting, Settings
+from hub.service.runtime import projections
 
 if TYPE_CHECKING:
-    from hub.runtime import Hub
+    from hub.service.runtime import Hub
 
 
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from hub.web import create_app
+    from hub.service.web import create_app
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = Settings.from_env(**overrides)
@@ -50,7 +50,7 @@ GRACE_SECONDS = 2
 
 
 def _migrate(_: argparse.Namespace) -> None:
-    from hub.runtime import Hub
+    from hub.service.runtime import Hub
 
     async def main() -> None:
         hub = Hub(Settings.from_env())
@@ -65,7 +65,7 @@ def _migrate(_: argparse.Namespace) -> None:
 
 
 def _project(args: argparse.Namespace) -> None:
-    from hub.runtime import Hub
+    from hub.service.runtime import Hub
 
     async def main() -> int:
         hub = Hub(Settings.from_env())
@@ -91,8 +91,8 @@ def _project(args: argparse.Namespace) -> None:
 
 
 def _import_reference(args: argparse.Namespace) -> None:
-    from hub.reference_import import ImportRefused, import_communities, read_csv
-    from hub.runtime import CommandRefused, Hub
+    from hub.service.runtime import CommandRefused, Hub
+    from hub.tools.reference_import import ImportRefused, import_communities, read_csv
 
     try:
         rows = read_csv(args.file)
@@ -128,8 +128,8 @@ def _import_reference(args: argparse.Namespace) -> None:
 
 
 def _seed(args: argparse.Namespace) -> None:
-    from hub.runtime import CommandRefused, Hub
-    from hub.seed import PROFILES, SeedRefused, seed
+    from hub.service.runtime import CommandRefused, Hub
+    from hub.tools.seed import PROFILES, SeedRefused, seed
 
     if args.profile not in PROFILES:
         sys.exit(
@@ -235,8 +235,8 @@ TIDY_AFTER = 10_000
 
 
 def _operations(args: argparse.Namespace) -> None:
-    from hub import operations
-    from hub.runtime import Hub
+    from hub.service import operations
+    from hub.service.runtime import Hub
 
     found: list[operations.AllowedOperation] = []
     if args.action == "add":
@@ -272,8 +272,8 @@ def _operations(args: argparse.Namespace) -> None:
 
 
 def _token(args: argparse.Namespace) -> None:
-    from hub.auth import issue_token
     from hub.domain.envelope import Role
+    from hub.service.auth import issue_token
 
     try:
         token = issue_token(
@@ -296,7 +296,7 @@ def _export_schema(_: argparse.Namespace) -> None:
 
 
 def _export_event_reference(args: argparse.Namespace) -> None:
-    from hub.event_reference import differences, export
+    from hub.tools.event_reference import differences, export
 
     if args.check:
         found = differences(args.docs)

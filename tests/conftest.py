@@ -23,13 +23,13 @@ import asyncpg
 import httpx
 import pytest
 
-from hub.auth import issue_token
-from hub.config import Settings
-from hub.database import create_database, database_url
 from hub.domain.envelope import Role
 from hub.domain.identifiers import make_credit_code
-from hub.runtime import Hub
-from hub.web import create_app
+from hub.service.auth import issue_token
+from hub.service.config import Settings
+from hub.service.database import create_database, database_url
+from hub.service.runtime import Hub
+from hub.service.web import create_app
 
 SECRET = "test-secret-of-at-least-thirty-two-bytes"
 PERSONAL_DATA_KEY = base64.b64encode(

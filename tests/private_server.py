@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from hub.database import with_database
+from hub.service.database import with_database
 from tests.conftest import ROOT
 from tests.streams import free_port
 

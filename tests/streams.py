@@ -13,9 +13,9 @@ from typing import Any
 import uvicorn
 import websockets
 
-from hub.config import Settings
-from hub.runtime import Hub
-from hub.web import create_app
+from hub.service.config import Settings
+from hub.service.runtime import Hub
+from hub.service.web import create_app
 from tests.conftest import PERSONAL_DATA_KEY, SECRET
 
 EVENTS = """subscription($after: Int, $types: [EntityType!], $district: String) {

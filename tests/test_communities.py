@@ -16,7 +16,13 @@ from hub.domain.community import Community, community_id
 from hub.domain.envelope import Actor, Envelope, Role
 from hub.domain.errors import Forbidden, InvalidInput
 from hub.domain.reference import DISTRICTS
-from hub.reference_import import SAMPLE, ImportRefused, import_communities, parse_csv, read_csv
+from hub.tools.reference_import import (
+    SAMPLE,
+    ImportRefused,
+    import_communities,
+    parse_csv,
+    read_csv,
+)
 from tests.agency_api import send
 from tests.conftest import Client, hub_command, running, token
 from tests.test_stations_posts import ESTABLISH

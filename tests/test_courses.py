@@ -11,7 +11,7 @@ import pytest
 
 from hub.projections.courses import attendances_by_course, attendances_by_worker
 from hub.projections.runner import Projector
-from hub.runtime import projections
+from hub.service.runtime import projections
 from tests.agency_api import AUDITOR, MUNICIPAL, SUSPEND, refused, register, send
 from tests.conftest import Client, running, token
 from tests.worker_api import new_worker_id

@@ -25,9 +25,9 @@ import asyncpg
 import httpx
 import pytest
 
-from hub.database import create_database
 from hub.projections.runner import Projector
-from hub.runtime import projections
+from hub.service.database import create_database
+from hub.service.runtime import projections
 from tests.agency_api import REGISTER, UPDATE, registration, send, unseen
 from tests.conftest import ROOT, SECRET, running, token
 from tests.private_server import Cluster, PrivateServer, scratch, wait_until_ready

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub import demo
+from hub.tools import demo
 from tests.agency_api import AUDITOR
 from tests.conftest import running
 

@@ -20,8 +20,8 @@ import pytest
 
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_id_number
-from hub.personal_data import KEY_FILE, Kek, PersonalDataKeyError, unseal
-from hub.registry import Request
+from hub.registry.application import Request
+from hub.registry.personal_data import KEY_FILE, Kek, PersonalDataKeyError, unseal
 from tests.agency_api import AUDITOR, MUNICIPAL, send
 from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, running
 from tests.worker_api import ERASE, REGISTER_WORKER, WORKER

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from hub import event_reference
-from hub.event_reference import POLICY, differences, event_types, export
-from hub.reference_import import import_communities, import_sample, parse_csv
+from hub.tools import event_reference
+from hub.tools.event_reference import POLICY, differences, event_types, export
+from hub.tools.reference_import import import_communities, import_sample, parse_csv
 from tests.agency_api import AUDITOR, MUNICIPAL, register
 from tests.conftest import ROOT, Client, running, token
 from tests.project_api import YUZHONG, approval

@@ -9,8 +9,8 @@ import time
 import jwt
 import pytest
 
-from hub.auth import Unauthenticated
 from hub.schema.context import Context
+from hub.service.auth import Unauthenticated
 from tests.agency_api import (
     AGENCY,
     REGISTER,

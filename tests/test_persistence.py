@@ -8,11 +8,11 @@ from collections.abc import Sequence
 import asyncpg
 import pytest
 
-from hub.database import MIGRATIONS, migrate, unavailable
 from hub.projections.changes import Change
 from hub.projections.runner import Projection, Projector
 from hub.projections.timeline import EarlierChanges
-from hub.runtime import projections
+from hub.service.database import MIGRATIONS, migrate, unavailable
+from hub.service.runtime import projections
 from tests.agency_api import (
     AGENCY,
     AUDITOR,

@@ -20,7 +20,7 @@ from eventsourcing.persistence import StoredEvent
 from hub import cli
 from hub.domain.agency import Agency
 from hub.projections.held_back import held_back
-from hub.runtime import Hub, projections
+from hub.service.runtime import Hub, projections
 from tests.agency_api import AGENCY, AUDITOR, HISTORY, UPDATE, register, send
 from tests.conftest import Client, hub_command, running, token
 from tests.streams import Subscriber, served

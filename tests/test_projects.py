@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from hub.projections.runner import Projector
-from hub.runtime import projections
+from hub.service.runtime import projections
 from tests.agency_api import REGISTER, SUSPEND, refused, registration, unseen
 from tests.agency_api import send as send_agency
 from tests.conftest import Client, running, token

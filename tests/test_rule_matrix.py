@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from graphql import GraphQLNonNull
 
-from hub.reference_import import import_communities, parse_csv
 from hub.schema.root import schema
+from hub.tools.reference_import import import_communities, parse_csv
 from tests.agency_api import register, registration, send
 from tests.conftest import Client, token
 from tests.worker_api import register_worker, worker_input

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import pytest
 
-from hub import seed as seeding
 from hub.commands import Command, request_for
 from hub.commands import agency as agencies
 from hub.commands import post as posts
@@ -20,7 +19,8 @@ from hub.commands import worker as workers
 from hub.domain.envelope import Actor, Role
 from hub.domain.errors import CommandRefused, Conflict, InvalidInput, InvalidState
 from hub.domain.identifiers import make_id_number
-from hub.registry import Registry
+from hub.registry.application import Registry
+from hub.tools import seed as seeding
 from tests.agency_api import AUDITOR
 from tests.conftest import Client, credit_code, fresh_database, running
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import websockets
 
-from hub.database import statement_timeout, unavailable
+from hub.service.database import statement_timeout, unavailable
 from tests.agency_api import REGISTER, registration
 from tests.conftest import Client, running, token
 from tests.streams import Subscriber, served

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import jwt
 
-from hub.runtime import projections
 from hub.schema.root import schema
+from hub.service.runtime import projections
 from tests.agency_api import REGISTER, register, registration, send, unseen
 from tests.conftest import ROOT, SECRET, Client, hub_cli, running
 
@@ -104,7 +104,7 @@ def test_the_embedded_database_is_kept_between_runs_and_stopped_on_exit(tmp_path
 def test_the_readme_lists_every_setting() -> None:
     import re
 
-    read = set(re.findall(r'"(HUB_[A-Z_]+)"', (ROOT / "hub" / "config.py").read_text()))
+    read = set(re.findall(r'"(HUB_[A-Z_]+)"', (ROOT / "hub" / "service" / "config.py").read_text()))
     documented = set(re.findall(r"^\| `(HUB_[A-Z_]+)`", (ROOT / "README.md").read_text(), re.M))
     documented |= (
         {"HUB_PORT"} if "`HUB_HOST` / `HUB_PORT`" in (ROOT / "README.md").read_text() else set()

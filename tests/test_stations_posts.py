@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hub.reference_import import import_sample
+from hub.tools.reference_import import import_sample
 from tests.agency_api import AUDITOR, MUNICIPAL, refused, register, send
 from tests.conftest import Client, token
 from tests.worker_api import register_worker

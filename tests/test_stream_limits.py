@@ -27,7 +27,7 @@ from websockets.uri import parse_uri
 from hub.commands import agency as agencies
 from hub.commands import request_for
 from hub.domain.envelope import Actor, Role
-from hub.registry import Registry
+from hub.registry.application import Registry
 from tests.conftest import SECRET, credit_code, token
 from tests.streams import Served, Subscriber, served
 
@@ -126,7 +126,7 @@ async def test_sse_clients_that_never_read_are_reset_at_the_stall_limit(database
     async with served(database, stream_stall_seconds=STALL) as app:
         await filled(app)
         socks = []
-        with records("hub.web", "uvicorn.error") as logged:
+        with records("hub.service.web", "uvicorn.error") as logged:
             started = time.monotonic()
             for n in range(20):
                 sock = tiny_socket(app.port)
@@ -212,7 +212,7 @@ async def test_subscribers_that_never_read_are_reset_at_the_stall_limit(
     async with served(database, stream_stall_seconds=STALL) as app:
         await filled(app)
         subscribers = [RawSubscriber(app.port, protocol) for _ in range(5)]
-        with records("hub.web", "uvicorn.error", "strawberry") as logged:
+        with records("hub.service.web", "uvicorn.error", "strawberry") as logged:
             try:
                 for subscriber in subscribers:
                     await subscriber.subscribe(token("PARTNER"))

@@ -13,7 +13,7 @@ import jwt
 import pytest
 import websockets
 
-from hub.stream import Scope, StreamEnded, follow
+from hub.streams.follow import Scope, StreamEnded, follow
 from tests.agency_api import REGISTER, registration
 from tests.conftest import SECRET, Client, running, token
 from tests.streams import Served, Subscriber, served

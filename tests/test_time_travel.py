@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub.reference_import import import_sample
+from hub.tools.reference_import import import_sample
 from tests.agency_api import AUDITOR, MUNICIPAL, UPDATE, register, send
 from tests.conftest import Client, token
 from tests.project_api import approve

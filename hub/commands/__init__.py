@@ -12,7 +12,7 @@ from uuid import UUID, uuid4
 
 from hub.domain.checks import camel_case
 from hub.domain.envelope import Actor
-from hub.registry import Outcome, Registry, Request
+from hub.registry.application import Outcome, Registry, Request
 
 Command = Callable[[Registry, Request], Outcome]
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from hub.domain.agency import Agency
 from hub.domain.envelope import Envelope
 from hub.domain.record import Record
-from hub.registry import Outcome, Registry, Request, Unit
+from hub.registry.application import Outcome, Registry, Request, Unit
 
 
 def register_agency(registry: Registry, request: Request) -> Outcome:

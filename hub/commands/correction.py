@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.domain.errors import InvalidInput
 from hub.domain.record import Record
-from hub.registry import Outcome, Registry, Request, Unit
+from hub.registry.application import Outcome, Registry, Request, Unit
 
 
 def retract_events(registry: Registry, request: Request) -> Outcome:

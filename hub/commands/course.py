@@ -9,7 +9,7 @@ from hub.domain.course import Course
 from hub.domain.envelope import Envelope
 from hub.domain.record import Record
 from hub.domain.worker import Worker
-from hub.registry import Outcome, Registry, Request, Unit
+from hub.registry.application import Outcome, Registry, Request, Unit
 
 
 def schedule_course(registry: Registry, request: Request) -> Outcome:

@@ -9,7 +9,7 @@ from hub.domain.record import Record
 from hub.domain.station import Station
 from hub.domain.vocabulary import StationStatus
 from hub.domain.worker import Worker
-from hub.registry import Outcome, Registry, Request, Unit
+from hub.registry.application import Outcome, Registry, Request, Unit
 
 
 def create_post(registry: Registry, request: Request) -> Outcome:

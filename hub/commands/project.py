@@ -8,7 +8,7 @@ from hub.domain.agency import Agency
 from hub.domain.envelope import Envelope
 from hub.domain.project import Project
 from hub.domain.record import Record
-from hub.registry import Outcome, Registry, Request, Unit
+from hub.registry.application import Outcome, Registry, Request, Unit
 
 
 def approve_project(registry: Registry, request: Request) -> Outcome:

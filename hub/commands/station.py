@@ -11,7 +11,7 @@ from hub.domain.record import Record
 from hub.domain.station import Station
 from hub.domain.vocabulary import AgencyStatus
 from hub.domain.worker import Worker
-from hub.registry import Outcome, Registry, Request, Unit
+from hub.registry.application import Outcome, Registry, Request, Unit
 
 
 def establish_station(registry: Registry, request: Request) -> Outcome:

@@ -10,8 +10,8 @@ from hub.domain.errors import InvalidState
 from hub.domain.record import Record
 from hub.domain.vocabulary import AgencyStatus
 from hub.domain.worker import Seal, Worker
-from hub.personal_data import seal
-from hub.registry import Outcome, Registry, Request, Unit
+from hub.registry.application import Outcome, Registry, Request, Unit
+from hub.registry.personal_data import seal
 
 
 def _employer(unit: Unit, raw: str | None) -> str | None:

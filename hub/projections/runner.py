@@ -22,12 +22,12 @@ from uuid import UUID
 import asyncpg
 from eventsourcing.persistence import Mapper
 
-from hub.database import Outage, unavailable
 from hub.projections.changes import Change, Row, decode, decode_row
 from hub.projections.held_back import Held, every_held, hold, holding, release, release_all
 from hub.projections.timeline import EVERYTHING, EarlierChanges
+from hub.service.database import Outage, unavailable
 
-log = logging.getLogger("hub.projections")
+log = logging.getLogger(__name__)
 
 PROJECTED_CHANNEL = "hub_projected"
 IDLE_SECONDS = 1.0
@@ -290,7 +290,7 @@ class Projector:
         return total
 
     async def run(self) -> None:
-        """Follow the store for ever, woken by its NOTIFY (see `hub.signals`), and at least
+        """Follow the store for ever, woken by its NOTIFY (see `hub.service.signals`), and at least
         every `IDLE_SECONDS` so that a lost NOTIFY cannot freeze the views.
 
         A short batch means it was caught up when it read; anything stored since has set

@@ -9,10 +9,10 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.personal_data import destroy_keys
 from hub.projections.changes import Change
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, visible
+from hub.registry.personal_data import destroy_keys
 
 COLUMNS = (
     "id",

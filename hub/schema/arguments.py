@@ -1,8 +1,8 @@
 """Text arguments of queries and subscriptions are checked like command inputs: no control
 characters (PostgreSQL would refuse some with a message of its own), bounded length.
 
-Mutations are left to the commands (`hub.registry.Request`), which refuse such input in the
-payload's `errors` like any other invalid input.
+Mutations are left to the commands (`hub.registry.application.Request`), which refuse such
+input in the payload's `errors` like any other invalid input.
 """
 
 from __future__ import annotations

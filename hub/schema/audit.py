@@ -10,7 +10,6 @@ from graphql import GraphQLError
 from hub.domain.envelope import ACCOUNTABLE_PARTIES
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.reference import DISTRICTS
-from hub.event_reference import event_type_names
 from hub.projections.event_log import audit_page
 from hub.schema.common import (
     EntityType,
@@ -23,7 +22,8 @@ from hub.schema.common import (
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import record_id
-from hub.stream import Scope
+from hub.streams.follow import Scope
+from hub.tools.event_reference import event_type_names
 
 
 @strawberry.input(description="Every given condition must hold; ranges include both ends.")

@@ -23,9 +23,9 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from hub.auth import Unauthenticated
-from hub.database import statement_timeout, unavailable
 from hub.domain.errors import CommandRefused
+from hub.service.auth import Unauthenticated
+from hub.service.database import statement_timeout, unavailable
 
 log = logging.getLogger("hub.schema")
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})

@@ -10,10 +10,10 @@ from uuid import uuid4
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
 
-from hub.auth import Unauthenticated
 from hub.domain.envelope import Actor
 from hub.projections.timeline import Moment
-from hub.runtime import Hub
+from hub.service.auth import Unauthenticated
+from hub.service.runtime import Hub
 
 Batch = Callable[..., Awaitable[Sequence[Any]]]
 """`batch(pool, keys, moment)`: rows for each key, as they stand at `moment` (None: now)."""

@@ -6,12 +6,12 @@ from __future__ import annotations
 import strawberry
 
 from hub.commands.correction import retract_events
-from hub.database import unavailable
 from hub.projections.event_log import events_at, retractions_with
 from hub.schema.common import Event, UserError
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import RecordInput, command
+from hub.service.database import unavailable
 
 
 @strawberry.input(

@@ -8,10 +8,10 @@ from typing import Any
 
 from hub.domain.envelope import Actor
 from hub.domain.rules import may_see_personal_data
-from hub.personal_data import unseal
 from hub.projections.workers import workers_by_id
-from hub.runtime import Hub
+from hub.registry.personal_data import unseal
 from hub.schema.common import Event
+from hub.service.runtime import Hub
 
 PERSONAL_KEYS = ("name", "idNumber")
 

@@ -36,8 +36,8 @@ from graphql.type.definition import GraphQLInterfaceType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import ParserCache, ValidationCache
 
-from hub.config import ROLE_COST_SETTINGS, Settings
 from hub.schema.operations import not_allowed
+from hub.service.config import ROLE_COST_SETTINGS, Settings
 
 LIST_ROWS: Mapping[str, int] = {
     "Query.districts": 38,

@@ -10,13 +10,13 @@ from uuid import UUID
 
 import strawberry
 
-from hub.database import unavailable
 from hub.domain.checks import camel_case
 from hub.domain.errors import CommandRefused, InvalidInput, OutcomeUnknown
 from hub.projections.held_back import Held, held_back
-from hub.registry import Outcome, Registry, Request
+from hub.registry.application import Outcome, Registry, Request
 from hub.schema.common import ErrorCode, UserError
 from hub.schema.context import Info
+from hub.service.database import unavailable
 
 
 @strawberry.input(description="Fields every mutation input has besides its own.")

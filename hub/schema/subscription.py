@@ -13,8 +13,8 @@ from hub.domain.errors import CommandRefused
 from hub.schema.common import EntityType, Event
 from hub.schema.context import Info
 from hub.schema.events import present
-from hub.stream import Scope, StreamEnded, follow
-from hub.stream_slots import TooManyStreams
+from hub.streams.follow import Scope, StreamEnded, follow
+from hub.streams.slots import TooManyStreams
 
 TOKEN_EXPIRED_CLOSE = 4401
 

@@ -13,11 +13,11 @@ from hub.domain.rules import may_see_personal_data
 from hub.domain.vocabulary import CertificateLevel as DomainCertificateLevel
 from hub.domain.vocabulary import Education as DomainEducation
 from hub.domain.vocabulary import WorkerStatus as DomainWorkerStatus
-from hub.personal_data import unseal
 from hub.projections.agencies import agencies_by_id
 from hub.projections.courses import attendances_by_worker
 from hub.projections.timeline import Moment
 from hub.projections.workers import certificates_by_worker, worker_page, workers_by_id
+from hub.registry.personal_data import unseal
 from hub.schema.agency import Agency
 from hub.schema.common import (
     AsOf,

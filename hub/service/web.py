@@ -33,22 +33,22 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types.unset import UNSET
 
-from hub.auth import Credentials, Unauthenticated, credentials
-from hub.config import Settings
-from hub.database import unavailable
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
-from hub.operations import OperationRefused, resolve
 from hub.projections.agencies import agency_page
-from hub.runtime import Hub
 from hub.schema.context import Context
 from hub.schema.events import as_json, present
 from hub.schema.root import schema
 from hub.schema.subscription import close_expired
-from hub.stream import Scope, StreamEnded, follow
-from hub.stream_slots import Slot, TooManyStreams
+from hub.service.auth import Credentials, Unauthenticated, credentials
+from hub.service.config import Settings
+from hub.service.database import unavailable
+from hub.service.operations import OperationRefused, resolve
+from hub.service.runtime import Hub
+from hub.streams.follow import Scope, StreamEnded, follow
+from hub.streams.slots import Slot, TooManyStreams
 
-log = logging.getLogger("hub.web")
+log = logging.getLogger(__name__)
 
 
 def _persisted(hub: Hub, message: Any) -> Any:
@@ -592,7 +592,7 @@ def create_app(
 
 
 async def _show_demo(hub: Hub) -> None:
-    from hub import demo
+    from hub.tools import demo
 
     made = await demo.seed(hub)
     agencies, _, _ = await agency_page(hub.pool, first=1, after_seq=0)

@@ -2,7 +2,7 @@
 
 A follower replays the log after a position from the database, then follows it live from the
 process's `Tail`: the newest events, read once per process when the projector's NOTIFY wakes
-it (one LISTEN per process, see `hub.signals`), however many followers there are. Each
+it (one LISTEN per process, see `hub.service.signals`), however many followers there are. Each
 follower reads ahead into a bounded buffer; a consumer that leaves it full for too long is
 sent what is buffered and then told to resume from its last position, so the server's memory
 stays flat whatever consumers do.
@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from hub.database import Outage, until_available
 from hub.domain.envelope import Actor, Role
 from hub.domain.errors import Forbidden
 from hub.projections.event_log import complete_position, events_after
-from hub.runtime import Hub
+from hub.service.database import Outage, until_available
+from hub.service.runtime import Hub
 
-log = logging.getLogger("hub.stream")
+log = logging.getLogger(__name__)
 
 BATCH = 200
 TAIL = 5000

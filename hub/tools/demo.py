@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 from uuid import UUID
 
-from hub.auth import issue_token
 from hub.commands import Command, request_for
 from hub.commands import agency as agency_commands
 from hub.commands import course as course_commands
@@ -18,8 +17,9 @@ from hub.commands import worker as worker_commands
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_credit_code, make_id_number
 from hub.projections.workers import worker_page
-from hub.reference_import import SAMPLE, import_sample, read_csv
-from hub.runtime import Hub
+from hub.service.auth import issue_token
+from hub.service.runtime import Hub
+from hub.tools.reference_import import SAMPLE, import_sample, read_csv
 
 MUNICIPAL = Actor("demo-municipal", Role.MUNICIPAL)
 

@@ -9,10 +9,10 @@ import logging
 
 import asyncpg
 
-from hub.database import Outage, unavailable
 from hub.projections.runner import PROJECTED_CHANNEL
+from hub.service.database import Outage, unavailable
 
-log = logging.getLogger("hub.signals")
+log = logging.getLogger(__name__)
 
 STORED_CHANNEL = "registry_events"
 

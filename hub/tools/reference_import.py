@@ -26,12 +26,12 @@ from hub.domain.community import Community, community_id, valid_code, valid_name
 from hub.domain.envelope import Actor, Envelope, Role
 from hub.domain.errors import Conflict, InvalidInput
 from hub.domain.reference import district as known_district
-from hub.registry import Registry
-from hub.runtime import Hub
+from hub.registry.application import Registry
+from hub.service.runtime import Hub
 
 COLUMNS = ("code", "name", "district", "urban")
 DEFAULT_SUB = "import-reference"
-SAMPLE = Path(__file__).resolve().parent / "reference" / "communities.csv"
+SAMPLE = Path(__file__).resolve().parent / "communities.csv"
 PROGRESS_EVERY = 1000
 ATTEMPTS = 5
 
@@ -302,5 +302,5 @@ async def import_communities(
 
 
 async def import_sample(hub: Hub, *, sub: str = "demo-municipal") -> Summary:
-    """The shipped sample list (`hub/reference/communities.csv`), for the demo."""
+    """The shipped sample list (`hub/tools/communities.csv`), for the demo."""
     return await import_communities(hub, read_csv(SAMPLE), sub=sub, reason="sample list")

@@ -22,8 +22,6 @@ import psycopg_pool
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
 
-from hub.batch import DEFAULT_SIZE, Batch
-from hub.database import Outage, unavailable
 from hub.domain.checks import camel_case, plain_text, plain_texts
 from hub.domain.claim import Claim, claim_id
 from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE, retracted
@@ -38,7 +36,9 @@ from hub.domain.errors import (
     ServiceUnavailable,
 )
 from hub.domain.record import Record
-from hub.personal_data import Kek, KeyStore
+from hub.registry.batch import DEFAULT_SIZE, Batch
+from hub.registry.personal_data import Kek, KeyStore
+from hub.service.database import Outage, unavailable
 
 R = TypeVar("R", bound=Record)
 MAX_REASON = 2_000
@@ -127,7 +127,7 @@ class Request:
 @dataclass(frozen=True)
 class Outcome:
     """What a command did: the record it acted on, and the position of its last event (0 in
-    batch mode: unknown until the batch is saved, see `hub.batch`)."""
+    batch mode: unknown until the batch is saved, see `hub.registry.batch`)."""
 
     record_id: UUID
     position: int
@@ -135,7 +135,7 @@ class Outcome:
     written: tuple[int, ...] = ()
     """Positions of every record event the command wrote (empty when replayed)."""
     visible: bool = True
-    """Whether the read views showed it in time (see `hub.runtime.Hub.command`)."""
+    """Whether the read views showed it in time (see `hub.service.runtime.Hub.command`)."""
 
 
 class Unit:

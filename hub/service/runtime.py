@@ -13,11 +13,7 @@ from typing import Any
 import asyncpg
 from eventsourcing.persistence import StoredEvent
 
-from hub.config import Settings
-from hub.database import event_store_env, migrate, open_database, unavailable
 from hub.domain.errors import CommandRefused
-from hub.operations import AllowList, PersistedQueries
-from hub.personal_data import KeysByWorker, check_and_upgrade, load_kek
 from hub.projections.agencies import Agencies
 from hub.projections.communities import Communities
 from hub.projections.courses import Courses
@@ -27,9 +23,13 @@ from hub.projections.projects import Projects
 from hub.projections.runner import Projection, Projector, open_pool
 from hub.projections.stations import Stations
 from hub.projections.workers import Workers
-from hub.registry import Outcome, Registry, Request
-from hub.signals import Signals
-from hub.stream_slots import StreamSlots
+from hub.registry.application import Outcome, Registry, Request
+from hub.registry.personal_data import KeysByWorker, check_and_upgrade, load_kek
+from hub.service.config import Settings
+from hub.service.database import event_store_env, migrate, open_database, unavailable
+from hub.service.operations import AllowList, PersistedQueries
+from hub.service.signals import Signals
+from hub.streams.slots import StreamSlots
 
 log = logging.getLogger("hub")
 

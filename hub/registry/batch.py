@@ -35,10 +35,10 @@ from eventsourcing.persistence import IntegrityError
 
 from hub.domain.claim import Claim
 from hub.domain.errors import Conflict, InvalidState
-from hub.personal_data import PendingKeys
+from hub.registry.personal_data import PendingKeys
 
 if TYPE_CHECKING:
-    from hub.registry import Registry
+    from hub.registry.application import Registry
 
 DEFAULT_SIZE = 2000
 

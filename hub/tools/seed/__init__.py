@@ -26,7 +26,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
-from hub.batch import DEFAULT_SIZE
 from hub.commands import Command, request_for
 from hub.commands import agency as agencies
 from hub.commands import course as courses
@@ -41,9 +40,10 @@ from hub.domain.envelope import Actor, Envelope, Role
 from hub.domain.identifiers import make_credit_code, make_id_number
 from hub.domain.reference import DISTRICTS
 from hub.domain.station import ASSESSMENT_DIMENSIONS
-from hub.reference_import import SAMPLE, CommunityRow, read_csv
-from hub.reference_import import write as write_communities
-from hub.registry import Registry
+from hub.registry.application import Registry
+from hub.registry.batch import DEFAULT_SIZE
+from hub.tools.reference_import import SAMPLE, CommunityRow, read_csv
+from hub.tools.reference_import import write as write_communities
 
 PROFILES = ("city-2018",)
 FIRST_DAY = date(2008, 1, 1)

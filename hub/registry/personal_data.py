@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-log = logging.getLogger("hub.personal_data")
+log = logging.getLogger(__name__)
 
 PREFIX = "sealed:v1:"
 KEY_FILE = "personal-data.key"

@@ -26,9 +26,9 @@ import psycopg
 import psycopg.conninfo
 import psycopg_pool
 
-log = logging.getLogger("hub.database")
+log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 T = TypeVar("T")
 
 
@@ -175,7 +175,7 @@ def event_store_env(url: str) -> dict[str, str]:
     parts = psycopg.conninfo.conninfo_to_dict(url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "APPLICATION_RECORDER_TOPIC": "hub.store:RegistryRecorder",
+        "APPLICATION_RECORDER_TOPIC": "hub.registry.recorder:RegistryRecorder",
         "POSTGRES_DBNAME": str(parts.get("dbname", "postgres")),
         "POSTGRES_HOST": str(parts.get("host", "127.0.0.1")),
         "POSTGRES_PORT": str(parts.get("port", "5432")),

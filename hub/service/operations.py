@@ -25,9 +25,9 @@ from graphql import (
 )
 from graphql.language import Visitor
 
-from hub.database import unavailable
+from hub.service.database import unavailable
 
-log = logging.getLogger("hub.operations")
+log = logging.getLogger(__name__)
 
 STORED_CHARS = 10_000_000
 """The most query text the persisted-query store of a process holds, in all."""
