@@ -435,7 +435,7 @@ class Registry(Application):
             return None
         return {k: int(r["notification_id"]) for k, r in rows.items()}
 
-    # Batch mode (see hub/batch.py): this thread's commands are saved together, later.
+    # Batch mode (see hub/registry/batch.py): this thread's commands are saved together, later.
 
     @contextlib.contextmanager
     def batch(self, size: int = DEFAULT_SIZE) -> Iterator[Batch]:
