@@ -18,7 +18,7 @@ from hub.schema.agency import ServiceField
 from hub.schema.common import AsOf, moment_of
 from hub.schema.context import Info
 from hub.schema.course import CourseCategory
-from hub.schema.station import PostSector
+from hub.schema.post import PostSector
 from hub.schema.worker import CertificateLevel
 
 E = TypeVar("E", bound=StrEnum)

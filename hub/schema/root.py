@@ -14,6 +14,7 @@ from hub.schema import (
     correction,
     course,
     indicators,
+    post,
     project,
     station,
     worker,
@@ -35,6 +36,7 @@ RECORD_QUERIES = (
     project.ProjectQueries,
     community.CommunityQueries,
     station.StationQueries,
+    post.PostQueries,
     audit.AuditQueries,
     indicators.IndicatorQueries,
 )
@@ -44,6 +46,7 @@ RECORD_MUTATIONS = (
     course.CourseMutations,
     project.ProjectMutations,
     station.StationMutations,
+    post.PostMutations,
     correction.CorrectionMutations,
 )
 

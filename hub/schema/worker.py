@@ -35,7 +35,7 @@ from hub.schema.mutations import RecordInput, corrections, record_id, respond
 
 if TYPE_CHECKING:
     from hub.schema.course import Attendance
-    from hub.schema.station import Post
+    from hub.schema.post import Post
 
 CertificateLevel = strawberry.enum(DomainCertificateLevel)
 Education = strawberry.enum(DomainEducation)
@@ -106,10 +106,8 @@ class Worker:
         return Agency.of(row) if row else None
 
     @strawberry.field(description="The posts the worker holds (at most one).")
-    async def posts(
-        self, info: Info
-    ) -> list[Annotated[Post, strawberry.lazy("hub.schema.station")]]:
-        from hub.schema.station import worker_posts
+    async def posts(self, info: Info) -> list[Annotated[Post, strawberry.lazy("hub.schema.post")]]:
+        from hub.schema.post import worker_posts
 
         return await worker_posts(info, self.row["id"], self.moment)
 
