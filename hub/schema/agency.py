@@ -16,8 +16,8 @@ from hub.projections.agencies import agencies_by_id, agency_page
 from hub.projections.timeline import Moment
 from hub.schema.common import (
     AsOf,
+    Connection,
     District,
-    PageInfo,
     UserError,
     connection,
     decode_cursor,
@@ -87,19 +87,6 @@ class Agency:
         )
 
 
-@strawberry.type
-class AgencyEdge:
-    cursor: str
-    node: Agency
-
-
-@strawberry.type
-class AgencyConnection:
-    edges: list[AgencyEdge]
-    page_info: PageInfo
-    total_count: int
-
-
 @strawberry.input
 class AgencyFilter:
     district: str | None = None
@@ -134,7 +121,7 @@ class AgencyQueries:
         after: str | None = None,
         filter: AgencyFilter | None = None,
         as_of: AsOf | None = None,
-    ) -> AgencyConnection:
+    ) -> Connection[Agency]:
         moment = await moment_of(info, as_of)
         return await agency_connection(info, first, after, filter or AgencyFilter(), moment)
 
@@ -145,7 +132,7 @@ async def agency_connection(
     after: str | None,
     chosen: AgencyFilter,
     moment: Moment | None = None,
-) -> AgencyConnection:
+) -> Connection[Agency]:
     rows, more, total = await agency_page(
         info.context.hub.pool,
         first=page_size(first),
@@ -157,7 +144,11 @@ async def agency_connection(
         moment=moment,
     )
     return connection(
-        "agency", rows, more, total, node=Agency.of, edge=AgencyEdge, of=AgencyConnection
+        "agency",
+        rows,
+        more,
+        total,
+        node=Agency.of,
     )
 
 

@@ -12,9 +12,9 @@ from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.reference import DISTRICTS
 from hub.projections.event_log import audit_page
 from hub.schema.common import (
+    Connection,
     EntityType,
     Event,
-    PageInfo,
     connection,
     decode_cursor,
     page_size,
@@ -59,19 +59,6 @@ def check_vocabulary(chosen: AuditFilter) -> None:
 
 
 @strawberry.type
-class EventEdge:
-    cursor: str
-    node: Event
-
-
-@strawberry.type
-class EventConnection:
-    edges: list[EventEdge]
-    page_info: PageInfo
-    total_count: int
-
-
-@strawberry.type
 class AuditQueries:
     @strawberry.field(
         description="The log of changes in position order: who did what, in which capacity. "
@@ -84,7 +71,7 @@ class AuditQueries:
         first: int = 50,
         after: str | None = None,
         filter: AuditFilter | None = None,
-    ) -> EventConnection:
+    ) -> Connection[Event]:
         chosen = filter or AuditFilter()
         actor = info.context.caller
         try:
@@ -124,7 +111,5 @@ class AuditQueries:
             more,
             total,
             node=lambda e: e,
-            edge=EventEdge,
-            of=EventConnection,
             order=lambda e: e.position,
         )

@@ -6,7 +6,7 @@ import base64
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from enum import Enum
-from typing import Any, NewType, TypeVar
+from typing import Any, Generic, NewType, TypeVar
 from zoneinfo import ZoneInfo
 
 import strawberry
@@ -216,6 +216,23 @@ class PageInfo:
     end_cursor: str | None
 
 
+@strawberry.type
+class Edge(Generic[T]):
+    """One row of a list and its cursor; `Edge[Station]` is the schema's `StationEdge`."""
+
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    """One page of a list; `Connection[Station]` is the schema's `StationConnection`."""
+
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+
 Cursor = NewType("Cursor", str)
 
 
@@ -247,15 +264,13 @@ def connection(
     more: bool,
     total: int,
     *,
-    node: Callable[[Any], Any],
-    edge: Any,
-    of: Any,
+    node: Callable[[Any], T],
     order: Callable[[Any], int] = lambda row: row["seq"],
-) -> Any:
+) -> Connection[T]:
     """A Relay connection of `rows` (one page), with cursors on their order (creation order,
     `seq`, unless `order` says otherwise)."""
-    edges = [edge(cursor=encode_cursor(kind, order(r)), node=node(r)) for r in rows]
-    return of(
+    edges = [Edge(cursor=encode_cursor(kind, order(r)), node=node(r)) for r in rows]
+    return Connection(
         edges=edges,
         page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else None),
         total_count=total,

@@ -11,8 +11,8 @@ from hub.projections.communities import communities_by_code, community_page
 from hub.projections.timeline import Moment
 from hub.schema.common import (
     AsOf,
+    Connection,
     District,
-    PageInfo,
     connection,
     decode_cursor,
     moment_of,
@@ -44,19 +44,6 @@ class Community:
             urban=row["urban"],
             updated_at=row["updated_at"],
         )
-
-
-@strawberry.type
-class CommunityEdge:
-    cursor: str
-    node: Community
-
-
-@strawberry.type
-class CommunityConnection:
-    edges: list[CommunityEdge]
-    page_info: PageInfo
-    total_count: int
 
 
 @strawberry.input
@@ -95,7 +82,7 @@ class CommunityQueries:
         after: str | None = None,
         filter: CommunityFilter | None = None,
         as_of: AsOf | None = None,
-    ) -> CommunityConnection:
+    ) -> Connection[Community]:
         chosen = filter or CommunityFilter()
         moment = await moment_of(info, as_of)
         rows, more, total = await community_page(
@@ -113,6 +100,4 @@ class CommunityQueries:
             more,
             total,
             node=Community.of,
-            edge=CommunityEdge,
-            of=CommunityConnection,
         )

@@ -19,8 +19,8 @@ from hub.projections.timeline import Moment
 from hub.schema.agency import Agency, load_agency
 from hub.schema.common import (
     AsOf,
+    Connection,
     District,
-    PageInfo,
     UserError,
     connection,
     decode_cursor,
@@ -147,19 +147,6 @@ def _today(info: Info, moment: Moment | None) -> date:
     return moment.effective if moment else info.context.hub.settings.today()
 
 
-@strawberry.type
-class CourseEdge:
-    cursor: str
-    node: Course
-
-
-@strawberry.type
-class CourseConnection:
-    edges: list[CourseEdge]
-    page_info: PageInfo
-    total_count: int
-
-
 @strawberry.input
 class CourseFilter:
     district: str | None = None
@@ -185,7 +172,7 @@ class CourseQueries:
         after: str | None = None,
         filter: CourseFilter | None = None,
         as_of: AsOf | None = None,
-    ) -> CourseConnection:
+    ) -> Connection[Course]:
         moment = await moment_of(info, as_of)
         return await course_connection(info, first, after, filter or CourseFilter(), moment)
 
@@ -196,7 +183,7 @@ async def course_connection(
     after: str | None,
     chosen: CourseFilter,
     moment: Moment | None = None,
-) -> CourseConnection:
+) -> Connection[Course]:
     today = _today(info, moment)
     rows, more, total = await course_page(
         info.context.hub.pool,
@@ -216,8 +203,6 @@ async def course_connection(
         more,
         total,
         node=lambda r: Course.of(r, today, moment),
-        edge=CourseEdge,
-        of=CourseConnection,
     )
 
 

@@ -18,8 +18,8 @@ from hub.projections.timeline import Moment
 from hub.schema.agency import ServiceField
 from hub.schema.common import (
     AsOf,
+    Connection,
     District,
-    PageInfo,
     UserError,
     connection,
     decode_cursor,
@@ -105,19 +105,6 @@ async def station_posts(info: Info, station_id: UUID, moment: Moment | None = No
     return [Post.of(r, moment) for r in rows]
 
 
-@strawberry.type
-class PostEdge:
-    cursor: str
-    node: Post
-
-
-@strawberry.type
-class PostConnection:
-    edges: list[PostEdge]
-    page_info: PageInfo
-    total_count: int
-
-
 @strawberry.input
 class PostFilter:
     district: str | None = None
@@ -145,7 +132,7 @@ class PostQueries:
         after: str | None = None,
         filter: PostFilter | None = None,
         as_of: AsOf | None = None,
-    ) -> PostConnection:
+    ) -> Connection[Post]:
         f = filter or PostFilter()
         moment = await moment_of(info, as_of)
         rows, more, total = await post_page(
@@ -165,8 +152,6 @@ class PostQueries:
             more,
             total,
             node=lambda r: Post.of(r, moment),
-            edge=PostEdge,
-            of=PostConnection,
         )
 
 

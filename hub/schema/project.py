@@ -18,8 +18,8 @@ from hub.projections.timeline import Moment
 from hub.schema.agency import Agency, ServiceField, related_agency
 from hub.schema.common import (
     AsOf,
+    Connection,
     District,
-    PageInfo,
     UserError,
     connection,
     decode_cursor,
@@ -138,19 +138,6 @@ class Project:
         )
 
 
-@strawberry.type
-class ProjectEdge:
-    cursor: str
-    node: Project
-
-
-@strawberry.type
-class ProjectConnection:
-    edges: list[ProjectEdge]
-    page_info: PageInfo
-    total_count: int
-
-
 @strawberry.input
 class ProjectFilter:
     district: str | None = None
@@ -185,7 +172,7 @@ class ProjectQueries:
         after: str | None = None,
         filter: ProjectFilter | None = None,
         as_of: AsOf | None = None,
-    ) -> ProjectConnection:
+    ) -> Connection[Project]:
         moment = await moment_of(info, as_of)
         return await project_connection(info, first, after, filter or ProjectFilter(), moment)
 
@@ -196,7 +183,7 @@ async def project_connection(
     after: str | None,
     chosen: ProjectFilter,
     moment: Moment | None = None,
-) -> ProjectConnection:
+) -> Connection[Project]:
     rows, more, total = await project_page(
         info.context.hub.pool,
         first=page_size(first),
@@ -214,8 +201,6 @@ async def project_connection(
         more,
         total,
         node=lambda r: Project.of(r, moment),
-        edge=ProjectEdge,
-        of=ProjectConnection,
     )
 
 

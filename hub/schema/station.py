@@ -19,8 +19,8 @@ from hub.projections.timeline import Moment
 from hub.schema.agency import Agency, Demonstration, related_agency
 from hub.schema.common import (
     AsOf,
+    Connection,
     District,
-    PageInfo,
     UserError,
     connection,
     decode_cursor,
@@ -157,19 +157,6 @@ async def load_station(info: Info, id: UUID, moment: Moment | None = None) -> St
     return Station.of(row, moment) if row else None
 
 
-@strawberry.type
-class StationEdge:
-    cursor: str
-    node: Station
-
-
-@strawberry.type
-class StationConnection:
-    edges: list[StationEdge]
-    page_info: PageInfo
-    total_count: int
-
-
 @strawberry.input
 class StationFilter:
     district: str | None = None
@@ -198,7 +185,7 @@ class StationQueries:
         after: str | None = None,
         filter: StationFilter | None = None,
         as_of: AsOf | None = None,
-    ) -> StationConnection:
+    ) -> Connection[Station]:
         f = filter or StationFilter()
         moment = await moment_of(info, as_of)
         rows, more, total = await station_page(
@@ -217,8 +204,6 @@ class StationQueries:
             more,
             total,
             node=lambda r: Station.of(r, moment),
-            edge=StationEdge,
-            of=StationConnection,
         )
 
 

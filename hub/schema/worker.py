@@ -21,8 +21,8 @@ from hub.registry.personal_data import unseal
 from hub.schema.agency import Agency
 from hub.schema.common import (
     AsOf,
+    Connection,
     District,
-    PageInfo,
     UserError,
     connection,
     decode_cursor,
@@ -144,19 +144,6 @@ async def related_worker(info: Info, id: UUID, moment: Moment | None) -> Worker:
     return await referenced(load_worker, info, id, moment, "worker")
 
 
-@strawberry.type
-class WorkerEdge:
-    cursor: str
-    node: Worker
-
-
-@strawberry.type
-class WorkerConnection:
-    edges: list[WorkerEdge]
-    page_info: PageInfo
-    total_count: int
-
-
 @strawberry.input
 class WorkerFilter:
     district: str | None = None
@@ -184,7 +171,7 @@ class WorkerQueries:
         after: str | None = None,
         filter: WorkerFilter | None = None,
         as_of: AsOf | None = None,
-    ) -> WorkerConnection:
+    ) -> Connection[Worker]:
         chosen = filter or WorkerFilter()
         moment = await moment_of(info, as_of)
         rows, more, total = await worker_page(
@@ -204,8 +191,6 @@ class WorkerQueries:
             more,
             total,
             node=lambda r: Worker.of(r, moment),
-            edge=WorkerEdge,
-            of=WorkerConnection,
         )
 
 
