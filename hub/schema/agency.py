@@ -18,7 +18,6 @@ from hub.schema.common import (
     AsOf,
     Connection,
     District,
-    UserError,
     connection,
     decode_cursor,
     moment_of,
@@ -26,7 +25,7 @@ from hub.schema.common import (
     referenced,
 )
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, corrections, record_id, respond
+from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
 
 AgencyKind = strawberry.enum(DomainAgencyKind)
 AgencyStatus = strawberry.enum(DomainAgencyStatus)
@@ -152,23 +151,7 @@ async def agency_connection(
     )
 
 
-@strawberry.type
-class AgencyPayload:
-    agency: Agency | None
-    position: int | None
-    errors: list[UserError]
-
-
-async def agency_command(info: Info, run: Any, input: Any, **inputs: Any) -> AgencyPayload:
-    return await respond(
-        info,
-        run,
-        input,
-        inputs,
-        payload=AgencyPayload,
-        record="agency",
-        load=load_agency,
-    )
+AgencyPayload = record_payload(Agency, load_agency)
 
 
 @strawberry.input
@@ -181,39 +164,28 @@ class RegisterAgencyInput(RecordInput):
 
 
 @strawberry.input
-class UpdateAgencyProfileInput(RecordInput):
-    id: strawberry.ID
+class UpdateAgencyProfileInput(ExistingRecordInput):
     name: str | None = None
     kind: AgencyKind | None = None
     fields: list[ServiceField] | None = None
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class IncubateAgencyInput(RecordInput):
-    id: strawberry.ID
+class IncubateAgencyInput(ExistingRecordInput):
     incubator: str
     from_: date = strawberry.field(name="from")
     to: date
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class DesignateDemonstrationAgencyInput(RecordInput):
-    id: strawberry.ID
+class DesignateDemonstrationAgencyInput(ExistingRecordInput):
     programme: str
     year: int
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Suspend, reinstate or deregister an agency; reason is required.")
-class AgencyLifecycleInput(RecordInput):
-    id: strawberry.ID
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
+class AgencyLifecycleInput(ExistingRecordInput):
+    pass
 
 
 def _values(values: list[Any] | None) -> list[str] | None:
@@ -224,7 +196,7 @@ def _values(values: list[Any] | None) -> list[str] | None:
 class AgencyMutations:
     @strawberry.mutation
     async def register_agency(self, info: Info, input: RegisterAgencyInput) -> AgencyPayload:
-        return await agency_command(
+        return await AgencyPayload.answer(
             info,
             agency_commands.register_agency,
             input,
@@ -239,7 +211,7 @@ class AgencyMutations:
     async def update_agency_profile(
         self, info: Info, input: UpdateAgencyProfileInput
     ) -> AgencyPayload:
-        return await agency_command(
+        return await AgencyPayload.answer(
             info,
             agency_commands.update_agency_profile,
             input,
@@ -250,7 +222,7 @@ class AgencyMutations:
 
     @strawberry.mutation
     async def incubate_agency(self, info: Info, input: IncubateAgencyInput) -> AgencyPayload:
-        return await agency_command(
+        return await AgencyPayload.answer(
             info,
             agency_commands.incubate_agency,
             input,
@@ -263,7 +235,7 @@ class AgencyMutations:
     async def designate_demonstration_agency(
         self, info: Info, input: DesignateDemonstrationAgencyInput
     ) -> AgencyPayload:
-        return await agency_command(
+        return await AgencyPayload.answer(
             info,
             agency_commands.designate_demonstration_agency,
             input,
@@ -273,12 +245,12 @@ class AgencyMutations:
 
     @strawberry.mutation
     async def suspend_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
-        return await agency_command(info, agency_commands.suspend_agency, input)
+        return await AgencyPayload.answer(info, agency_commands.suspend_agency, input)
 
     @strawberry.mutation
     async def reinstate_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
-        return await agency_command(info, agency_commands.reinstate_agency, input)
+        return await AgencyPayload.answer(info, agency_commands.reinstate_agency, input)
 
     @strawberry.mutation
     async def deregister_agency(self, info: Info, input: AgencyLifecycleInput) -> AgencyPayload:
-        return await agency_command(info, agency_commands.deregister_agency, input)
+        return await AgencyPayload.answer(info, agency_commands.deregister_agency, input)

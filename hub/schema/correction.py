@@ -7,10 +7,10 @@ import strawberry
 
 from hub.commands.correction import retract_events
 from hub.projections.event_log import events_at, retractions_with
-from hub.schema.common import Event, UserError
+from hub.schema.common import Event
 from hub.schema.context import Info
 from hub.schema.events import present
-from hub.schema.mutations import RecordInput, command
+from hub.schema.mutations import RecordInput, command, payload
 from hub.service.database import unavailable
 
 
@@ -23,13 +23,9 @@ class RetractEventsInput(RecordInput):
     positions: list[int]
 
 
-@strawberry.type
-class RetractEventsPayload:
-    events: list[Event] = strawberry.field(
-        description="The retractions written, one per record touched."
-    )
-    position: int | None
-    errors: list[UserError]
+RetractEventsPayload = payload(
+    "RetractEvents", "events", list[Event], "The retractions written, one per record touched."
+)
 
 
 @strawberry.type

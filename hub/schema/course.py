@@ -21,14 +21,13 @@ from hub.schema.common import (
     AsOf,
     Connection,
     District,
-    UserError,
     connection,
     decode_cursor,
     moment_of,
     page_size,
 )
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, corrections, record_id, respond
+from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
 from hub.schema.worker import Worker, related_worker
 
 CourseLevel = strawberry.enum(
@@ -215,17 +214,7 @@ def _agency_id(value: str) -> UUID:
         ) from None
 
 
-@strawberry.type
-class CoursePayload:
-    course: Course | None
-    position: int | None
-    errors: list[UserError]
-
-
-async def course_command(info: Info, run: Any, input: Any, **inputs: Any) -> CoursePayload:
-    return await respond(
-        info, run, input, inputs, payload=CoursePayload, record="course", load=load_course
-    )
+CoursePayload = record_payload(Course, load_course)
 
 
 @strawberry.input
@@ -245,27 +234,23 @@ class ScheduleCourseInput(RecordInput):
 
 
 @strawberry.input
-class RecordAttendanceInput(RecordInput):
+class RecordAttendanceInput(ExistingRecordInput):
     id: strawberry.ID = strawberry.field(description="The course.")
     worker: strawberry.ID
     hours: Decimal
     passed: bool | None = None
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Complete or cancel a course; cancelling requires a reason.")
-class CourseLifecycleInput(RecordInput):
-    id: strawberry.ID
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
+class CourseLifecycleInput(ExistingRecordInput):
+    pass
 
 
 @strawberry.type
 class CourseMutations:
     @strawberry.mutation
     async def schedule_course(self, info: Info, input: ScheduleCourseInput) -> CoursePayload:
-        return await course_command(
+        return await CoursePayload.answer(
             info,
             course_commands.schedule_course,
             input,
@@ -281,7 +266,7 @@ class CourseMutations:
 
     @strawberry.mutation
     async def record_attendance(self, info: Info, input: RecordAttendanceInput) -> CoursePayload:
-        return await course_command(
+        return await CoursePayload.answer(
             info,
             course_commands.record_attendance,
             input,
@@ -292,8 +277,8 @@ class CourseMutations:
 
     @strawberry.mutation
     async def complete_course(self, info: Info, input: CourseLifecycleInput) -> CoursePayload:
-        return await course_command(info, course_commands.complete_course, input)
+        return await CoursePayload.answer(info, course_commands.complete_course, input)
 
     @strawberry.mutation
     async def cancel_course(self, info: Info, input: CourseLifecycleInput) -> CoursePayload:
-        return await course_command(info, course_commands.cancel_course, input)
+        return await CoursePayload.answer(info, course_commands.cancel_course, input)

@@ -31,13 +31,28 @@ class RecordInput:
     )
 
 
-def corrections() -> Any:
-    """The `corrects` field of a mutation on an existing record."""
-    return strawberry.field(
-        default=None,
-        description="Positions of this record's events that this change corrects: they no "
-        "longer count (DOMAIN.md, Time). Needs a reason, and the authority to have issued them.",
-    )
+class ExistingRecordInput(RecordInput):
+    """The input of a mutation on an existing record. A subclass declares its own fields
+    (and `id` only to describe it); its fields are then `RecordInput`'s, `id`, its own, and
+    `expectedVersion` and `corrects`, in that order."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = dict(cls.__dict__.get("__annotations__", {}))
+        own.pop("id", None)
+        cls.__annotations__ = {
+            "id": strawberry.ID,
+            **own,
+            "expected_version": int | None,
+            "corrects": list[int] | None,
+        }
+        cls.expected_version = None
+        cls.corrects = strawberry.field(
+            default=None,
+            description="Positions of this record's events that this change corrects: they "
+            "no longer count (DOMAIN.md, Time). Needs a reason, and the authority to have "
+            "issued them.",
+        )
 
 
 @dataclass(frozen=True)
@@ -120,3 +135,28 @@ async def respond(
             raise
         shown, result = None, result.unseen()
     return payload(**{record: shown}, position=result.position, errors=result.errors)
+
+
+def payload(name: str, shows: str, shown: Any, description: str | None = None) -> Any:
+    """The type `{name}Payload` of a mutation's answer: the field `shows` (of type `shown`:
+    what the change shows), the change's `position`, and `errors`."""
+    namespace: dict[str, Any] = {
+        "__annotations__": {shows: shown, "position": int | None, "errors": list[UserError]},
+    }
+    if description is not None:
+        namespace[shows] = strawberry.field(description=description)
+    return strawberry.type(type(f"{name}Payload", (), namespace))
+
+
+def record_payload(record: type, load: Callable[[Info, UUID], Awaitable[Any]]) -> Any:
+    """The payload of a record type's mutations, `StationPayload { station, position,
+    errors }` for `Station`; its `answer(info, run, input, **inputs)` runs one of them and
+    shows the record with `load`."""
+    shows = record.__name__[0].lower() + record.__name__[1:]
+    made = payload(record.__name__, shows, record | None)
+
+    async def answer(info: Info, run: Any, input: RecordInput, **inputs: Any) -> Any:
+        return await respond(info, run, input, inputs, payload=made, record=shows, load=load)
+
+    made.answer = staticmethod(answer)
+    return made

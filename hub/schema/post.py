@@ -20,7 +20,6 @@ from hub.schema.common import (
     AsOf,
     Connection,
     District,
-    UserError,
     connection,
     decode_cursor,
     moment_of,
@@ -28,7 +27,7 @@ from hub.schema.common import (
 )
 from hub.schema.community import Community, load_community
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, corrections, record_id, respond
+from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
 from hub.schema.station import Station, load_station
 from hub.schema.worker import Worker, related_worker
 
@@ -155,17 +154,7 @@ class PostQueries:
         )
 
 
-@strawberry.type
-class PostPayload:
-    post: Post | None
-    position: int | None
-    errors: list[UserError]
-
-
-async def post_command(info: Info, run: Any, input: Any, **inputs: Any) -> PostPayload:
-    return await respond(
-        info, run, input, inputs, payload=PostPayload, record="post", load=load_post
-    )
+PostPayload = record_payload(Post, load_post)
 
 
 @strawberry.input
@@ -180,25 +169,20 @@ class CreatePostInput(RecordInput):
 
 
 @strawberry.input
-class FillPostInput(RecordInput):
-    id: strawberry.ID
+class FillPostInput(ExistingRecordInput):
     worker: strawberry.ID
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Vacate a post, or abolish one (reason required).")
-class PostLifecycleInput(RecordInput):
-    id: strawberry.ID
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
+class PostLifecycleInput(ExistingRecordInput):
+    pass
 
 
 @strawberry.type
 class PostMutations:
     @strawberry.mutation
     async def create_post(self, info: Info, input: CreatePostInput) -> PostPayload:
-        return await post_command(
+        return await PostPayload.answer(
             info,
             post_commands.create_post,
             input,
@@ -213,12 +197,12 @@ class PostMutations:
 
     @strawberry.mutation
     async def fill_post(self, info: Info, input: FillPostInput) -> PostPayload:
-        return await post_command(info, post_commands.fill_post, input, worker=input.worker)
+        return await PostPayload.answer(info, post_commands.fill_post, input, worker=input.worker)
 
     @strawberry.mutation
     async def vacate_post(self, info: Info, input: PostLifecycleInput) -> PostPayload:
-        return await post_command(info, post_commands.vacate_post, input)
+        return await PostPayload.answer(info, post_commands.vacate_post, input)
 
     @strawberry.mutation
     async def abolish_post(self, info: Info, input: PostLifecycleInput) -> PostPayload:
-        return await post_command(info, post_commands.abolish_post, input)
+        return await PostPayload.answer(info, post_commands.abolish_post, input)

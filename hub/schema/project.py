@@ -20,14 +20,13 @@ from hub.schema.common import (
     AsOf,
     Connection,
     District,
-    UserError,
     connection,
     decode_cursor,
     moment_of,
     page_size,
 )
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, corrections, record_id, respond
+from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
 
 ProjectStatus = strawberry.enum(DomainProjectStatus)
 EvaluationGrade = strawberry.enum(DomainEvaluationGrade)
@@ -204,17 +203,7 @@ async def project_connection(
     )
 
 
-@strawberry.type
-class ProjectPayload:
-    project: Project | None
-    position: int | None
-    errors: list[UserError]
-
-
-async def project_command(info: Info, run: Any, input: Any, **inputs: Any) -> ProjectPayload:
-    return await respond(
-        info, run, input, inputs, payload=ProjectPayload, record="project", load=load_project
-    )
+ProjectPayload = record_payload(Project, load_project)
 
 
 @strawberry.input
@@ -231,51 +220,37 @@ class ApproveProjectInput(RecordInput):
 
 
 @strawberry.input
-class DisburseFundsInput(RecordInput):
-    id: strawberry.ID
+class DisburseFundsInput(ExistingRecordInput):
     amount: Decimal = strawberry.field(description="In yuan, at most 2 decimal places.")
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class ReportProjectProgressInput(RecordInput):
-    id: strawberry.ID
+class ReportProjectProgressInput(ExistingRecordInput):
     summary: str
     percent_complete: int = strawberry.field(description="0 to 100, never below the last report.")
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class CommissionEvaluationInput(RecordInput):
-    id: strawberry.ID
+class CommissionEvaluationInput(ExistingRecordInput):
     evaluator: str
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class ConcludeEvaluationInput(RecordInput):
-    id: strawberry.ID
+class ConcludeEvaluationInput(ExistingRecordInput):
     score: int = strawberry.field(description="0 to 100.")
     grade: EvaluationGrade
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class CloseProjectInput(RecordInput):
-    id: strawberry.ID
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
+class CloseProjectInput(ExistingRecordInput):
+    pass
 
 
 @strawberry.type
 class ProjectMutations:
     @strawberry.mutation
     async def approve_project(self, info: Info, input: ApproveProjectInput) -> ProjectPayload:
-        return await project_command(
+        return await ProjectPayload.answer(
             info,
             project_commands.approve_project,
             input,
@@ -292,7 +267,7 @@ class ProjectMutations:
 
     @strawberry.mutation
     async def disburse_funds(self, info: Info, input: DisburseFundsInput) -> ProjectPayload:
-        return await project_command(
+        return await ProjectPayload.answer(
             info, project_commands.disburse_funds, input, amount=input.amount
         )
 
@@ -300,7 +275,7 @@ class ProjectMutations:
     async def report_project_progress(
         self, info: Info, input: ReportProjectProgressInput
     ) -> ProjectPayload:
-        return await project_command(
+        return await ProjectPayload.answer(
             info,
             project_commands.report_project_progress,
             input,
@@ -312,7 +287,7 @@ class ProjectMutations:
     async def commission_evaluation(
         self, info: Info, input: CommissionEvaluationInput
     ) -> ProjectPayload:
-        return await project_command(
+        return await ProjectPayload.answer(
             info, project_commands.commission_evaluation, input, evaluator=input.evaluator
         )
 
@@ -320,7 +295,7 @@ class ProjectMutations:
     async def conclude_evaluation(
         self, info: Info, input: ConcludeEvaluationInput
     ) -> ProjectPayload:
-        return await project_command(
+        return await ProjectPayload.answer(
             info,
             project_commands.conclude_evaluation,
             input,
@@ -330,4 +305,4 @@ class ProjectMutations:
 
     @strawberry.mutation
     async def close_project(self, info: Info, input: CloseProjectInput) -> ProjectPayload:
-        return await project_command(info, project_commands.close_project, input)
+        return await ProjectPayload.answer(info, project_commands.close_project, input)

@@ -21,7 +21,6 @@ from hub.schema.common import (
     AsOf,
     Connection,
     District,
-    UserError,
     connection,
     decode_cursor,
     moment_of,
@@ -29,7 +28,7 @@ from hub.schema.common import (
 )
 from hub.schema.community import Community, load_community
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, corrections, record_id, respond
+from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
 from hub.schema.worker import Worker, related_worker
 
 if TYPE_CHECKING:
@@ -207,23 +206,7 @@ class StationQueries:
         )
 
 
-@strawberry.type
-class StationPayload:
-    station: Station | None
-    position: int | None
-    errors: list[UserError]
-
-
-async def station_command(info: Info, run: Any, input: Any, **inputs: Any) -> StationPayload:
-    return await respond(
-        info,
-        run,
-        input,
-        inputs,
-        payload=StationPayload,
-        record="station",
-        load=load_station,
-    )
+StationPayload = record_payload(Station, load_station)
 
 
 @strawberry.input
@@ -233,66 +216,49 @@ class EstablishStationInput(RecordInput):
 
 
 @strawberry.input
-class ContractStationOperatorInput(RecordInput):
-    id: strawberry.ID
+class ContractStationOperatorInput(ExistingRecordInput):
     agency: strawberry.ID
     from_: date = strawberry.field(name="from")
     to: date
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class AssignStationStaffInput(RecordInput):
-    id: strawberry.ID
+class AssignStationStaffInput(ExistingRecordInput):
     worker: strawberry.ID
     full_time: bool = True
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class ReleaseStationStaffInput(RecordInput):
-    id: strawberry.ID
+class ReleaseStationStaffInput(ExistingRecordInput):
     worker: strawberry.ID
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class AssessStationInput(RecordInput):
-    id: strawberry.ID
+class AssessStationInput(ExistingRecordInput):
     hardware: int
     duties: int
     mechanism: int
     funding: int
     service_standards: int
     performance: int
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class DesignateDemonstrationStationInput(RecordInput):
-    id: strawberry.ID
+class DesignateDemonstrationStationInput(ExistingRecordInput):
     programme: str
     year: int
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Close a station (reason required); its staff are released.")
-class CloseStationInput(RecordInput):
-    id: strawberry.ID
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
+class CloseStationInput(ExistingRecordInput):
+    pass
 
 
 @strawberry.type
 class StationMutations:
     @strawberry.mutation
     async def establish_station(self, info: Info, input: EstablishStationInput) -> StationPayload:
-        return await station_command(
+        return await StationPayload.answer(
             info,
             station_commands.establish_station,
             input,
@@ -304,7 +270,7 @@ class StationMutations:
     async def contract_station_operator(
         self, info: Info, input: ContractStationOperatorInput
     ) -> StationPayload:
-        return await station_command(
+        return await StationPayload.answer(
             info,
             station_commands.contract_station_operator,
             input,
@@ -317,7 +283,7 @@ class StationMutations:
     async def assign_station_staff(
         self, info: Info, input: AssignStationStaffInput
     ) -> StationPayload:
-        return await station_command(
+        return await StationPayload.answer(
             info,
             station_commands.assign_station_staff,
             input,
@@ -329,13 +295,13 @@ class StationMutations:
     async def release_station_staff(
         self, info: Info, input: ReleaseStationStaffInput
     ) -> StationPayload:
-        return await station_command(
+        return await StationPayload.answer(
             info, station_commands.release_station_staff, input, worker=input.worker
         )
 
     @strawberry.mutation
     async def assess_station(self, info: Info, input: AssessStationInput) -> StationPayload:
-        return await station_command(
+        return await StationPayload.answer(
             info,
             station_commands.assess_station,
             input,
@@ -351,7 +317,7 @@ class StationMutations:
     async def designate_demonstration_station(
         self, info: Info, input: DesignateDemonstrationStationInput
     ) -> StationPayload:
-        return await station_command(
+        return await StationPayload.answer(
             info,
             station_commands.designate_demonstration_station,
             input,
@@ -361,4 +327,4 @@ class StationMutations:
 
     @strawberry.mutation
     async def close_station(self, info: Info, input: CloseStationInput) -> StationPayload:
-        return await station_command(info, station_commands.close_station, input)
+        return await StationPayload.answer(info, station_commands.close_station, input)

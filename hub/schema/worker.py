@@ -23,7 +23,6 @@ from hub.schema.common import (
     AsOf,
     Connection,
     District,
-    UserError,
     connection,
     decode_cursor,
     moment_of,
@@ -31,7 +30,7 @@ from hub.schema.common import (
     referenced,
 )
 from hub.schema.context import Info
-from hub.schema.mutations import RecordInput, corrections, record_id, respond
+from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
 
 if TYPE_CHECKING:
     from hub.schema.course import Attendance
@@ -194,23 +193,7 @@ class WorkerQueries:
         )
 
 
-@strawberry.type
-class WorkerPayload:
-    worker: Worker | None
-    position: int | None
-    errors: list[UserError]
-
-
-async def worker_command(info: Info, run: Any, input: Any, **inputs: Any) -> WorkerPayload:
-    return await respond(
-        info,
-        run,
-        input,
-        inputs,
-        payload=WorkerPayload,
-        record="worker",
-        load=load_worker,
-    )
+WorkerPayload = record_payload(Worker, load_worker)
 
 
 @strawberry.input
@@ -223,8 +206,7 @@ class RegisterWorkerInput(RecordInput):
 
 
 @strawberry.input
-class UpdateWorkerInput(RecordInput):
-    id: strawberry.ID
+class UpdateWorkerInput(ExistingRecordInput):
     name: str | None = None
     id_number: str | None = None
     district: str | None = None
@@ -232,39 +214,31 @@ class UpdateWorkerInput(RecordInput):
     employer: strawberry.ID | None = strawberry.field(
         default=None, description="An agency id; an empty string clears the employer."
     )
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class AwardCertificateInput(RecordInput):
+class AwardCertificateInput(ExistingRecordInput):
     id: strawberry.ID = strawberry.field(description="The worker.")
     level: CertificateLevel
     number: str
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input
-class RevokeCertificateInput(RecordInput):
+class RevokeCertificateInput(ExistingRecordInput):
     id: strawberry.ID = strawberry.field(description="The worker.")
     number: str
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
 
 
 @strawberry.input(description="Erase a worker's name and ID number for good; reason required.")
-class EraseWorkerPersonalDataInput(RecordInput):
-    id: strawberry.ID
-    expected_version: int | None = None
-    corrects: list[int] | None = corrections()
+class EraseWorkerPersonalDataInput(ExistingRecordInput):
+    pass
 
 
 @strawberry.type
 class WorkerMutations:
     @strawberry.mutation
     async def register_worker(self, info: Info, input: RegisterWorkerInput) -> WorkerPayload:
-        return await worker_command(
+        return await WorkerPayload.answer(
             info,
             worker_commands.register_worker,
             input,
@@ -277,7 +251,7 @@ class WorkerMutations:
 
     @strawberry.mutation
     async def update_worker(self, info: Info, input: UpdateWorkerInput) -> WorkerPayload:
-        return await worker_command(
+        return await WorkerPayload.answer(
             info,
             worker_commands.update_worker,
             input,
@@ -290,7 +264,7 @@ class WorkerMutations:
 
     @strawberry.mutation
     async def award_certificate(self, info: Info, input: AwardCertificateInput) -> WorkerPayload:
-        return await worker_command(
+        return await WorkerPayload.answer(
             info,
             worker_commands.award_certificate,
             input,
@@ -300,7 +274,7 @@ class WorkerMutations:
 
     @strawberry.mutation
     async def revoke_certificate(self, info: Info, input: RevokeCertificateInput) -> WorkerPayload:
-        return await worker_command(
+        return await WorkerPayload.answer(
             info, worker_commands.revoke_certificate, input, number=input.number
         )
 
@@ -308,4 +282,4 @@ class WorkerMutations:
     async def erase_worker_personal_data(
         self, info: Info, input: EraseWorkerPersonalDataInput
     ) -> WorkerPayload:
-        return await worker_command(info, worker_commands.erase_worker_personal_data, input)
+        return await WorkerPayload.answer(info, worker_commands.erase_worker_personal_data, input)
