@@ -1,1 +1,2 @@
-"""The public GraphQL API (API.md): types, thin resolvers that call the application."""
+"""The public GraphQL API (published as `schema.graphql`): types, and thin resolvers that
+call the application."""

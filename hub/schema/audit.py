@@ -1,4 +1,4 @@
-"""`auditTrail`: who did what, in which capacity, filtered and paged (API.md)."""
+"""`auditTrail`: who did what, in which capacity, filtered and paged."""
 
 from __future__ import annotations
 

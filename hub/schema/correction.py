@@ -1,5 +1,5 @@
 """`retractEvents`: a correction that takes earlier events out of every read view and
-`asOf` answer recorded after it (DOMAIN.md, Time)."""
+`asOf` answer recorded after it."""
 
 from __future__ import annotations
 

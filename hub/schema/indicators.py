@@ -1,4 +1,4 @@
-"""`indicators(asOf, district)`: the figures the bureau reports, at any moment (DOMAIN.md)."""
+"""`indicators(asOf, district)`: the figures the bureau reports, at any moment."""
 
 from __future__ import annotations
 

@@ -50,8 +50,8 @@ class ExistingRecordInput(RecordInput):
         cls.corrects = strawberry.field(
             default=None,
             description="Positions of this record's events that this change corrects: they "
-            "no longer count (DOMAIN.md, Time). Needs a reason, and the authority to have "
-            "issued them.",
+            "no longer count in the read views, nor in `asOf` answers recorded after this "
+            "change. Needs a reason, and the authority to have issued them.",
         )
 
 

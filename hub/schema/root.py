@@ -1,4 +1,5 @@
-"""The schema's roots: every query and mutation of API.md that exists so far."""
+"""The schema's roots: each record type's queries and mutations, and the queries of the
+whole registry (districts, history, position, me)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The `events` subscription: the ordered log, replayed then live (API.md "Subscriptions")."""
+"""The `events` subscription: the ordered log, replayed then live."""
 
 from __future__ import annotations
 
