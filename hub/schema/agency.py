@@ -23,6 +23,7 @@ from hub.schema.common import (
     moment_of,
     page_size,
     referenced,
+    value_of,
 )
 from hub.schema.context import Info
 from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
@@ -137,9 +138,9 @@ async def agency_connection(
         first=page_size(first),
         after_seq=decode_cursor("agency", after),
         district=chosen.district,
-        kind=chosen.kind.value if chosen.kind else None,
-        status=chosen.status.value if chosen.status else None,
-        field=chosen.field.value if chosen.field else None,
+        kind=value_of(chosen.kind),
+        status=value_of(chosen.status),
+        field=value_of(chosen.field),
         moment=moment,
     )
     return connection(
@@ -216,7 +217,7 @@ class AgencyMutations:
             agency_commands.update_agency_profile,
             input,
             name=input.name,
-            kind=input.kind.value if input.kind else None,
+            kind=value_of(input.kind),
             fields=_values(input.fields),
         )
 

@@ -252,6 +252,11 @@ def decode_cursor(kind: str, cursor: str | None) -> int:
     raise InvalidInput(f"after: {cursor!r} is not a cursor of this list", "after")
 
 
+def value_of(chosen: Enum | None) -> Any:
+    """The vocabulary value of an optional enum argument or input field (None stays None)."""
+    return chosen.value if chosen is not None else None
+
+
 def page_size(first: int) -> int:
     if not 0 <= first <= MAX_PAGE:
         raise InvalidInput(f"first must be between 0 and {MAX_PAGE}, got {first}", "first")

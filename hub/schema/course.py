@@ -25,6 +25,7 @@ from hub.schema.common import (
     decode_cursor,
     moment_of,
     page_size,
+    value_of,
 )
 from hub.schema.context import Info
 from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
@@ -190,9 +191,9 @@ async def course_connection(
         after_seq=decode_cursor("course", after),
         today=today,
         district=chosen.district,
-        status=chosen.status.value if chosen.status else None,
-        category=chosen.category.value if chosen.category else None,
-        level=chosen.level.value if chosen.level else None,
+        status=value_of(chosen.status),
+        category=value_of(chosen.category),
+        level=value_of(chosen.level),
         delivered_by=_agency_id(chosen.delivered_by) if chosen.delivered_by else None,
         moment=moment,
     )

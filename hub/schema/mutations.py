@@ -1,4 +1,5 @@
-"""The one path every mutation takes: build the request, run it, report refusals."""
+"""The one path every mutation takes: build the request, run it, report refusals; and the
+shapes every mutation shares, its input's common fields and its payload."""
 
 from __future__ import annotations
 

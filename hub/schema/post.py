@@ -24,6 +24,7 @@ from hub.schema.common import (
     decode_cursor,
     moment_of,
     page_size,
+    value_of,
 )
 from hub.schema.community import Community, load_community
 from hub.schema.context import Info
@@ -113,10 +114,6 @@ class PostFilter:
     station: strawberry.ID | None = None
 
 
-def _value(enum: Any) -> Any:
-    return enum.value if enum is not None else None
-
-
 @strawberry.type
 class PostQueries:
     @strawberry.field(description="One post by id.")
@@ -139,9 +136,9 @@ class PostQueries:
             first=page_size(first),
             after_seq=decode_cursor("post", after),
             district=f.district,
-            status=_value(f.status),
-            sector=_value(f.sector),
-            field=_value(f.field),
+            status=value_of(f.status),
+            sector=value_of(f.sector),
+            field=value_of(f.field),
             station=record_id(f.station) if f.station else None,
             moment=moment,
         )

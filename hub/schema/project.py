@@ -24,6 +24,7 @@ from hub.schema.common import (
     decode_cursor,
     moment_of,
     page_size,
+    value_of,
 )
 from hub.schema.context import Info
 from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
@@ -188,8 +189,8 @@ async def project_connection(
         first=page_size(first),
         after_seq=decode_cursor("project", after),
         district=chosen.district,
-        status=chosen.status.value if chosen.status else None,
-        field=chosen.field.value if chosen.field else None,
+        status=value_of(chosen.status),
+        field=value_of(chosen.field),
         funder=chosen.funder,
         contractor=record_id(chosen.contractor) if chosen.contractor is not None else None,
         moment=moment,

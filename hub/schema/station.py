@@ -25,6 +25,7 @@ from hub.schema.common import (
     decode_cursor,
     moment_of,
     page_size,
+    value_of,
 )
 from hub.schema.community import Community, load_community
 from hub.schema.context import Info
@@ -164,10 +165,6 @@ class StationFilter:
     community: str | None = None
 
 
-def _value(enum: Any) -> Any:
-    return enum.value if enum is not None else None
-
-
 @strawberry.type
 class StationQueries:
     @strawberry.field(description="One station by id.")
@@ -192,7 +189,7 @@ class StationQueries:
             first=page_size(first),
             after_seq=decode_cursor("station", after),
             district=f.district,
-            status=_value(f.status),
+            status=value_of(f.status),
             community=f.community,
             operator=record_id(f.operator) if f.operator else None,
             moment=moment,

@@ -28,6 +28,7 @@ from hub.schema.common import (
     moment_of,
     page_size,
     referenced,
+    value_of,
 )
 from hub.schema.context import Info
 from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
@@ -178,10 +179,10 @@ class WorkerQueries:
             first=page_size(first),
             after_seq=decode_cursor("worker", after),
             district=chosen.district,
-            status=chosen.status.value if chosen.status else None,
-            level=chosen.level.value if chosen.level else None,
+            status=value_of(chosen.status),
+            level=value_of(chosen.level),
             employer=record_id(chosen.employer) if chosen.employer else None,
-            education=chosen.education.value if chosen.education else None,
+            education=value_of(chosen.education),
             moment=moment,
         )
         return connection(
@@ -258,7 +259,7 @@ class WorkerMutations:
             name=input.name,
             id_number=input.id_number,
             district=input.district,
-            education=input.education.value if input.education else None,
+            education=value_of(input.education),
             employer=input.employer,
         )
 
