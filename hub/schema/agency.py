@@ -143,13 +143,7 @@ async def agency_connection(
         field=value_of(chosen.field),
         moment=moment,
     )
-    return connection(
-        "agency",
-        rows,
-        more,
-        total,
-        node=Agency.of,
-    )
+    return connection("agency", rows, more, total, node=Agency.of)
 
 
 AgencyPayload = record_payload(Agency, load_agency)

@@ -106,10 +106,5 @@ class AuditQueries:
         )
         events = await present(info.context.hub, actor, rows)
         return connection(
-            "event",
-            events,
-            more,
-            total,
-            node=lambda e: e,
-            order=lambda e: e.position,
+            "event", events, more, total, node=lambda e: e, order=lambda e: e.position
         )

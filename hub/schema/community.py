@@ -94,10 +94,4 @@ class CommunityQueries:
             search=chosen.name_contains.strip() if chosen.name_contains else None,
             moment=moment,
         )
-        return connection(
-            "community",
-            rows,
-            more,
-            total,
-            node=Community.of,
-        )
+        return connection("community", rows, more, total, node=Community.of)

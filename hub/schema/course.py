@@ -197,13 +197,7 @@ async def course_connection(
         delivered_by=_agency_id(chosen.delivered_by) if chosen.delivered_by else None,
         moment=moment,
     )
-    return connection(
-        "course",
-        rows,
-        more,
-        total,
-        node=lambda r: Course.of(r, today, moment),
-    )
+    return connection("course", rows, more, total, node=lambda r: Course.of(r, today, moment))
 
 
 def _agency_id(value: str) -> UUID:

@@ -142,13 +142,7 @@ class PostQueries:
             station=record_id(f.station) if f.station else None,
             moment=moment,
         )
-        return connection(
-            "post",
-            rows,
-            more,
-            total,
-            node=lambda r: Post.of(r, moment),
-        )
+        return connection("post", rows, more, total, node=lambda r: Post.of(r, moment))
 
 
 PostPayload = record_payload(Post, load_post)

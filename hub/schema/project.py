@@ -195,13 +195,7 @@ async def project_connection(
         contractor=record_id(chosen.contractor) if chosen.contractor is not None else None,
         moment=moment,
     )
-    return connection(
-        "project",
-        rows,
-        more,
-        total,
-        node=lambda r: Project.of(r, moment),
-    )
+    return connection("project", rows, more, total, node=lambda r: Project.of(r, moment))
 
 
 ProjectPayload = record_payload(Project, load_project)

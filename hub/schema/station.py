@@ -194,13 +194,7 @@ class StationQueries:
             operator=record_id(f.operator) if f.operator else None,
             moment=moment,
         )
-        return connection(
-            "station",
-            rows,
-            more,
-            total,
-            node=lambda r: Station.of(r, moment),
-        )
+        return connection("station", rows, more, total, node=lambda r: Station.of(r, moment))
 
 
 StationPayload = record_payload(Station, load_station)

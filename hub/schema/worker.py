@@ -185,13 +185,7 @@ class WorkerQueries:
             education=value_of(chosen.education),
             moment=moment,
         )
-        return connection(
-            "worker",
-            rows,
-            more,
-            total,
-            node=lambda r: Worker.of(r, moment),
-        )
+        return connection("worker", rows, more, total, node=lambda r: Worker.of(r, moment))
 
 
 WorkerPayload = record_payload(Worker, load_worker)
