@@ -19,9 +19,7 @@ from hub.tools.seed.runner import Seeder
 
 
 def correct(seeder: Seeder) -> None:
-    """Late reports on records that already hold later facts, and corrections: agency names
-    entered wrongly and corrected (`corrects`), disbursements entered twice and retracted
-    (`retractEvents`). None changes a reported figure."""
+    """Send the late reports and corrections one by one, counted as the phase `corrections`."""
     started = time.monotonic()
     city = seeder.city
     rng = city.rng
