@@ -1,7 +1,9 @@
 """Tests run the real app (HTTP through ASGI) on a real PostgreSQL.
 
 The server is `HUB_DATABASE_URL` when set, otherwise an embedded one under `.hub/test`; every
-hub a test starts gets a database of its own, made fresh.
+hub a test starts gets a database of its own, made fresh. The server is reached (or started)
+only when a test asks for `server_url`, `client` or `database`: the in-memory tests of
+tests/domain run with no PostgreSQL at all.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ _made: list[str] = []
 async def server_url() -> AsyncIterator[str]:
     url = database_url(os.environ.get("HUB_DATABASE_URL"), ROOT / ".hub" / "test")
     yield url
+    if not _made:
+        return
     conn = await asyncpg.connect(url)
     try:
         for name in _made:

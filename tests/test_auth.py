@@ -1,4 +1,4 @@
-"""Tokens (API.md "Auth") and the agency rows of the accountability rules."""
+"""Bearer tokens (signature, expiry, claims) and the agency rows of the accountability rules."""
 
 from __future__ import annotations
 

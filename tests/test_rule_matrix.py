@@ -1,8 +1,9 @@
 """Every command against every role: the allowed calls succeed, the rest are FORBIDDEN and
 write nothing.
 
-The expected matrix below is transcribed from DOMAIN.md ("Who may do what") on its own, not
-derived from hub/domain/rules.py, so that the two are checked against each other.
+The expected matrix below is written out on its own from the accountability table (docs/domain.md,
+"Who may do what"), not derived from hub/domain/rules.py, so that the two are checked against
+each other.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""asOf, corrections and history on hand-built histories (DOMAIN.md, Time): every combination
-of effective date and recorded time against a table of expected states."""
+"""asOf, corrections and history on hand-built histories (docs/domain.md, "The two times"):
+every combination of effective date and recorded time against a table of expected states."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The registry's controlled vocabularies (DOMAIN.md, "Vocabularies")."""
+"""The registry's controlled vocabularies: the values of the records' enums (docs/domain.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Bearer tokens (HS256 JWT, API.md "Auth") and the principal they name."""
+"""Bearer tokens (HS256 JWT with `sub`, `role`, `district`, `agency`, `exp`) and the principal
+they name (docs/domain.md, "Parties and roles")."""
 
 from __future__ import annotations
 

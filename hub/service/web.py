@@ -1,4 +1,5 @@
-"""The HTTP face of the hub: /graphql (and GraphiQL), /events, /healthz, /readyz."""
+"""The HTTP face of the hub: /graphql (HTTP, WebSocket, GraphiQL), /events (SSE), /healthz,
+/readyz."""
 
 from __future__ import annotations
 
