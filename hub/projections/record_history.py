@@ -13,8 +13,9 @@ import asyncpg
 from hub.projections.agencies import AgencyHistory
 from hub.projections.communities import CommunityHistory
 from hub.projections.courses import CourseHistory
+from hub.projections.posts import PostHistory
 from hub.projections.projects import ProjectHistory
-from hub.projections.stations import PostHistory, StationHistory
+from hub.projections.stations import StationHistory
 from hub.projections.timeline import History, Moment, holds
 from hub.projections.workers import WorkerHistory
 

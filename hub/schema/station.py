@@ -15,15 +15,8 @@ from hub.domain.vocabulary import PostSector as DomainPostSector
 from hub.domain.vocabulary import PostStatus as DomainPostStatus
 from hub.domain.vocabulary import ServiceField as DomainServiceField
 from hub.domain.vocabulary import StationStatus as DomainStationStatus
-from hub.projections.stations import (
-    post_page,
-    posts_by_holder,
-    posts_by_id,
-    posts_by_station,
-    staff_by_station,
-    station_page,
-    stations_by_id,
-)
+from hub.projections.posts import post_page, posts_by_holder, posts_by_id, posts_by_station
+from hub.projections.stations import staff_by_station, station_page, stations_by_id
 from hub.projections.timeline import Moment
 from hub.schema.agency import Agency, Demonstration, ServiceField, related_agency
 from hub.schema.common import (
