@@ -6,17 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from hub.tools.reference_import import import_communities, parse_csv
 from tests.agency_api import AUDITOR, INCUBATE, register, send
 from tests.conftest import Client
-from tests.test_stations_posts import (  # noqa: F401
-    ASSESS,
-    ASSIGN,
-    CONTRACT,
-    RELEASE,
-    SCORES,
-    communities,
-    station,
-)
+from tests.test_stations_posts import ASSESS, ASSIGN, CONTRACT, ESTABLISH, RELEASE, SCORES
 from tests.worker_api import AWARD, REVOKE, register_worker
 
 HISTORY = "query($id: ID!) { history(id: $id) { type changes { field before after } } }"
@@ -33,9 +26,14 @@ async def changes(client: Client, id: str) -> list[tuple[str, dict[str, tuple[An
 
 async def test_a_stations_history_names_its_fields_and_staff_as_the_api_does(
     client: Client,
-    communities: list[dict],  # noqa: F811
 ) -> None:
-    made = await station(client, communities)
+    code = "500106009101"
+    await import_communities(
+        client.hub, parse_csv(f"code,name,district,urban\n{code},历史社区,500106,true\n")
+    )
+    made = (
+        await send(client, ESTABLISH, community=code, name="历史社工站", effectiveOn="2017-01-01")
+    )["station"]
     agency = (await register(client))["agency"]["id"]
     term = {"from": "2018-01-01", "to": "2020-12-31"}
     await send(client, CONTRACT, id=made["id"], agency=agency, effectiveOn="2018-01-01", **term)
@@ -49,7 +47,7 @@ async def test_a_stations_history_names_its_fields_and_staff_as_the_api_does(
     established, contracted, assigned, assessed, released = await changes(client, made["id"])
     assert established[0] == "StationEstablished"
     assert established[1]["establishedOn"] == (None, "2017-01-01")
-    assert established[1]["community"] == (None, made["community"]["code"])
+    assert established[1]["community"] == (None, code)
     assert contracted == (
         "StationOperatorContracted",
         {
