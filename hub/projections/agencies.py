@@ -56,7 +56,16 @@ def _incubated(row: dict[str, Any], change: Change) -> None:
     )
 
 
-def _designated(row: dict[str, Any], change: Change) -> None:
+DEMONSTRATION_FIELDS = {
+    "demonstration_programme": "demonstration.programme",
+    "demonstration_year": "demonstration.year",
+}
+"""The columns of a demonstration designation (of an agency or a station), as the API names
+them."""
+
+
+def designated(row: dict[str, Any], change: Change) -> None:
+    """A designation as a demonstration agency or station."""
     row.update(
         demonstration_programme=change.facts["programme"],
         demonstration_year=change.facts["year"],
@@ -70,7 +79,7 @@ class AgencyHistory(RowHistory):
         Agency.Registered: _registered,
         Agency.ProfileUpdated: _profile_updated,
         Agency.Incubated: _incubated,
-        Agency.DemonstrationDesignated: _designated,
+        Agency.DemonstrationDesignated: designated,
         Agency.Suspended: status("SUSPENDED"),
         Agency.Reinstated: status("ACTIVE"),
         Agency.Deregistered: status("DEREGISTERED"),
@@ -79,8 +88,7 @@ class AgencyHistory(RowHistory):
         "incubator": "incubation.incubator",
         "incubated_from": "incubation.from",
         "incubated_to": "incubation.to",
-        "demonstration_programme": "demonstration.programme",
-        "demonstration_year": "demonstration.year",
+        **DEMONSTRATION_FIELDS,
     }
 
 

@@ -91,6 +91,11 @@ def _owner(event_class: type) -> type[Record] | None:
     return owner if isinstance(owner, type) and issubclass(owner, Record) else None
 
 
+def optional_id(value: str | None) -> UUID | None:
+    """A fact naming another record, or nothing."""
+    return UUID(value) if value else None
+
+
 def _public(value: Any) -> Any:
     """Nested names are camelCased too (e.g. a station's assessment scores)."""
     if isinstance(value, dict):

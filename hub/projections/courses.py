@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.domain.course import Course
-from hub.projections.changes import Change
+from hub.projections.changes import Change, optional_id
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table
 
@@ -46,7 +46,7 @@ def _scheduled(row: dict[str, Any], change: Change) -> None:
         category=facts["category"],
         level=facts["level"],
         district=facts["district"],
-        delivered_by=UUID(facts["delivered_by"]) if facts["delivered_by"] else None,
+        delivered_by=optional_id(facts["delivered_by"]),
         starts_on=facts["starts_on"],
         ends_on=facts["ends_on"],
         hours=facts["hours"],

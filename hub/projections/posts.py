@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 
 from hub.domain.post import Post
-from hub.projections.changes import Change
+from hub.projections.changes import Change, optional_id
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, Table, status
 
@@ -31,10 +30,6 @@ COLUMNS = (
 )
 
 
-def _uuid(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
-
-
 def _created(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
     row.update(
@@ -44,14 +39,14 @@ def _created(row: dict[str, Any], change: Change) -> None:
         district=facts["district"],
         host_organization=facts["host_organization"],
         community=facts["community"],
-        station=_uuid(facts["station"]),
+        station=optional_id(facts["station"]),
         origin=facts["origin"],
         created_on=change.effective_on,
     )
 
 
 def _filled(row: dict[str, Any], change: Change) -> None:
-    row.update(status="FILLED", holder=_uuid(change.facts["worker"]))
+    row.update(status="FILLED", holder=optional_id(change.facts["worker"]))
 
 
 def _vacated(row: dict[str, Any], change: Change) -> None:

@@ -10,7 +10,8 @@ import asyncpg
 
 from hub.domain.checks import camel_case
 from hub.domain.station import ASSESSMENT_DIMENSIONS, Station
-from hub.projections.changes import Change
+from hub.projections.agencies import DEMONSTRATION_FIELDS, designated
+from hub.projections.changes import Change, optional_id
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, status
 
@@ -39,10 +40,6 @@ STATION_COLUMNS = (
 )
 
 
-def _uuid(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
-
-
 def _established(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
     row.update(
@@ -57,19 +54,14 @@ def _established(row: dict[str, Any], change: Change) -> None:
 def _contracted(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
     row.update(
-        operator=_uuid(facts["agency"]), operator_from=facts["start"], operator_to=facts["end"]
+        operator=optional_id(facts["agency"]),
+        operator_from=facts["start"],
+        operator_to=facts["end"],
     )
 
 
 def _assessed(row: dict[str, Any], change: Change) -> None:
     row.update(change.facts["scores"], assessed_on=change.effective_on)
-
-
-def _designated(row: dict[str, Any], change: Change) -> None:
-    row.update(
-        demonstration_programme=change.facts["programme"],
-        demonstration_year=change.facts["year"],
-    )
 
 
 STAFF_COLUMNS = ("station_id", "worker_id", "full_time", "since", "position")
@@ -110,7 +102,7 @@ class StationHistory(RowHistory):
         Station.Established: _established,
         Station.OperatorContracted: _contracted,
         Station.Assessed: _assessed,
-        Station.DemonstrationDesignated: _designated,
+        Station.DemonstrationDesignated: designated,
         Station.Closed: status("CLOSED"),
     }
     child_steps = {
@@ -123,8 +115,7 @@ class StationHistory(RowHistory):
         "operator_to": "operatorContract.to",
         "assessed_on": "assessment.assessedOn",
         **{d: f"assessment.{camel_case(d)}" for d in ASSESSMENT_DIMENSIONS},
-        "demonstration_programme": "demonstration.programme",
-        "demonstration_year": "demonstration.year",
+        **DEMONSTRATION_FIELDS,
         "station_staff": "staff",
     }
 

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from hub.domain.worker import Worker
-from hub.projections.changes import Change
+from hub.projections.changes import Change, optional_id
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, visible
 from hub.registry.personal_data import destroy_keys
@@ -32,10 +32,6 @@ COLUMNS = (
 _RENAMED = {"name": "name_sealed", "id_number": "id_number_sealed"}
 
 
-def _uuid(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
-
-
 def _registered(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
     row.update(
@@ -44,7 +40,7 @@ def _registered(row: dict[str, Any], change: Change) -> None:
         id_number_sealed=facts["id_number"],
         district=facts["district"],
         education=facts["education"],
-        employer=_uuid(facts["employer"]),
+        employer=optional_id(facts["employer"]),
         erased=False,
         registered_on=change.effective_on,
     )
@@ -52,7 +48,7 @@ def _registered(row: dict[str, Any], change: Change) -> None:
 
 def _updated(row: dict[str, Any], change: Change) -> None:
     for name, value in change.facts["changes"].items():
-        row[_RENAMED.get(name, name)] = _uuid(value) if name == "employer" else value
+        row[_RENAMED.get(name, name)] = optional_id(value) if name == "employer" else value
 
 
 def _erased(row: dict[str, Any], change: Change) -> None:
@@ -60,7 +56,7 @@ def _erased(row: dict[str, Any], change: Change) -> None:
 
 
 def _post_taken(row: dict[str, Any], change: Change) -> None:
-    row["post"] = _uuid(change.facts["post"])
+    row["post"] = optional_id(change.facts["post"])
 
 
 def _post_left(row: dict[str, Any], change: Change) -> None:
