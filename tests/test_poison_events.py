@@ -193,7 +193,8 @@ async def test_an_event_from_a_newer_hub_is_held_back_until_retried_after_an_upg
         await asyncio.to_thread(cli.main, ["project", "--retry"])  # exits 0: returns
         out = capsys.readouterr().out
         assert f"agencies: record {id} held at {position}: applied its 2 event(s)" in out
-        assert f"retried {len(projections())} held-back record(s): 7 released, 0 held" in out
+        n = len(projections())
+        assert f"retried {n} held-back record(s): {n} released, 0 held" in out
 
         assert await ready_held(client) == []
         shown = (await client.run(AGENCY, {"id": id}, auth=AUDITOR))["agency"]

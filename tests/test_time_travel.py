@@ -20,7 +20,7 @@ from tests.test_stations_posts import (  # noqa: F401
     communities,
     station,
 )
-from tests.worker_api import register_worker
+from tests.worker_api import ERASE, register_worker
 
 AGENCY_AT = """query($id: ID!, $asOf: AsOf) {
   agency(id: $id, asOf: $asOf) { name version }
@@ -164,8 +164,15 @@ async def test_a_correction_is_refused_clearly_and_writes_nothing(client: Client
         assert words in payload["errors"][0]["message"]
         assert await client.events() == before
     creation = (await _history(client, id))[0]["position"]
+    erasure = await send(client, ERASE, id=(await register_worker(client))["id"], reason="r")
     refusals = [
         ({"positions": [creation], "reason": "r"}, MUNICIPAL, "INVALID_STATE", "creation"),
+        (
+            {"positions": [erasure["position"]], "reason": "r"},
+            MUNICIPAL,
+            "INVALID_STATE",
+            "an erasure cannot be undone",
+        ),
         ({"positions": [renamed["position"]]}, MUNICIPAL, "VALIDATION", "reason"),
         ({"positions": []}, MUNICIPAL, "VALIDATION", "at least one"),
         (

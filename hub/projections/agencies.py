@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 
 import asyncpg
 
+from hub.domain.agency import Agency
 from hub.projections.changes import Change
 from hub.projections.paging import by_key, page
-from hub.projections.timeline import Moment, RecordViews, RowHistory, Table
+from hub.projections.timeline import Moment, RecordViews, RowHistory, Table, status
 
 COLUMNS = (
     "id",
@@ -32,49 +32,64 @@ COLUMNS = (
 )
 
 
-def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
-    """The agency row after one change."""
+def _registered(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
-    if change.kind == "Registered":
-        row = {column: None for column in COLUMNS}
-        row.update(
-            id=change.entity_id,
-            seq=change.position,
-            name=facts["name"],
-            credit_code=facts["credit_code"],
-            district=facts["district"],
-            kind=facts["kind"],
-            fields=facts["fields"],
-            status="ACTIVE",
-            registered_on=date.fromisoformat(change.envelope["effective_on"]),
-        )
-    else:
-        assert row is not None, f"{change.type} at {change.position} for an unknown agency"
-        row = dict(row)
-        if change.kind == "ProfileUpdated":
-            row.update(facts["changes"])
-        elif change.kind == "Incubated":
-            row.update(
-                incubator=facts["incubator"],
-                incubated_from=facts["start"],
-                incubated_to=facts["end"],
-            )
-        elif change.kind == "DemonstrationDesignated":
-            row.update(demonstration_programme=facts["programme"], demonstration_year=facts["year"])
-        else:
-            row["status"] = {
-                "Suspended": "SUSPENDED",
-                "Reinstated": "ACTIVE",
-                "Deregistered": "DEREGISTERED",
-            }[change.kind]
-    row.update(version=change.version, updated_at=change.recorded_at)
-    return row
+    row.update(
+        name=facts["name"],
+        credit_code=facts["credit_code"],
+        district=facts["district"],
+        kind=facts["kind"],
+        fields=facts["fields"],
+        status="ACTIVE",
+        registered_on=change.effective_on,
+    )
+
+
+def _profile_updated(row: dict[str, Any], change: Change) -> None:
+    row.update(change.facts["changes"])
+
+
+def _incubated(row: dict[str, Any], change: Change) -> None:
+    facts = change.facts
+    row.update(
+        incubator=facts["incubator"], incubated_from=facts["start"], incubated_to=facts["end"]
+    )
+
+
+DEMONSTRATION_FIELDS = {
+    "demonstration_programme": "demonstration.programme",
+    "demonstration_year": "demonstration.year",
+}
+"""The columns of a demonstration designation (of an agency or a station), as the API names
+them."""
+
+
+def designated(row: dict[str, Any], change: Change) -> None:
+    """A designation as a demonstration agency or station."""
+    row.update(
+        demonstration_programme=change.facts["programme"],
+        demonstration_year=change.facts["year"],
+    )
 
 
 class AgencyHistory(RowHistory):
-    entity_type = "AGENCY"
+    record = Agency
     tables = (Table("agencies", COLUMNS),)
-    fold_row = staticmethod(fold)
+    steps = {
+        Agency.Registered: _registered,
+        Agency.ProfileUpdated: _profile_updated,
+        Agency.Incubated: _incubated,
+        Agency.DemonstrationDesignated: designated,
+        Agency.Suspended: status("SUSPENDED"),
+        Agency.Reinstated: status("ACTIVE"),
+        Agency.Deregistered: status("DEREGISTERED"),
+    }
+    fields = {
+        "incubator": "incubation.incubator",
+        "incubated_from": "incubation.from",
+        "incubated_to": "incubation.to",
+        **DEMONSTRATION_FIELDS,
+    }
 
 
 class Agencies(RecordViews):

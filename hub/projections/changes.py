@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from hub.domain.checks import camel_case
@@ -23,7 +24,9 @@ class Change:
     entity_id: UUID
     entity_type: str
     type: str
-    kind: str
+    """The event type as the API names it, e.g. `AgencyRegistered`."""
+    event_type: type[DomainEvent]
+    """The aggregate's event class, e.g. `Agency.Registered`: what projections dispatch on."""
     version: int
     recorded_at: datetime
     envelope: dict[str, Any]
@@ -66,13 +69,12 @@ def decode_row(mapper: Mapper, row: Row) -> Change | None:
     owner = _owner(type(event))
     if owner is None:
         return None
-    kind = type(event).__name__
     return Change(
         position=position,
         entity_id=event.originator_id,
         entity_type=owner.entity_type.value,
-        type=owner.__name__ + kind,
-        kind=kind,
+        type=owner.__name__ + type(event).__name__,
+        event_type=type(event),
         version=version,
         recorded_at=event.timestamp,
         envelope=event.envelope,
@@ -87,6 +89,11 @@ def _owner(event_class: type) -> type[Record] | None:
     for part in event_class.__qualname__.split(".")[:-1]:
         owner = getattr(owner, part, None)
     return owner if isinstance(owner, type) and issubclass(owner, Record) else None
+
+
+def optional_id(value: str | None) -> UUID | None:
+    """A fact naming another record, or nothing."""
+    return UUID(value) if value else None
 
 
 def _public(value: Any) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from hub.domain.community import Community
 from hub.projections.changes import Change
 from hub.projections.paging import by_key, page
 from hub.projections.timeline import Moment, RecordViews, RowHistory, Table, visible
@@ -14,31 +15,21 @@ from hub.projections.timeline import Moment, RecordViews, RowHistory, Table, vis
 COLUMNS = ("code", "id", "name", "district", "urban", "version", "seq", "updated_at")
 
 
-def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
-    """The community row after one change."""
+def _listed(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
-    if change.kind == "Listed":
-        row = {
-            "code": facts["code"],
-            "id": change.entity_id,
-            "name": facts["name"],
-            "district": facts["district"],
-            "urban": facts["urban"],
-            "seq": change.position,
-        }
-    else:
-        assert row is not None, f"{change.type} at {change.position} for an unknown community"
-        assert change.kind == "Amended", change.type
-        row = dict(row)
-        row.update(facts["changes"])
-    row.update(version=change.version, updated_at=change.recorded_at)
-    return row
+    row.update(
+        code=facts["code"], name=facts["name"], district=facts["district"], urban=facts["urban"]
+    )
+
+
+def _amended(row: dict[str, Any], change: Change) -> None:
+    row.update(change.facts["changes"])
 
 
 class CommunityHistory(RowHistory):
-    entity_type = "COMMUNITY"
+    record = Community
     tables = (Table("communities", COLUMNS),)
-    fold_row = staticmethod(fold)
+    steps = {Community.Listed: _listed, Community.Amended: _amended}
 
 
 class Communities(RecordViews):

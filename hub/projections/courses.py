@@ -9,7 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.projections.changes import Change
+from hub.domain.course import Course
+from hub.projections.changes import Change, optional_id
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table
 
@@ -38,61 +39,61 @@ RUNNING = "RUNNING"
 SCHEDULED = "SCHEDULED"
 
 
-def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
-    """The course row after one change."""
+def _scheduled(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
-    effective_on = date.fromisoformat(change.envelope["effective_on"])
-    if change.kind == "Scheduled":
-        row = {column: None for column in COLUMNS}
-        row.update(
-            id=change.entity_id,
-            seq=change.position,
-            title=facts["title"],
-            category=facts["category"],
-            level=facts["level"],
-            district=facts["district"],
-            delivered_by=UUID(facts["delivered_by"]) if facts["delivered_by"] else None,
-            starts_on=facts["starts_on"],
-            ends_on=facts["ends_on"],
-            hours=facts["hours"],
-            status=SCHEDULED,
-            attendance_count=0,
-            scheduled_on=effective_on,
-        )
-    else:
-        assert row is not None, f"{change.type} at {change.position} for an unknown course"
-        row = dict(row)
-        if change.kind == "AttendanceRecorded":
-            row["attendance_count"] += 1
-        elif change.kind == "Completed":
-            row.update(status="COMPLETED", completed_on=effective_on)
-        elif change.kind == "Cancelled":
-            row.update(status="CANCELLED", cancelled_on=effective_on)
-        else:
-            raise AssertionError(f"{change.type} at {change.position} is not a course event")
-    row.update(version=change.version, updated_at=change.recorded_at)
-    return row
+    row.update(
+        title=facts["title"],
+        category=facts["category"],
+        level=facts["level"],
+        district=facts["district"],
+        delivered_by=optional_id(facts["delivered_by"]),
+        starts_on=facts["starts_on"],
+        ends_on=facts["ends_on"],
+        hours=facts["hours"],
+        status=SCHEDULED,
+        attendance_count=0,
+        scheduled_on=change.effective_on,
+    )
+
+
+def _attended(row: dict[str, Any], change: Change) -> None:
+    row["attendance_count"] += 1
+
+
+def _completed(row: dict[str, Any], change: Change) -> None:
+    row.update(status="COMPLETED", completed_on=change.effective_on)
+
+
+def _cancelled(row: dict[str, Any], change: Change) -> None:
+    row.update(status="CANCELLED", cancelled_on=change.effective_on)
+
+
+def _attendance(state: State, change: Change) -> None:
+    worker = UUID(change.facts["worker"])
+    state["course_attendances"][(change.entity_id, worker)] = {
+        "course_id": change.entity_id,
+        "worker_id": worker,
+        "hours": change.facts["hours"],
+        "passed": change.facts["passed"],
+        "position": change.position,
+        "effective_on": change.effective_on,
+    }
 
 
 class CourseHistory(RowHistory):
-    entity_type = "COURSE"
+    record = Course
     tables = (
         Table("courses", COLUMNS),
         Table("course_attendances", ATTENDANCE_COLUMNS, ("course_id", "worker_id")),
     )
-    fold_row = staticmethod(fold)
-
-    def fold_children(self, state: State, change: Change) -> None:
-        if change.kind == "AttendanceRecorded":
-            worker = UUID(change.facts["worker"])
-            state["course_attendances"][(change.entity_id, worker)] = {
-                "course_id": change.entity_id,
-                "worker_id": worker,
-                "hours": change.facts["hours"],
-                "passed": change.facts["passed"],
-                "position": change.position,
-                "effective_on": change.effective_on,
-            }
+    steps = {
+        Course.Scheduled: _scheduled,
+        Course.AttendanceRecorded: _attended,
+        Course.Completed: _completed,
+        Course.Cancelled: _cancelled,
+    }
+    child_steps = {Course.AttendanceRecorded: _attendance}
+    fields = {"course_attendances": "attendances"}
 
 
 class Courses(RecordViews):

@@ -1,4 +1,4 @@
-"""The public event log (API.md `Event`): one row per record event, with its envelope."""
+"""The public event log (the API's `Event`): one row per record event, with its envelope."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from hub.domain.post import Post
 from hub.projections.changes import Change
 from hub.projections.paging import page
 from hub.projections.timeline import EarlierChanges
@@ -78,7 +79,7 @@ class EventLog:
             district = facts.get("district") or district
             if change.entity_type == "AGENCY":
                 agency = change.entity_id
-            elif change.entity_type == "POST" and change.kind == "Created":
+            elif change.event_type is Post.Created:
                 station = facts.get("station")
                 agency = current.get(UUID(station), (None, None))[1] if station else None
             else:

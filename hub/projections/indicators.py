@@ -1,5 +1,5 @@
-"""The indicators the bureau reports (DOMAIN.md), counted from the bitemporal tables at one
-moment, city-wide or for one district.
+"""The indicators the bureau reports, counted from the bitemporal tables at one moment,
+city-wide or for one district.
 
 What each figure counts:
 - workers: registered workers; certified workers: those holding an unrevoked certificate;

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from hub.domain.project import Project
 from hub.projections.changes import Change
 from hub.projections.paging import by_key, page, related
-from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table
+from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, status
 
 COLUMNS = (
     "id",
@@ -43,79 +43,89 @@ COLUMNS = (
 DISBURSEMENT_COLUMNS = ("project_id", "position", "amount", "effective_on", "recorded_at")
 
 
-def _effective_on(change: Change) -> date:
-    return date.fromisoformat(change.envelope["effective_on"])
-
-
-def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
-    """The project row after one change."""
+def _approved(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
-    if change.kind == "Approved":
-        row = {column: None for column in COLUMNS}
-        row.update(
-            id=change.entity_id,
-            seq=change.position,
-            title=facts["title"],
-            field=facts["field"],
-            district=facts["district"],
-            funder=facts["funder"],
-            budget=facts["budget"],
-            programme=facts["programme"],
-            contractor=UUID(facts["contractor"]),
-            starts_on=facts["starts_on"],
-            ends_on=facts["ends_on"],
-            status="APPROVED",
-            approved_on=_effective_on(change),
-            disbursed=Decimal("0.00"),
-        )
-    else:
-        assert row is not None, f"{change.type} at {change.position} for an unknown project"
-        row = dict(row)
-        if change.kind == "FundsDisbursed":
-            row["disbursed"] += facts["amount"]
-        elif change.kind == "ProgressReported":
-            row.update(
-                percent_complete=facts["percent_complete"],
-                progress_summary=facts["summary"],
-                progress_reported_on=_effective_on(change),
-            )
-        elif change.kind == "EvaluationCommissioned":
-            row.update(
-                status="EVALUATION_COMMISSIONED",
-                evaluator=facts["evaluator"],
-                evaluation_commissioned_on=_effective_on(change),
-            )
-        elif change.kind == "EvaluationConcluded":
-            row.update(
-                status="EVALUATED",
-                evaluation_score=facts["score"],
-                evaluation_grade=facts["grade"],
-                evaluation_concluded_on=_effective_on(change),
-            )
-        else:
-            assert change.kind == "Closed", change.type
-            row["status"] = "CLOSED"
-    row.update(version=change.version, updated_at=change.recorded_at)
-    return row
+    row.update(
+        title=facts["title"],
+        field=facts["field"],
+        district=facts["district"],
+        funder=facts["funder"],
+        budget=facts["budget"],
+        programme=facts["programme"],
+        contractor=UUID(facts["contractor"]),
+        starts_on=facts["starts_on"],
+        ends_on=facts["ends_on"],
+        status="APPROVED",
+        approved_on=change.effective_on,
+        disbursed=Decimal("0.00"),
+    )
+
+
+def _disbursed(row: dict[str, Any], change: Change) -> None:
+    row["disbursed"] += change.facts["amount"]
+
+
+def _progress(row: dict[str, Any], change: Change) -> None:
+    row.update(
+        percent_complete=change.facts["percent_complete"],
+        progress_summary=change.facts["summary"],
+        progress_reported_on=change.effective_on,
+    )
+
+
+def _commissioned(row: dict[str, Any], change: Change) -> None:
+    row.update(
+        status="EVALUATION_COMMISSIONED",
+        evaluator=change.facts["evaluator"],
+        evaluation_commissioned_on=change.effective_on,
+    )
+
+
+def _concluded(row: dict[str, Any], change: Change) -> None:
+    row.update(
+        status="EVALUATED",
+        evaluation_score=change.facts["score"],
+        evaluation_grade=change.facts["grade"],
+        evaluation_concluded_on=change.effective_on,
+    )
+
+
+def _disbursement(state: State, change: Change) -> None:
+    state["project_disbursements"][(change.entity_id, change.position)] = {
+        "project_id": change.entity_id,
+        "position": change.position,
+        "amount": change.facts["amount"],
+        "effective_on": change.effective_on,
+        "recorded_at": change.recorded_at,
+    }
 
 
 class ProjectHistory(RowHistory):
-    entity_type = "PROJECT"
+    record = Project
     tables = (
         Table("projects", COLUMNS),
         Table("project_disbursements", DISBURSEMENT_COLUMNS, ("project_id", "position")),
     )
-    fold_row = staticmethod(fold)
-
-    def fold_children(self, state: State, change: Change) -> None:
-        if change.kind == "FundsDisbursed":
-            state["project_disbursements"][(change.entity_id, change.position)] = {
-                "project_id": change.entity_id,
-                "position": change.position,
-                "amount": change.facts["amount"],
-                "effective_on": change.effective_on,
-                "recorded_at": change.recorded_at,
-            }
+    steps = {
+        Project.Approved: _approved,
+        Project.FundsDisbursed: _disbursed,
+        Project.ProgressReported: _progress,
+        Project.EvaluationCommissioned: _commissioned,
+        Project.EvaluationConcluded: _concluded,
+        Project.Closed: status("CLOSED"),
+    }
+    child_steps = {Project.FundsDisbursed: _disbursement}
+    fields = {
+        "percent_complete": "progress.percentComplete",
+        "progress_summary": "progress.summary",
+        "progress_reported_on": "progress.reportedOn",
+        "evaluator": "evaluation.evaluator",
+        "evaluation_commissioned_on": "evaluation.commissionedOn",
+        "evaluation_score": "evaluation.score",
+        "evaluation_grade": "evaluation.grade",
+        "evaluation_concluded_on": "evaluation.concludedOn",
+        "project_disbursements": "disbursements",
+    }
 
 
 class Projects(RecordViews):

@@ -13,9 +13,10 @@ import asyncpg
 from hub.projections.agencies import AgencyHistory
 from hub.projections.communities import CommunityHistory
 from hub.projections.courses import CourseHistory
+from hub.projections.posts import PostHistory
 from hub.projections.projects import ProjectHistory
-from hub.projections.stations import PostHistory, StationHistory
-from hub.projections.timeline import History, Moment, holds
+from hub.projections.stations import StationHistory
+from hub.projections.timeline import History, Moment, Table, holds
 from hub.projections.workers import WorkerHistory
 
 HISTORIES: dict[str, History] = {
@@ -30,8 +31,9 @@ HISTORIES: dict[str, History] = {
         WorkerHistory(),
     )
 }
-UNSHOWN = {"id", "seq", "version", "updated_at", "name_sealed", "id_number_sealed"}
-"""Columns every event changes, or personal data (shown by the event's own data, per role)."""
+UNSHOWN = {"id", "seq", "version", "updated_at", "name_sealed", "id_number_sealed", "position"}
+"""Columns every event changes, personal data (shown by the event's own data, per role), and
+the order related rows were made in."""
 
 FieldChange = tuple[str, Any, Any]
 
@@ -40,7 +42,10 @@ async def changes_by_event(
     pool: asyncpg.Pool, entity_type: str, record_id: UUID, events: Sequence[tuple[int, date]]
 ) -> list[list[FieldChange]]:
     """For each (position, effective date) of the record's events, the fields it changed:
-    (field, before, after). Child rows are named `table/key`."""
+    (field, before, after), each named as the API names it (`establishedOn`, and
+    `incubation.from` for a field of a nested object). A related row is named by the record's
+    list field and the row's key (`staff/<workerId>`, `certificates/<level>/<number>`), with the
+    row's fields before and after (None where there was, or is, no such row)."""
     history = HISTORIES[entity_type]
     versions = {
         table.name: [
@@ -66,10 +71,10 @@ async def changes_by_event(
                         a = old.get(column) if old else None
                         b = new.get(column) if new else None
                         if a != b:
-                            changed.append((column, _plain(a), _plain(b)))
+                            changed.append((history.field(column), _plain(a), _plain(b)))
                 elif old != new:
-                    name = "/".join([table.name, *(str(k) for k in key[1:])])
-                    changed.append((name, _row(old, table.columns), _row(new, table.columns)))
+                    name = "/".join([history.field(table.name), *(str(k) for k in key[1:])])
+                    changed.append((name, _row(history, table, old), _row(history, table, new)))
         result.append(changed)
     return result
 
@@ -81,10 +86,15 @@ def _at(
     return {tuple(r[k] for k in key): r for r in rows if holds(moment, r)}
 
 
-def _row(row: dict[str, Any] | None, columns: Sequence[str]) -> dict[str, Any] | None:
+def _row(history: History, table: Table, row: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A related row's fields, less those its name gives (its key)."""
     if row is None:
         return None
-    return {c: _plain(row[c]) for c in columns[1:] if c not in UNSHOWN}
+    return {
+        history.field(c): _plain(row[c])
+        for c in table.columns
+        if c not in table.key and c not in UNSHOWN
+    }
 
 
 def _plain(value: Any) -> Any:

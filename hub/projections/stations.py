@@ -1,17 +1,19 @@
-"""Stations, their staff and posts, with their history."""
+"""Stations and their staff, with their history."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from hub.projections.changes import Change
+from hub.domain.checks import camel_case
+from hub.domain.station import ASSESSMENT_DIMENSIONS, Station
+from hub.projections.agencies import DEMONSTRATION_FIELDS, designated
+from hub.projections.changes import Change, optional_id
 from hub.projections.paging import by_key, page, related
-from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table
+from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, status
 
 STATION_COLUMNS = (
     "id",
@@ -36,133 +38,91 @@ STATION_COLUMNS = (
     "established_on",
     "updated_at",
 )
-POST_COLUMNS = (
-    "id",
-    "seq",
-    "version",
-    "status",
-    "sector",
-    "field",
-    "district",
-    "host_organization",
-    "community",
-    "station",
-    "origin",
-    "holder",
-    "created_on",
-    "updated_at",
-)
 
 
-def _uuid(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
-
-
-def fold_station(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
-    facts, on = change.facts, date.fromisoformat(change.envelope["effective_on"])
-    if change.kind == "Established":
-        row = dict.fromkeys(STATION_COLUMNS)
-        row.update(
-            id=change.entity_id,
-            seq=change.position,
-            status="OPEN",
-            name=facts["name"],
-            community=facts["community"],
-            district=facts["district"],
-            established_on=on,
-        )
-    else:
-        assert row is not None, f"{change.type} at {change.position} for an unknown station"
-        row = dict(row)
-        if change.kind == "OperatorContracted":
-            row.update(
-                operator=_uuid(facts["agency"]),
-                operator_from=facts["start"],
-                operator_to=facts["end"],
-            )
-        elif change.kind == "Assessed":
-            row.update(facts["scores"], assessed_on=on)
-        elif change.kind == "DemonstrationDesignated":
-            row.update(demonstration_programme=facts["programme"], demonstration_year=facts["year"])
-        elif change.kind == "Closed":
-            row["status"] = "CLOSED"
-    row.update(version=change.version, updated_at=change.recorded_at)
-    return row
-
-
-def fold_post(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
+def _established(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
-    if change.kind == "Created":
-        row = dict.fromkeys(POST_COLUMNS)
-        row.update(
-            id=change.entity_id,
-            seq=change.position,
-            status="VACANT",
-            sector=facts["sector"],
-            field=facts["field"],
-            district=facts["district"],
-            host_organization=facts["host_organization"],
-            community=facts["community"],
-            station=_uuid(facts["station"]),
-            origin=facts["origin"],
-            created_on=date.fromisoformat(change.envelope["effective_on"]),
-        )
-    else:
-        assert row is not None, f"{change.type} at {change.position} for an unknown post"
-        row = dict(row)
-        if change.kind == "Filled":
-            row.update(status="FILLED", holder=_uuid(facts["worker"]))
-        elif change.kind == "Vacated":
-            row.update(status="VACANT", holder=None)
-        elif change.kind == "Abolished":
-            row["status"] = "ABOLISHED"
-    row.update(version=change.version, updated_at=change.recorded_at)
-    return row
+    row.update(
+        status="OPEN",
+        name=facts["name"],
+        community=facts["community"],
+        district=facts["district"],
+        established_on=change.effective_on,
+    )
+
+
+def _contracted(row: dict[str, Any], change: Change) -> None:
+    facts = change.facts
+    row.update(
+        operator=optional_id(facts["agency"]),
+        operator_from=facts["start"],
+        operator_to=facts["end"],
+    )
+
+
+def _assessed(row: dict[str, Any], change: Change) -> None:
+    row.update(change.facts["scores"], assessed_on=change.effective_on)
 
 
 STAFF_COLUMNS = ("station_id", "worker_id", "full_time", "since", "position")
 
 
+def _assigned(state: State, change: Change) -> None:
+    worker = UUID(change.facts["worker"])
+    state["station_staff"][(change.entity_id, worker)] = dict(
+        zip(
+            STAFF_COLUMNS,
+            (
+                change.entity_id,
+                worker,
+                change.facts["full_time"],
+                change.effective_on,
+                change.position,
+            ),
+            strict=True,
+        )
+    )
+
+
+def _released(state: State, change: Change) -> None:
+    state["station_staff"].pop((change.entity_id, UUID(change.facts["worker"])), None)
+
+
+def _staff_gone(state: State, change: Change) -> None:
+    state["station_staff"].clear()
+
+
 class StationHistory(RowHistory):
-    entity_type = "STATION"
+    record = Station
     tables = (
         Table("stations", STATION_COLUMNS),
         Table("station_staff", STAFF_COLUMNS, ("station_id", "worker_id")),
     )
-    fold_row = staticmethod(fold_station)
-
-    def fold_children(self, state: State, change: Change) -> None:
-        staff = state["station_staff"]
-        if change.kind == "StaffAssigned":
-            worker = UUID(change.facts["worker"])
-            staff[(change.entity_id, worker)] = dict(
-                zip(
-                    STAFF_COLUMNS,
-                    (
-                        change.entity_id,
-                        worker,
-                        change.facts["full_time"],
-                        change.effective_on,
-                        change.position,
-                    ),
-                    strict=True,
-                )
-            )
-        elif change.kind == "StaffReleased":
-            staff.pop((change.entity_id, UUID(change.facts["worker"])), None)
-        elif change.kind == "Closed":
-            staff.clear()
-
-
-class PostHistory(RowHistory):
-    entity_type = "POST"
-    tables = (Table("posts", POST_COLUMNS),)
-    fold_row = staticmethod(fold_post)
+    steps = {
+        Station.Established: _established,
+        Station.OperatorContracted: _contracted,
+        Station.Assessed: _assessed,
+        Station.DemonstrationDesignated: designated,
+        Station.Closed: status("CLOSED"),
+    }
+    child_steps = {
+        Station.StaffAssigned: _assigned,
+        Station.StaffReleased: _released,
+        Station.Closed: _staff_gone,
+    }
+    fields = {
+        "operator_from": "operatorContract.from",
+        "operator_to": "operatorContract.to",
+        "assessed_on": "assessment.assessedOn",
+        **{d: f"assessment.{camel_case(d)}" for d in ASSESSMENT_DIMENSIONS},
+        **DEMONSTRATION_FIELDS,
+        "station_staff": "staff",
+    }
 
 
 class Stations(RecordViews):
     def __init__(self) -> None:
-        super().__init__("stations", StationHistory(), PostHistory())
+        super().__init__("stations", StationHistory())
 
 
 async def stations_by_id(
@@ -171,30 +131,12 @@ async def stations_by_id(
     return await by_key(pool, "stations", STATION_COLUMNS, "id", ids, moment)
 
 
-async def posts_by_id(
-    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
-) -> list[Any]:
-    return await by_key(pool, "posts", POST_COLUMNS, "id", ids, moment)
-
-
 async def staff_by_station(
     pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
 ) -> list[list[Any]]:
     return await related(
         pool, "station_staff", STAFF_COLUMNS, "station_id", ids, moment, "position"
     )
-
-
-async def posts_by_station(
-    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
-) -> list[list[Any]]:
-    return await related(pool, "posts", POST_COLUMNS, "station", ids, moment)
-
-
-async def posts_by_holder(
-    pool: asyncpg.Pool, ids: Sequence[Any], moment: Moment | None = None
-) -> list[list[Any]]:
-    return await related(pool, "posts", POST_COLUMNS, "holder", ids, moment)
 
 
 async def station_page(
@@ -206,14 +148,3 @@ async def station_page(
     **filters: Any,
 ) -> tuple[list[Any], bool, int]:
     return await page(pool, "stations", STATION_COLUMNS, first, after_seq, filters, moment=moment)
-
-
-async def post_page(
-    pool: asyncpg.Pool,
-    *,
-    first: int,
-    after_seq: int,
-    moment: Moment | None = None,
-    **filters: Any,
-) -> tuple[list[Any], bool, int]:
-    return await page(pool, "posts", POST_COLUMNS, first, after_seq, filters, moment=moment)

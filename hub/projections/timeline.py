@@ -5,8 +5,9 @@ Every read table has `effective_from`/`effective_to` (the business dates a versi
 the registry said so; `recorded_to` NULL = it still says so). The current state is the slice
 where both ends are open.
 
-A record's versions follow the four steps of DOMAIN.md "Time": its events recorded up to a
-position, less those retracted by then, applied in order of effective date (ties by position).
+A record's versions follow four steps (the two times, `docs/domain.md`): its events recorded
+up to a position, less those retracted by then, applied in order of effective date (ties by
+position).
 When an event arrives the record's timeline is worked out again and only the versions that
 changed are closed (`recorded_to` = the event's position) and replaced. An event effective on
 or after all the record's earlier events only touches the open-ended versions; a back-dated
@@ -16,15 +17,18 @@ event or a correction re-folds the record's whole history.
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 import asyncpg
+from eventsourcing.domain import Aggregate, DomainEvent
 
+from hub.domain.checks import camel_case
 from hub.domain.corrections import retracted
+from hub.domain.record import Record
 from hub.projections.changes import Change
 
 TIME_COLUMNS = ("effective_from", "effective_to", "recorded_from", "recorded_to")
@@ -100,11 +104,17 @@ State = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
 class History(Protocol):
     """How one kind of record's events become rows."""
 
-    entity_type: str
     tables: tuple[Table, ...]
+
+    @property
+    def entity_type(self) -> str: ...
 
     def fold(self, state: State, change: Change) -> None:
         """Apply one change to the record's rows, in place."""
+        ...
+
+    def field(self, name: str) -> str:
+        """The API's field for a column, or its list field for a child table's rows."""
         ...
 
 
@@ -356,34 +366,79 @@ def _append(
     return result
 
 
-class RowHistory:
-    """A record kept as one main row (the first table) folded by `fold_row`, with child rows
-    (the other tables) folded by `fold_children`.
+Step = Callable[[dict[str, Any], Change], None]
+"""How one event changes a record's main row (a copy, changed in place)."""
+ChildStep = Callable[[State, Change], None]
+"""How one event changes a record's child rows (in place)."""
 
-    A row's `version` and `updated_at` are those of the latest event applied to it, whatever
+
+def unchanged(row: dict[str, Any], change: Change) -> None:
+    """The step of an event that changes no value of the main row (only its version)."""
+
+
+def status(value: str) -> Step:
+    """The step of an event that puts the record in status `value`."""
+
+    def step(row: dict[str, Any], change: Change) -> None:
+        row["status"] = value
+
+    return step
+
+
+class RowHistory:
+    """A record kept as one main row (the first table) with child rows (the other tables),
+    folded by steps chosen by the event's class: `steps` for the main row, `child_steps` for
+    the child rows. Every event class of `record` has a step in one of them (or both); its
+    retraction changes nothing but the version, and an event class with no step is refused.
+
+    The creation event's step fills in a row of Nones that has the record's id and `seq`. A
+    row's `version` and `updated_at` are those of the latest event applied to it, whatever
     the order of effective dates, so that the current `version` is the record's own.
     """
 
-    entity_type: str
-    tables: tuple[Table, ...]
+    record: ClassVar[type[Record]]
+    tables: ClassVar[tuple[Table, ...]]
+    steps: ClassVar[Mapping[type[DomainEvent], Step]]
+    child_steps: ClassVar[Mapping[type[DomainEvent], ChildStep]] = {}
+    fields: ClassVar[Mapping[str, str]] = {}
+    """The API's name for a column, or for a child table's rows, where it is not the column
+    camelCased (see `field`)."""
 
-    def fold_row(self, row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
-        raise NotImplementedError
+    @property
+    def entity_type(self) -> str:
+        return self.record.entity_type.value
 
-    def fold_children(self, state: State, change: Change) -> None:
-        """Child rows after one change (none by default)."""
+    def handled(self) -> set[type[DomainEvent]]:
+        """The event classes this history folds: every one the record declares."""
+        return {*self.steps, *self.child_steps, self.record.Retracted}
+
+    def field(self, name: str) -> str:
+        """The API's field for a column (`establishedOn`, `incubation.from`), or its list
+        field for a child table's rows (`staff`)."""
+        return self.fields.get(name) or camel_case(name)
 
     def fold(self, state: State, change: Change) -> None:
+        event = change.event_type
+        step = self.steps.get(event)
+        if step is None:
+            if event not in self.child_steps and not issubclass(event, Record.Retracted):
+                raise LookupError(f"{change.type} at {change.position}: no projection step")
+            step = unchanged
         main = state[self.tables[0].name]
         key = (change.entity_id,)
         before = main.get(key)
-        if change.kind == "Retracted":
+        if issubclass(event, Aggregate.Created):
+            row = dict.fromkeys(self.tables[0].columns)
+            row.update(id=change.entity_id, seq=change.position)
+        else:
             assert before is not None, f"{change.type} at {change.position} before its record"
             row = dict(before)
-        else:
-            row = self.fold_row(before, change)
+        step(row, change)
+        row.update(version=change.version, updated_at=change.recorded_at)
         if before is not None:
             row["version"] = max(change.version, before["version"])
             row["updated_at"] = max(change.recorded_at, before["updated_at"])
         main[key] = row
-        self.fold_children(state, change)
+        child_step = self.child_steps.get(event)
+        if child_step is not None:
+            child_step(state, change)

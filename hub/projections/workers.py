@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from hub.projections.changes import Change
+from hub.domain.worker import Worker
+from hub.projections.changes import Change, optional_id
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, visible
 from hub.registry.personal_data import destroy_keys
@@ -32,69 +32,72 @@ COLUMNS = (
 _RENAMED = {"name": "name_sealed", "id_number": "id_number_sealed"}
 
 
-def _uuid(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
-
-
-def fold(row: dict[str, Any] | None, change: Change) -> dict[str, Any]:
-    """The worker row after one change."""
+def _registered(row: dict[str, Any], change: Change) -> None:
     facts = change.facts
-    if change.kind == "Registered":
-        row = dict.fromkeys(COLUMNS)
-        row.update(
-            id=change.entity_id,
-            seq=change.position,
-            status="ACTIVE",
-            name_sealed=facts["name"],
-            id_number_sealed=facts["id_number"],
-            district=facts["district"],
-            education=facts["education"],
-            employer=_uuid(facts["employer"]),
-            erased=False,
-            registered_on=date.fromisoformat(change.envelope["effective_on"]),
-        )
-    else:
-        assert row is not None, f"{change.type} at {change.position} for an unknown worker"
-        row = dict(row)
-        if change.kind == "Updated":
-            for name, value in facts["changes"].items():
-                row[_RENAMED.get(name, name)] = _uuid(value) if name == "employer" else value
-        elif change.kind == "PersonalDataErased":
-            row.update(erased=True, name_sealed=None, id_number_sealed=None)
-        elif change.kind == "PostTaken":
-            row["post"] = _uuid(facts["post"])
-        elif change.kind == "PostLeft":
-            row["post"] = None
-    row.update(version=change.version, updated_at=change.recorded_at)
-    return row
+    row.update(
+        status="ACTIVE",
+        name_sealed=facts["name"],
+        id_number_sealed=facts["id_number"],
+        district=facts["district"],
+        education=facts["education"],
+        employer=optional_id(facts["employer"]),
+        erased=False,
+        registered_on=change.effective_on,
+    )
+
+
+def _updated(row: dict[str, Any], change: Change) -> None:
+    for name, value in change.facts["changes"].items():
+        row[_RENAMED.get(name, name)] = optional_id(value) if name == "employer" else value
+
+
+def _erased(row: dict[str, Any], change: Change) -> None:
+    row.update(erased=True, name_sealed=None, id_number_sealed=None)
+
+
+def _post_taken(row: dict[str, Any], change: Change) -> None:
+    row["post"] = optional_id(change.facts["post"])
+
+
+def _post_left(row: dict[str, Any], change: Change) -> None:
+    row["post"] = None
 
 
 CERTIFICATE_COLUMNS = ("worker_id", "level", "number", "awarded_on", "revoked", "position")
 
 
+def _certificate(change: Change) -> tuple[Any, ...]:
+    return (change.entity_id, change.facts["level"], change.facts["number"])
+
+
+def _awarded(state: State, change: Change) -> None:
+    key = _certificate(change)
+    state["worker_certificates"][key] = dict(
+        zip(CERTIFICATE_COLUMNS, (*key, change.effective_on, False, change.position), strict=True)
+    )
+
+
+def _revoked(state: State, change: Change) -> None:
+    certificates, key = state["worker_certificates"], _certificate(change)
+    if key in certificates:
+        certificates[key] = {**certificates[key], "revoked": True}
+
+
 class WorkerHistory(RowHistory):
-    entity_type = "WORKER"
+    record = Worker
     tables = (
         Table("workers", COLUMNS),
         Table("worker_certificates", CERTIFICATE_COLUMNS, ("worker_id", "level", "number")),
     )
-    fold_row = staticmethod(fold)
-
-    def fold_children(self, state: State, change: Change) -> None:
-        certificates = state["worker_certificates"]
-        if change.kind == "CertificateAwarded":
-            key = (change.entity_id, change.facts["level"], change.facts["number"])
-            certificates[key] = dict(
-                zip(
-                    CERTIFICATE_COLUMNS,
-                    (*key, change.effective_on, False, change.position),
-                    strict=True,
-                )
-            )
-        elif change.kind == "CertificateRevoked":
-            key = (change.entity_id, change.facts["level"], change.facts["number"])
-            if key in certificates:
-                certificates[key] = {**certificates[key], "revoked": True}
+    steps = {
+        Worker.Registered: _registered,
+        Worker.Updated: _updated,
+        Worker.PersonalDataErased: _erased,
+        Worker.PostTaken: _post_taken,
+        Worker.PostLeft: _post_left,
+    }
+    child_steps = {Worker.CertificateAwarded: _awarded, Worker.CertificateRevoked: _revoked}
+    fields = {"erased": "personalDataErased", "worker_certificates": "certificates"}
 
 
 class Workers(RecordViews):
@@ -102,7 +105,7 @@ class Workers(RecordViews):
         super().__init__("workers", WorkerHistory())
 
     async def after(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
-        erased = [c.entity_id for c in changes if c.kind == "PersonalDataErased"]
+        erased = [c.entity_id for c in changes if c.event_type is Worker.PersonalDataErased]
         if erased:
             # The command deletes the key at once; this makes sure a crash in between
             # cannot leave it behind.

@@ -20,11 +20,12 @@ from uuid import UUID
 
 import psycopg_pool
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
 
 from hub.domain.checks import camel_case, plain_text, plain_texts
 from hub.domain.claim import Claim, claim_id
-from hub.domain.corrections import COMMAND_OF, PARTNERS, UNRETRACTABLE, retracted
+from hub.domain.corrections import PARTNERS, UNRETRACTABLE, command_of, retracted
 from hub.domain.envelope import Actor, Envelope
 from hub.domain.errors import (
     CommandRefused,
@@ -538,18 +539,19 @@ class Registry(Application):
                     " cannot be retracted",
                     "positions",
                 )
-            if kind in UNRETRACTABLE:
-                raise InvalidState(f"position {position}: {UNRETRACTABLE[kind]}", "positions")
+            if type(event) in UNRETRACTABLE:
+                refusal = UNRETRACTABLE[type(event)]
+                raise InvalidState(f"position {position}: {refusal}", "positions")
             if version in dropped:
                 raise InvalidState(f"position {position} is already retracted", "positions")
             entry = plan.setdefault(record_id, [])
             if any(p == position for p, _, _ in entry):
                 continue
             entry.append((position, kind, _commands(event, events, version_at)))
-            partner = PARTNERS.get(kind)
+            partner = PARTNERS.get(type(event))
             if partner is not None:
                 todo.extend(self._partners(event, partner, found))
-            if kind.endswith("Retracted"):
+            if isinstance(event, Record.Retracted):
                 todo.extend(self._retraction_partners(event, events, version_at, found))
         return plan
 
@@ -565,14 +567,14 @@ class Registry(Application):
         result = []
         for p in _retracts(retraction):
             retracted = events[version_at[p] - 1] if p in version_at else None
-            pair = PARTNERS.get(_kind(retracted)) if retracted is not None else None
+            pair = PARTNERS.get(type(retracted)) if retracted is not None else None
             if pair is None:
                 continue
             other = UUID(str(getattr(retracted, pair[0])))
             position_of = {v: q for q, v in self.versions_at(other).items()}
             for e in self.repository.event_store.get(other):
                 if (
-                    _kind(e).endswith("Retracted")
+                    isinstance(e, Record.Retracted)
                     and e.envelope["correlation_id"] == retraction.envelope["correlation_id"]
                 ):
                     q = position_of[e.originator_version]
@@ -581,16 +583,19 @@ class Registry(Application):
         return result
 
     def _partners(
-        self, event: Any, partner: tuple[str, str, str], found: dict[int, tuple[UUID, int]]
+        self,
+        event: Any,
+        partner: tuple[str, type[DomainEvent], str],
+        found: dict[int, tuple[UUID, int]],
     ) -> list[int]:
         """Positions of the events of another record written together with `event`."""
-        fact, kind, back = partner
+        fact, partner_type, back = partner
         other = UUID(str(getattr(event, fact)))
         position_of = {v: p for p, v in self.versions_at(other).items()}
         result = []
         for e in self.repository.event_store.get(other):
             if (
-                _kind(e) == kind
+                type(e) is partner_type
                 and str(getattr(e, back, "")) == str(event.originator_id)
                 and e.envelope["correlation_id"] == event.envelope["correlation_id"]
             ):
@@ -654,9 +659,8 @@ def _kind(event: Any) -> str:
 
 def _commands(event: Any, events: Sequence[Any], version_at: dict[int, int]) -> list[str]:
     """The commands behind `event`: for a retraction, those of what it retracted."""
-    kind = _kind(event)
-    if not kind.endswith("Retracted"):
-        command = COMMAND_OF.get(kind)
+    if not isinstance(event, Record.Retracted):
+        command = command_of(type(event))
         return [command] if command else []
     return [
         c

@@ -115,7 +115,10 @@ class Principal:
 @strawberry.type(description="One field an event changed, on the event's effective date.")
 class FieldChange:
     field: str = strawberry.field(
-        description="A column of the record (snake_case), or `table/key` for a related row."
+        description="The record's field as this API names it (`establishedOn`; "
+        "`incubation.from` inside a nested object), or, for a related row, the record's list "
+        "field and the row's key (`staff/<workerId>`), whose before and after are the row's "
+        "fields (null: no such row)."
     )
     before: JSON | None
     after: JSON | None

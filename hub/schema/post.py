@@ -13,7 +13,7 @@ from hub.domain.vocabulary import PostOrigin as DomainPostOrigin
 from hub.domain.vocabulary import PostSector as DomainPostSector
 from hub.domain.vocabulary import PostStatus as DomainPostStatus
 from hub.domain.vocabulary import ServiceField as DomainServiceField
-from hub.projections.stations import post_page, posts_by_holder, posts_by_id, posts_by_station
+from hub.projections.posts import post_page, posts_by_holder, posts_by_id, posts_by_station
 from hub.projections.timeline import Moment
 from hub.schema.agency import ServiceField
 from hub.schema.common import (

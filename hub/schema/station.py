@@ -10,11 +10,7 @@ import strawberry
 
 from hub.commands import station as station_commands
 from hub.domain.vocabulary import StationStatus as DomainStationStatus
-from hub.projections.stations import (
-    staff_by_station,
-    station_page,
-    stations_by_id,
-)
+from hub.projections.stations import staff_by_station, station_page, stations_by_id
 from hub.projections.timeline import Moment
 from hub.schema.agency import Agency, Demonstration, related_agency
 from hub.schema.common import (

@@ -19,6 +19,7 @@ from hub.projections.communities import Communities
 from hub.projections.courses import Courses
 from hub.projections.event_log import EventLog
 from hub.projections.held_back import every_held
+from hub.projections.posts import Posts
 from hub.projections.projects import Projects
 from hub.projections.runner import Projection, Projector, open_pool
 from hub.projections.stations import Stations
@@ -45,6 +46,7 @@ def projections() -> list[Projection]:
         Projects(),
         Communities(),
         Stations(),
+        Posts(),
     ]
 
 
