@@ -20,8 +20,9 @@ class Record(Aggregate):
     entity_type: ClassVar[EntityType]
 
     class Retracted(Aggregate.Event):
-        """Earlier events of this record no longer count (DOMAIN.md "Time"); the positions
-        are in the envelope's `retracts`. The registry loads a record without them."""
+        """Earlier events of this record no longer count (a correction, see `docs/domain.md`,
+        "Time"); the positions are in the envelope's `retracts`. The registry loads a record
+        without them."""
 
         envelope: dict[str, Any]
 
@@ -68,8 +69,7 @@ class Record(Aggregate):
         self, commands: Iterable[str], envelope: Envelope, authority: Target | None = None
     ) -> dict[str, Any]:
         """The stamp of an event that retracts what `commands` wrote here (a correction)."""
-        if not (envelope.reason and envelope.reason.strip()):
-            raise InvalidInput("a correction requires a reason", "reason")
+        require_reason(envelope, "a correction")
         for command in sorted(set(commands)):
             try:
                 authorize(command, envelope.actor, authority or self.target)
@@ -90,6 +90,8 @@ class Record(Aggregate):
         return envelope.as_dict()
 
 
-def require_reason(envelope: Envelope, command: str) -> None:
+def require_reason(envelope: Envelope, what: str) -> None:
+    """Refuse `what` (a command, or a correction) without a reason: the one check of it,
+    for the commands that need one, retractions and `corrects`."""
     if not (envelope.reason and envelope.reason.strip()):
-        raise InvalidInput(f"{command} requires a reason", "reason")
+        raise InvalidInput(f"{what} requires a reason", "reason")

@@ -1,4 +1,5 @@
-"""The accountability rules (DOMAIN.md, "Who may do what") as data, and the check that reads them.
+"""The accountability rules (`docs/domain.md`, "Who may do what") as data, and the checks that
+read them: who may issue each command, and what each role may see.
 
 Each command maps each accountable party to the scope it may act in; a party that is absent may
 not issue the command, and the read-only roles (AUDITOR, PARTNER) never write.
@@ -40,7 +41,7 @@ RULES: dict[str, dict[Role, Scope]] = {
     "suspendAgency": _ADMIN,
     "reinstateAgency": _ADMIN,
     "deregisterAgency": _ADMIN,
-    # Incubation is not in DOMAIN.md's table; it is decided by whoever registers the agency.
+    # Incubation is decided by whoever registers the agency.
     "incubateAgency": _ADMIN,
     "updateAgencyProfile": _ADMIN_OR_AGENCY,
     "designateDemonstrationAgency": _MUNICIPAL_ONLY,

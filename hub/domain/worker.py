@@ -26,6 +26,9 @@ Seal = Callable[[str], str]
 """Encrypts one personal-data value with this worker's key."""
 
 PERSONAL_FIELDS = ("name", "id_number")
+"""The worker's personal data, as the record names it: sealed in every event, unsealed only
+for callers who may see it (`hub.domain.rules.may_see_personal_data`), erased with its key.
+The API names them in camelCase (`hub.domain.checks.camel_case`)."""
 
 
 class Worker(Record):

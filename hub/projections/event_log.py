@@ -1,4 +1,4 @@
-"""The public event log (API.md `Event`): one row per record event, with its envelope."""
+"""The public event log (the API's `Event`): one row per record event, with its envelope."""
 
 from __future__ import annotations
 

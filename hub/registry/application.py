@@ -35,7 +35,7 @@ from hub.domain.errors import (
     OutcomeUnknown,
     ServiceUnavailable,
 )
-from hub.domain.record import Record
+from hub.domain.record import Record, require_reason
 from hub.registry.batch import DEFAULT_SIZE, Batch
 from hub.registry.personal_data import Kek, KeyStore
 from hub.registry.recorder import RegistryRecorder
@@ -95,9 +95,7 @@ class Request:
                 f"(today is {self.today.isoformat()})",
                 "effectiveOn",
             )
-        if self.corrects and not (self.reason and self.reason.strip()):
-            raise InvalidInput("a correction (corrects) requires a reason", "reason")
-        return Envelope(
+        envelope = Envelope(
             actor=self.actor,
             effective_on=effective_on,
             correlation_id=self.correlation_id,
@@ -105,6 +103,9 @@ class Request:
             idempotency_key=self.idempotency_key,
             retracts=tuple(sorted(set(self.corrects))),
         )
+        if self.corrects:
+            require_reason(envelope, "a correction (corrects)")
+        return envelope
 
     def fingerprint(self, kek: Kek) -> str:
         """What makes two requests with one idempotency key the same request; keyed, since
