@@ -126,6 +126,36 @@ def authorize(command: str, actor: Actor, target: Target) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Visibility:
+    """The records whose events a caller may see: those in `district` and those `agency` is
+    answerable for (None: any)."""
+
+    district: str | None = None
+    agency: str | None = None
+
+    def admits(self, district: str | None, agency: object | None) -> bool:
+        """Whether a record in `district`, answerable to `agency` (an id), is visible."""
+        return (self.district is None or district == self.district) and (
+            self.agency is None or (agency is not None and str(agency) == self.agency)
+        )
+
+
+def visibility(actor: Actor, district: str | None = None) -> Visibility:
+    """What `actor` may see of the records' events, narrowed to `district` if it asks: a
+    DISTRICT its own district's records (asking for another's is refused), a CONTRACTOR the
+    records its agency is answerable for, the other roles every record."""
+    if actor.role is Role.DISTRICT:
+        if district is not None and district != actor.district:
+            raise Forbidden(
+                f"DISTRICT {actor.district} may follow only its own district's records",
+                "district",
+            )
+        district = actor.district
+    agency = actor.agency if actor.role is Role.CONTRACTOR else None
+    return Visibility(district, agency)
+
+
 def may_see_personal_data(actor: Actor, district: str | None, employer: str | None) -> bool:
     """MUNICIPAL and AUDITOR see it; DISTRICT in its district; CONTRACTOR for its employees."""
     if actor.role in (Role.MUNICIPAL, Role.AUDITOR):

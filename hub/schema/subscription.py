@@ -13,6 +13,7 @@ from hub.domain.errors import CommandRefused
 from hub.schema.common import EntityType, Event
 from hub.schema.context import Info
 from hub.schema.events import present
+from hub.service.refusals import answer
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import TooManyStreams
 
@@ -47,12 +48,12 @@ class Subscription:
         try:
             scope = Scope.of(actor, [t.value for t in entity_types or []] or None, district)
         except CommandRefused as refusal:
-            raise GraphQLError(refusal.message, extensions={"code": refusal.code}) from None
+            raise answer(refusal).graphql_error() from None
         assert context.token_hash is not None
         try:
             slot = context.hub.streams.take(context.token_hash)
         except TooManyStreams as refused:
-            raise GraphQLError(refused.message, extensions={"code": refused.code}) from None
+            raise answer(refused).graphql_error() from None
         events = follow(context.hub, scope, after, expires_at=context.expires_at)
         context.following += 1
         with slot:
