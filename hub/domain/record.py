@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from hub.domain.envelope import Envelope
 from hub.domain.errors import Forbidden, InvalidInput
-from hub.domain.rules import Target, authorize
+from hub.domain.rules import Answerable, Target, answerable, authorize
 from hub.domain.vocabulary import EntityType
 
 
@@ -18,6 +18,8 @@ class Record(Aggregate):
     """An aggregate whose every event carries an envelope (see `Envelope`)."""
 
     entity_type: ClassVar[EntityType]
+    answers_to: ClassVar[Answerable] = Answerable()
+    """Which agency answers for records of this type (see `Answerable`)."""
 
     class Retracted(Aggregate.Event):
         """Earlier events of this record no longer count (a correction, see `docs/domain.md`,
@@ -31,10 +33,21 @@ class Record(Aggregate):
 
     if TYPE_CHECKING:
         effective_from: date  # set by each record's creation event
+        district: str | None
+
+    @property
+    def answerable_agency(self) -> str | None:
+        """The id of the agency answerable for this record now, if one is (see `answers_to`)."""
+        answers = self.answers_to
+        if answers.itself:
+            return str(self.id)
+        name = answers.attribute or answers.fact
+        return getattr(self, name) if name else None
 
     @property
     def target(self) -> Target:
-        raise NotImplementedError
+        """Where this record's commands land: its district and the agency answerable for it."""
+        return answerable(self.district, self.answerable_agency)
 
     def stamp(
         self, command: str, envelope: Envelope, target: Target | None = None

@@ -94,6 +94,25 @@ class Target:
     funder: str | None = None
 
 
+def answerable(district: str | None, agency: str | None = None, **more: str | None) -> Target:
+    """The target of a record in `district` that `agency` (an id, if any) answers for."""
+    return Target(district, frozenset({agency}) if agency else frozenset(), **more)
+
+
+@dataclass(frozen=True)
+class Answerable:
+    """Which agency answers for a record of one type (the rules' "own agency", and the
+    records whose events a CONTRACTOR sees): the one its events name in `fact` (held in its
+    attribute `attribute`, by default the same name), the record itself (an agency), or the
+    agency answerable for the record its creation names in `through` (a post: its station's
+    operator), or none."""
+
+    fact: str | None = None
+    attribute: str | None = None
+    itself: bool = False
+    through: str | None = None
+
+
 def _within(scope: Scope, actor: Actor, target: Target) -> bool:
     if scope is Scope.CITY:
         return True

@@ -28,14 +28,10 @@ from typing import Any
 
 from eventsourcing.domain import CommandMethodDecorator
 
-from hub.domain.agency import Agency
 from hub.domain.checks import camel_case
-from hub.domain.community import Community
-from hub.domain.course import Course
-from hub.domain.post import Post
-from hub.domain.project import Project
 from hub.domain.record import Record
-from hub.domain.station import ASSESSMENT_DIMENSIONS, Station
+from hub.domain.records import RECORDS
+from hub.domain.station import ASSESSMENT_DIMENSIONS
 from hub.domain.vocabulary import (
     AgencyKind,
     CertificateLevel,
@@ -51,8 +47,6 @@ from hub.domain.worker import PERSONAL_FIELDS, Worker
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-RECORDS: tuple[type[Record], ...] = (Agency, Community, Station, Post, Worker, Course, Project)
-"""In the order the reference lists them."""
 
 NOT_PAYLOAD = {"self", "id", "envelope"}
 """Parameters that never reach `Event.data`: `id` becomes the event's `entityId`, the envelope
@@ -92,15 +86,14 @@ VOCABULARIES: dict[tuple[str, str], type[StrEnum]] = {
 """(record, parameter) → the vocabulary its string values (or list items) come from."""
 
 REFERENCES: dict[str, str] = {
-    "agency": "Agency",
-    "contractor": "Agency",
-    "delivered_by": "Agency",
-    "employer": "Agency",
+    **{r.answers_to.fact: "Agency" for r in RECORDS if r.answers_to.fact},
     "post": "Post",
     "station": "Station",
     "worker": "Worker",
 }
-"""Parameters that hold the id (a UUID) of another record."""
+"""Parameters that hold the id (a UUID) of another record: the facts naming the agency
+answerable for a record (`Record.answers_to`), and the records a post, station or course
+names."""
 
 PATTERNS: dict[str, str] = {
     "district": r"^[0-9]{6}$",
