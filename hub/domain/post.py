@@ -73,9 +73,10 @@ class Post(Record):
         self.effective_from = date.fromisoformat(envelope["effective_on"])
 
     def authority(self, refer: Callable[[str], Record]) -> Target:
-        """Fills and vacancies answer to the operator of the post's station too."""
+        """Fills and vacancies answer to the agency answerable for the post's station too
+        (its operator)."""
         station = refer(self.station) if self.station else None
-        return self.at_station(getattr(station, "operator", None))
+        return self.at_station(station.answerable_agency if station is not None else None)
 
     def at_station(self, operator: str | None) -> Target:
         """The post's target with the operator of its station, who may fill and vacate it."""
