@@ -77,17 +77,9 @@ class Summary:
     unchanged: int
     position: int | None
     """The position of the last event written, None when nothing was."""
-    replayed: bool = False
-    """The same caller imported the same rows before, so this import is a no-op: nothing was
-    written now (`position` is that import's). Another caller's import of them is not."""
 
     def __str__(self) -> str:
-        said = f"listed {self.listed}, amended {self.amended}, unchanged {self.unchanged}"
-        return (
-            f"{said}: imported before by the same caller, nothing written"
-            if self.replayed
-            else said
-        )
+        return f"listed {self.listed}, amended {self.amended}, unchanged {self.unchanged}"
 
 
 def parse_urban(value: str) -> bool:
@@ -229,7 +221,6 @@ def write(
         actor=envelope.actor,
         correlation_id=envelope.correlation_id,
         today=envelope.effective_on,
-        inputs={"rows": [[r.code, r.name, r.district, r.urban] for r in rows]},
         effective_on=envelope.effective_on,
         reason=envelope.reason,
     )
@@ -261,14 +252,14 @@ def write(
             if progress and n % PROGRESS_EVERY == 0:
                 progress(f"checked {n} of {len(rows)} communities against the registry")
         counts.update(listed=len(listed), amended=len(amended), unchanged=unchanged)
-        first, *others = listed + amended or [None]
-        if first is None:
+        records = [*listed, *amended]
+        if not records:
             raise _Unchanged
-        if progress and len(others) + 1 >= PROGRESS_EVERY:
-            progress(f"writing {len(others) + 1} communities in one transaction")
-        for other in others:
+        if progress and len(records) >= PROGRESS_EVERY:
+            progress(f"writing {len(records)} communities in one transaction")
+        for other in records[1:]:
             unit.also(other)
-        return first
+        return records[0]
 
     try:
         outcome = registry.run(request, decide, also=ids)
