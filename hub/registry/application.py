@@ -398,19 +398,20 @@ class Registry(Application):
             except Exception as error:
                 if not unavailable(error):
                     raise
-                pause = outage.failed(error)
-                if outage.expired:
-                    retry = (
-                        "retry with the same idempotencyKey"
-                        if request.idempotency_key
-                        else f"check the history of record {events[0].originator_id} before "
-                        "retrying (an idempotencyKey makes a retry safe)"
-                    )
-                    raise OutcomeUnknown(
+                retry = (
+                    "retry with the same idempotencyKey"
+                    if request.idempotency_key
+                    else f"check the history of record {events[0].originator_id} before "
+                    "retrying (an idempotencyKey makes a retry safe)"
+                )
+                _wait_out(
+                    outage,
+                    error,
+                    OutcomeUnknown(
                         "the database went away while this change was being saved and did not "
                         f"come back in time: it may or may not have been recorded; {retry}"
-                    ) from None
-                time.sleep(pause)
+                    ),
+                )
 
     def _stored_by(
         self, events: Sequence[Any], correlation_id: str, within: float
@@ -602,12 +603,17 @@ class Registry(Application):
             return record
 
 
-def _wait_out(outage: Outage, error: BaseException) -> None:
-    """Pause before trying a command again after `error`, or, once the database has been
-    away too long, answer that nothing was written."""
+def _wait_out(
+    outage: Outage,
+    error: BaseException,
+    expired: Exception | None = None,
+) -> None:
+    """Pause before trying again after `error` (the database out of reach), or, once it has
+    been away longer than `outage` allows, answer with `expired` (by default: nothing was
+    written). Every wait of a command for the database is this one."""
     pause = outage.failed(error)
     if outage.expired:
-        raise ServiceUnavailable(NOTHING_WRITTEN) from None
+        raise (expired or ServiceUnavailable(NOTHING_WRITTEN)) from None
     time.sleep(pause)
 
 
