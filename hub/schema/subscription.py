@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import AsyncGenerator
 
 import strawberry
-from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketState
 
 from hub.domain.errors import CommandRefused
@@ -69,9 +68,6 @@ class Subscription:
                             context.request, f"token expired; resume after {ended.resume_after}"
                         )
                         return
-                    raise GraphQLError(
-                        ended.message,
-                        extensions={"code": ended.code, "resumeAfter": ended.resume_after},
-                    ) from None
+                    raise answer(ended).graphql_error(resumeAfter=ended.resume_after) from None
                 finally:
                     context.following -= 1

@@ -16,6 +16,7 @@ from hub.domain.errors import CommandRefused, OutcomeUnknown
 from hub.service.auth import Unauthenticated
 from hub.service.database import statement_timeout, unavailable
 from hub.service.operations import OperationRefused
+from hub.streams.follow import StreamEnded
 from hub.streams.slots import TooManyStreams
 
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
@@ -80,7 +81,7 @@ def refusal_of(error: BaseException, statement_timeout_ms: int | None = None) ->
         return Refusal(error.code, error.message, names_field=True)
     if isinstance(error, Unauthenticated):
         return Refusal("UNAUTHENTICATED", str(error))
-    if isinstance(error, TooManyStreams | OperationRefused):
+    if isinstance(error, TooManyStreams | OperationRefused | StreamEnded):
         return Refusal(error.code, error.message)
     if statement_timeout(error):
         limit = f" of {statement_timeout_ms} ms" if statement_timeout_ms is not None else ""
@@ -95,7 +96,12 @@ def refusal_of(error: BaseException, statement_timeout_ms: int | None = None) ->
 
 
 def answer(
-    error: CommandRefused | OutcomeUnknown | Unauthenticated | TooManyStreams | OperationRefused,
+    error: CommandRefused
+    | OutcomeUnknown
+    | Unauthenticated
+    | TooManyStreams
+    | OperationRefused
+    | StreamEnded,
 ) -> Refusal:
     """`refusal_of` an error that is always one of the API's refusals."""
     found = refusal_of(error)

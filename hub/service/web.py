@@ -646,9 +646,10 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                         payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
                         yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
             except StreamEnded as ended:
+                said = answer(ended)
                 end = {
-                    "code": ended.code,
-                    "message": ended.message,
+                    "code": said.code,
+                    "message": said.message,
                     "resumeAfter": ended.resume_after,
                 }
                 yield f"event: end\ndata: {json.dumps(end)}\n\n"
