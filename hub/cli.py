@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from hub.projections.held_back import every_held
 from hub.registry.personal_data import PersonalDataKeyError
+from hub.registry.recorder import EventStoreReads
 from hub.service.config import DEV_SECRET, InvalidSetting, Settings
 from hub.service.runtime import projections
 
@@ -191,9 +192,8 @@ async def _catch_up(hub: Hub, say: Callable[[str], None]) -> tuple[int, float]:
     """Drive the projections until they include every stored event, saying how far they are;
     return how many events they applied, and the seconds it took."""
     started = shown = time.monotonic()
-    behind = await hub.pool.fetchval(
-        "SELECT count(*) FROM registry_events WHERE notification_id > $1",
-        min((await hub.projector.positions()).values()),
+    behind = await EventStoreReads(hub.pool).count_after(
+        min((await hub.projector.positions()).values())
     )
     covered = 0
     while step := await hub.projector.step():

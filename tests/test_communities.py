@@ -384,3 +384,38 @@ async def test_a_community_answers_at_any_moment_as_a_station_that_names_it_does
                 assert data["station"]["community"] == data["community"], effective
             else:
                 assert data["station"] is None
+
+
+async def test_importing_the_same_rows_again_writes_nothing_and_an_older_file_restores(
+    database: str,
+) -> None:
+    """The import is one command of the registry, decided on what is stored: the same rows
+    again are a no-op, whoever runs them; after a newer file, the older one restores what it
+    lists."""
+    rows = parse_csv(GOOD)
+    async with running(database) as client:
+        first = await import_communities(client.hub, rows, sub="wang")
+        assert first.listed == 5
+        before = await client.events()
+        again = await import_communities(client.hub, rows, sub="wang")
+        assert (again.listed, again.amended, again.unchanged, again.position) == (0, 0, 5, None)
+        assert await client.events() == before
+        changed = parse_csv(GOOD.replace("桥上村,500113,乡", "桥上社区,500113,城"))
+        assert (await import_communities(client.hub, changed, sub="li")).amended == 1
+        restored = await import_communities(client.hub, rows, sub="wang")
+        assert (restored.listed, restored.amended, restored.unchanged) == (0, 1, 4)
+        assert await client.events() == before + 2
+
+
+async def test_two_imports_at_once_in_one_process_write_each_community_once(
+    database: str,
+) -> None:
+    """Each import holds the locks of the communities it names, so the others wait for it
+    and then find them listed."""
+    rows = parse_csv(GOOD)
+    async with running(database) as client:
+        summaries = await asyncio.gather(
+            *(import_communities(client.hub, rows, sub=sub) for sub in ("wang", "li", "li"))
+        )
+        assert sorted((s.listed, s.unchanged) for s in summaries) == [(0, 5), (0, 5), (5, 0)]
+        assert await client.events() == 5

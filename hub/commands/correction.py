@@ -1,4 +1,5 @@
-"""Retracting events (DOMAIN.md "Time"): `retractEvents(positions, reason)`."""
+"""Retracting events (a correction, see `docs/domain.md`, "Time"):
+`retractEvents(positions, reason)`."""
 
 from __future__ import annotations
 

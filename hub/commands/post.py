@@ -44,7 +44,7 @@ def create_post(registry: Registry, request: Request) -> Outcome:
 def _operator(unit: Unit, post: Post) -> str | None:
     if post.station is None:
         return None
-    return unit.refer(Station, post.station, "station").operator
+    return unit.refer(Station, post.station, "station").answerable_agency
 
 
 def fill_post(registry: Registry, request: Request) -> Outcome:

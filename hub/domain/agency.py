@@ -13,12 +13,13 @@ from hub.domain.errors import InvalidInput, InvalidState
 from hub.domain.identifiers import validate_credit_code
 from hub.domain.record import Record, require_reason
 from hub.domain.reference import district as known_district
-from hub.domain.rules import Target, authorize
+from hub.domain.rules import Answerable, answerable, authorize
 from hub.domain.vocabulary import AgencyKind, AgencyStatus, EntityType, ServiceField
 
 
 class Agency(Record):
     entity_type = EntityType.AGENCY
+    answers_to = Answerable(itself=True)
 
     @classmethod
     def register(
@@ -32,7 +33,7 @@ class Agency(Record):
         envelope: Envelope,
     ) -> Agency:
         district = known_district(district).code
-        authorize("registerAgency", envelope.actor, Target(district))
+        authorize("registerAgency", envelope.actor, answerable(district))
         return cls(
             name=checks.text(name, "name"),
             credit_code=validate_credit_code(credit_code),
@@ -62,10 +63,6 @@ class Agency(Record):
         self.effective_from = date.fromisoformat(envelope["effective_on"])
         self.incubation: dict[str, Any] | None = None
         self.demonstration: dict[str, Any] | None = None
-
-    @property
-    def target(self) -> Target:
-        return Target(self.district, frozenset({str(self.id)}))
 
     def _require_not_deregistered(self, command: str) -> None:
         if self.status == AgencyStatus.DEREGISTERED.value:

@@ -18,7 +18,7 @@ from hub.domain.errors import InvalidInput
 from hub.domain.record import Record
 from hub.domain.reference import DISTRICTS
 from hub.domain.reference import district as known_district
-from hub.domain.rules import Target, authorize
+from hub.domain.rules import answerable, authorize
 from hub.domain.vocabulary import EntityType
 
 COMMAND = "importReference"
@@ -86,7 +86,7 @@ class Community(Record):
     ) -> Community:
         """A community entered in the reference list for the first time."""
         district = known_district(district).code
-        authorize(COMMAND, envelope.actor, Target(district))
+        authorize(COMMAND, envelope.actor, answerable(district))
         return cls(
             code=valid_code(code, district),
             name=valid_name(name),
@@ -104,10 +104,6 @@ class Community(Record):
         self.district = district
         self.urban = urban
         self.effective_from = date.fromisoformat(envelope["effective_on"])
-
-    @property
-    def target(self) -> Target:
-        return Target(self.district)
 
     def differences(self, *, name: str, urban: bool) -> dict[str, Any]:
         """What `amend` with these values would change; empty when they are what is listed."""

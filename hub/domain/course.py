@@ -19,7 +19,7 @@ from hub.domain.envelope import Envelope
 from hub.domain.errors import InvalidInput, InvalidState
 from hub.domain.record import Record, require_reason
 from hub.domain.reference import district as known_district
-from hub.domain.rules import Target, authorize
+from hub.domain.rules import Answerable, Target, answerable, authorize
 from hub.domain.vocabulary import (
     AgencyStatus,
     CourseCategory,
@@ -34,6 +34,7 @@ HOURS_PER_DAY = 24
 
 class Course(Record):
     entity_type = EntityType.COURSE
+    answers_to = Answerable(fact="delivered_by")
 
     @classmethod
     def schedule(
@@ -57,7 +58,7 @@ class Course(Record):
                 f"a {level}-level course needs the district that organises it", "district"
             )
         agency = str(delivered_by.id) if delivered_by is not None else None
-        authorize("scheduleCourse", envelope.actor, _target(district, agency, level))
+        authorize("scheduleCourse", envelope.actor, answerable(district, agency, level=level))
         if delivered_by is not None and delivered_by.status != AgencyStatus.ACTIVE.value:
             raise InvalidState(
                 f"agency {agency} is {delivered_by.status}: only an ACTIVE agency can deliver "
@@ -106,7 +107,7 @@ class Course(Record):
 
     @property
     def target(self) -> Target:
-        return _target(self.district, self.delivered_by, self.level)
+        return answerable(self.district, self.answerable_agency, level=self.level)
 
     def _require_scheduled(self, command: str) -> None:
         """RUNNING is only how a scheduled course looks between its dates, so it counts here."""
@@ -166,10 +167,6 @@ class Course(Record):
     @event("Cancelled")
     def _cancelled(self, envelope: dict[str, Any]) -> None:
         self.status = CourseStatus.CANCELLED.value
-
-
-def _target(district: str | None, agency: str | None, level: str) -> Target:
-    return Target(district, frozenset({agency}) if agency else frozenset(), level=level)
 
 
 def _hours(value: Decimal, most: Decimal | int, why: str) -> Decimal:

@@ -13,13 +13,14 @@ from hub.domain.envelope import Envelope
 from hub.domain.errors import InvalidState
 from hub.domain.record import Record, require_reason
 from hub.domain.reference import district as known_district
-from hub.domain.rules import Target, authorize
+from hub.domain.rules import Answerable, Target, answerable, authorize
 from hub.domain.vocabulary import EntityType, PostOrigin, PostSector, PostStatus, ServiceField
 from hub.domain.worker import Worker
 
 
 class Post(Record):
     entity_type = EntityType.POST
+    answers_to = Answerable(through="station")
 
     @classmethod
     def create(
@@ -35,7 +36,7 @@ class Post(Record):
         envelope: Envelope,
     ) -> Post:
         district = known_district(district).code
-        authorize("createPost", envelope.actor, Target(district))
+        authorize("createPost", envelope.actor, answerable(district))
         return cls(
             sector=checks.member(sector, PostSector, "sector").value,
             field=checks.member(field, ServiceField, "field").value,
@@ -71,18 +72,15 @@ class Post(Record):
         self.holder: str | None = None
         self.effective_from = date.fromisoformat(envelope["effective_on"])
 
-    @property
-    def target(self) -> Target:
-        return Target(self.district)
-
     def authority(self, refer: Callable[[str], Record]) -> Target:
-        """Fills and vacancies answer to the operator of the post's station too."""
+        """Fills and vacancies answer to the agency answerable for the post's station too
+        (its operator)."""
         station = refer(self.station) if self.station else None
-        return self.at_station(getattr(station, "operator", None))
+        return self.at_station(station.answerable_agency if station is not None else None)
 
     def at_station(self, operator: str | None) -> Target:
         """The post's target with the operator of its station, who may fill and vacate it."""
-        return Target(self.district, frozenset({operator}) if operator else frozenset())
+        return answerable(self.district, operator)
 
     def fill(self, *, worker: Worker, operator: str | None, envelope: Envelope) -> None:
         stamp = self.stamp("fillPost", envelope, self.at_station(operator))

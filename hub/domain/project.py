@@ -20,7 +20,7 @@ from hub.domain.errors import InvalidInput, InvalidState
 from hub.domain.record import Record
 from hub.domain.reference import DISTRICTS
 from hub.domain.reference import district as known_district
-from hub.domain.rules import MUNICIPAL_FUNDER, Target, authorize
+from hub.domain.rules import MUNICIPAL_FUNDER, Answerable, Target, answerable, authorize
 from hub.domain.vocabulary import (
     AgencyStatus,
     EntityType,
@@ -67,6 +67,7 @@ def _funder(funder: str, district: str) -> str:
 
 class Project(Record):
     entity_type = EntityType.PROJECT
+    answers_to = Answerable(fact="contractor")
 
     @classmethod
     def approve(
@@ -88,7 +89,7 @@ class Project(Record):
         authorize(
             "approveProject",
             envelope.actor,
-            Target(district, frozenset({str(contractor.id)}), funder=funder),
+            answerable(district, str(contractor.id), funder=funder),
         )
         title = checks.text(title, "title")
         chosen_field = checks.member(field, ServiceField, "field").value
@@ -147,7 +148,7 @@ class Project(Record):
 
     @property
     def target(self) -> Target:
-        return Target(self.district, frozenset({self.contractor}), funder=self.funder)
+        return answerable(self.district, self.answerable_agency, funder=self.funder)
 
     def _require_open(self, command: str) -> None:
         if self.status == ProjectStatus.CLOSED.value:

@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from hub.domain.envelope import Envelope
 from hub.domain.errors import Forbidden, InvalidInput
-from hub.domain.rules import Target, authorize
+from hub.domain.rules import Answerable, Target, answerable, authorize
 from hub.domain.vocabulary import EntityType
 
 
@@ -18,10 +18,13 @@ class Record(Aggregate):
     """An aggregate whose every event carries an envelope (see `Envelope`)."""
 
     entity_type: ClassVar[EntityType]
+    answers_to: ClassVar[Answerable] = Answerable()
+    """Which agency answers for records of this type (see `Answerable`)."""
 
     class Retracted(Aggregate.Event):
-        """Earlier events of this record no longer count (DOMAIN.md "Time"); the positions
-        are in the envelope's `retracts`. The registry loads a record without them."""
+        """Earlier events of this record no longer count (a correction, see `docs/domain.md`,
+        "Time"); the positions are in the envelope's `retracts`. The registry loads a record
+        without them."""
 
         envelope: dict[str, Any]
 
@@ -30,10 +33,21 @@ class Record(Aggregate):
 
     if TYPE_CHECKING:
         effective_from: date  # set by each record's creation event
+        district: str | None
+
+    @property
+    def answerable_agency(self) -> str | None:
+        """The id of the agency answerable for this record now, if one is (see `answers_to`)."""
+        answers = self.answers_to
+        if answers.itself:
+            return str(self.id)
+        name = answers.attribute or answers.fact
+        return getattr(self, name) if name else None
 
     @property
     def target(self) -> Target:
-        raise NotImplementedError
+        """Where this record's commands land: its district and the agency answerable for it."""
+        return answerable(self.district, self.answerable_agency)
 
     def stamp(
         self, command: str, envelope: Envelope, target: Target | None = None
@@ -68,8 +82,7 @@ class Record(Aggregate):
         self, commands: Iterable[str], envelope: Envelope, authority: Target | None = None
     ) -> dict[str, Any]:
         """The stamp of an event that retracts what `commands` wrote here (a correction)."""
-        if not (envelope.reason and envelope.reason.strip()):
-            raise InvalidInput("a correction requires a reason", "reason")
+        require_reason(envelope, "a correction")
         for command in sorted(set(commands)):
             try:
                 authorize(command, envelope.actor, authority or self.target)
@@ -90,6 +103,8 @@ class Record(Aggregate):
         return envelope.as_dict()
 
 
-def require_reason(envelope: Envelope, command: str) -> None:
+def require_reason(envelope: Envelope, what: str) -> None:
+    """Refuse `what` (a command, or a correction) without a reason: the one check of it,
+    for the commands that need one, retractions and `corrects`."""
     if not (envelope.reason and envelope.reason.strip()):
-        raise InvalidInput(f"{command} requires a reason", "reason")
+        raise InvalidInput(f"{what} requires a reason", "reason")

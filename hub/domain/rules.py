@@ -1,4 +1,5 @@
-"""The accountability rules (DOMAIN.md, "Who may do what") as data, and the check that reads them.
+"""The accountability rules (`docs/domain.md`, "Who may do what") as data, and the checks that
+read them: who may issue each command, and what each role may see.
 
 Each command maps each accountable party to the scope it may act in; a party that is absent may
 not issue the command, and the read-only roles (AUDITOR, PARTNER) never write.
@@ -40,7 +41,7 @@ RULES: dict[str, dict[Role, Scope]] = {
     "suspendAgency": _ADMIN,
     "reinstateAgency": _ADMIN,
     "deregisterAgency": _ADMIN,
-    # Incubation is not in DOMAIN.md's table; it is decided by whoever registers the agency.
+    # Incubation is decided by whoever registers the agency.
     "incubateAgency": _ADMIN,
     "updateAgencyProfile": _ADMIN_OR_AGENCY,
     "designateDemonstrationAgency": _MUNICIPAL_ONLY,
@@ -93,6 +94,25 @@ class Target:
     funder: str | None = None
 
 
+def answerable(district: str | None, agency: str | None = None, **more: str | None) -> Target:
+    """The target of a record in `district` that `agency` (an id, if any) answers for."""
+    return Target(district, frozenset({agency}) if agency else frozenset(), **more)
+
+
+@dataclass(frozen=True)
+class Answerable:
+    """Which agency answers for a record of one type (the rules' "own agency", and the
+    records whose events a CONTRACTOR sees): the one its events name in `fact` (held in its
+    attribute `attribute`, by default the same name), the record itself (an agency), or the
+    agency answerable for the record its creation names in `through` (a post: its station's
+    operator), or none."""
+
+    fact: str | None = None
+    attribute: str | None = None
+    itself: bool = False
+    through: str | None = None
+
+
 def _within(scope: Scope, actor: Actor, target: Target) -> bool:
     if scope is Scope.CITY:
         return True
@@ -123,6 +143,36 @@ def authorize(command: str, actor: Actor, target: Target) -> None:
         raise Forbidden(
             f"{actor.role.value} {actor.jurisdiction} may {command} only {scope.value}{where}"
         )
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """The records whose events a caller may see: those in `district` and those `agency` is
+    answerable for (None: any)."""
+
+    district: str | None = None
+    agency: str | None = None
+
+    def admits(self, district: str | None, agency: object | None) -> bool:
+        """Whether a record in `district`, answerable to `agency` (an id), is visible."""
+        return (self.district is None or district == self.district) and (
+            self.agency is None or (agency is not None and str(agency) == self.agency)
+        )
+
+
+def visibility(actor: Actor, district: str | None = None) -> Visibility:
+    """What `actor` may see of the records' events, narrowed to `district` if it asks: a
+    DISTRICT its own district's records (asking for another's is refused), a CONTRACTOR the
+    records its agency is answerable for, the other roles every record."""
+    if actor.role is Role.DISTRICT:
+        if district is not None and district != actor.district:
+            raise Forbidden(
+                f"DISTRICT {actor.district} may follow only its own district's records",
+                "district",
+            )
+        district = actor.district
+    agency = actor.agency if actor.role is Role.CONTRACTOR else None
+    return Visibility(district, agency)
 
 
 def may_see_personal_data(actor: Actor, district: str | None, employer: str | None) -> bool:

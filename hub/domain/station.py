@@ -11,7 +11,7 @@ from hub.domain import checks
 from hub.domain.envelope import Envelope
 from hub.domain.errors import InvalidInput, InvalidState
 from hub.domain.record import Record, require_reason
-from hub.domain.rules import Target, authorize
+from hub.domain.rules import Answerable, answerable, authorize
 from hub.domain.vocabulary import EntityType, StationStatus
 
 ASSESSMENT_DIMENSIONS = (
@@ -26,11 +26,12 @@ ASSESSMENT_DIMENSIONS = (
 
 class Station(Record):
     entity_type = EntityType.STATION
+    answers_to = Answerable(fact="agency", attribute="operator")
 
     @classmethod
     def establish(cls, *, community: str, district: str, name: str, envelope: Envelope) -> Station:
         """`district` comes from the community record, which the command has loaded."""
-        authorize("establishStation", envelope.actor, Target(district))
+        authorize("establishStation", envelope.actor, answerable(district))
         return cls(
             community=community,
             district=district,
@@ -49,10 +50,6 @@ class Station(Record):
         self.effective_from = date.fromisoformat(envelope["effective_on"])
         self.operator: str | None = None
         self.staff: dict[str, bool] = {}
-
-    @property
-    def target(self) -> Target:
-        return Target(self.district, frozenset({self.operator}) if self.operator else frozenset())
 
     def _require_open(self, command: str) -> None:
         if self.status != StationStatus.OPEN.value:

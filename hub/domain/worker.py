@@ -19,17 +19,21 @@ from hub.domain.errors import InvalidInput, InvalidState
 from hub.domain.identifiers import validate_id_number
 from hub.domain.record import Record, require_reason
 from hub.domain.reference import district as known_district
-from hub.domain.rules import Target, authorize
+from hub.domain.rules import Answerable, answerable, authorize
 from hub.domain.vocabulary import CertificateLevel, Education, EntityType, WorkerStatus
 
 Seal = Callable[[str], str]
 """Encrypts one personal-data value with this worker's key."""
 
 PERSONAL_FIELDS = ("name", "id_number")
+"""The worker's personal data, as the record names it: sealed in every event, unsealed only
+for callers who may see it (`hub.domain.rules.may_see_personal_data`), erased with its key.
+The API names them in camelCase (`hub.domain.checks.camel_case`)."""
 
 
 class Worker(Record):
     entity_type = EntityType.WORKER
+    answers_to = Answerable(fact="employer")
 
     @classmethod
     def register(
@@ -45,7 +49,7 @@ class Worker(Record):
         seal: Seal,
     ) -> Worker:
         district = known_district(district).code
-        authorize("registerWorker", envelope.actor, _target(district, employer))
+        authorize("registerWorker", envelope.actor, answerable(district, employer))
         return cls(
             id=id,
             name=seal(checks.text(name, "name", max_length=100)),
@@ -79,10 +83,6 @@ class Worker(Record):
         self.post: str | None = None
         self.erased = False
 
-    @property
-    def target(self) -> Target:
-        return _target(self.district, self.employer)
-
     def update(
         self,
         *,
@@ -115,7 +115,7 @@ class Worker(Record):
             changes["employer"] = employer or None
         if not changes:
             raise InvalidInput("updateWorker changes nothing: give at least one new value")
-        moved = _target(
+        moved = answerable(
             changes.get("district", self.district), changes.get("employer", self.employer)
         )
         if moved != self.target:
@@ -193,7 +193,3 @@ class Worker(Record):
     @event("PostLeft")
     def _post_left(self, post: str, envelope: dict[str, Any]) -> None:
         self.post = None
-
-
-def _target(district: str, employer: str | None) -> Target:
-    return Target(district, frozenset({employer}) if employer else frozenset())

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.domain.post import Post
+from hub.domain.records import BY_ENTITY_TYPE
 from hub.projections.changes import Change
 from hub.projections.paging import page
 from hub.projections.timeline import EarlierChanges
@@ -58,14 +58,15 @@ class EventLog:
         self, conn: asyncpg.Connection, changes: Sequence[Change]
     ) -> dict[int, tuple[str | None, UUID | None]]:
         """Each change's (district, answerable agency), carried forward from the record's
-        earlier events, in this batch or already logged. A post answers to the operator of
-        its station when it was created."""
-        stations = {
-            UUID(c.facts["station"])
+        earlier events, in this batch or already logged; which agency answers for a record
+        is its type's `answers_to` (`hub.domain.rules.Answerable`)."""
+        named = {
+            UUID(c.facts[through])
             for c in changes
-            if c.entity_type == "POST" and c.facts.get("station")
+            if (through := BY_ENTITY_TYPE[c.entity_type].answers_to.through)
+            and c.facts.get(through)
         }
-        ids = list({c.entity_id for c in changes} | stations)
+        ids = list({c.entity_id for c in changes} | named)
         rows = await conn.fetch(
             "SELECT DISTINCT ON (entity_id) entity_id, district, agency FROM event_log"
             " WHERE entity_id = ANY($1) ORDER BY entity_id, position DESC",
@@ -77,21 +78,16 @@ class EventLog:
             district, agency = current.get(change.entity_id, (None, None))
             facts = {**change.facts, **change.facts.get("changes", {})}
             district = facts.get("district") or district
-            if change.entity_type == "AGENCY":
+            answers = BY_ENTITY_TYPE[change.entity_type].answers_to
+            if answers.itself:
                 agency = change.entity_id
-            elif change.event_type is Post.Created:
-                station = facts.get("station")
-                agency = current.get(UUID(station), (None, None))[1] if station else None
-            else:
-                for name in ANSWERABLE_AGENCY:
-                    if name in facts:
-                        agency = UUID(str(facts[name])) if facts[name] else None
+            elif answers.through and change.version == 1:
+                other = facts.get(answers.through)
+                agency = current.get(UUID(other), (None, None))[1] if other else None
+            elif answers.fact and answers.fact in facts:
+                agency = UUID(str(facts[answers.fact])) if facts[answers.fact] else None
             current[change.entity_id] = scopes[change.position] = (district, agency)
         return scopes
-
-
-ANSWERABLE_AGENCY = ("employer", "delivered_by", "contractor", "agency")
-"""Facts that name the agency answerable for a record (a station's operator is "agency")."""
 
 
 async def history(pool: asyncpg.Pool, entity_id: Any) -> list[asyncpg.Record]:

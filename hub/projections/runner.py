@@ -25,6 +25,7 @@ from eventsourcing.persistence import Mapper
 from hub.projections.changes import Change, Row, decode, decode_row
 from hub.projections.held_back import Held, every_held, hold, holding, release, release_all
 from hub.projections.timeline import EVERYTHING, EarlierChanges
+from hub.registry.recorder import EventStoreReads
 from hub.service.database import Outage, unavailable
 
 log = logging.getLogger(__name__)
@@ -155,13 +156,7 @@ class Projector:
         )
         at = {r["name"]: r["position"] for r in rows}
         start = min(at.values())
-        stored = await conn.fetch(
-            "SELECT notification_id, originator_id, originator_version, topic, state"
-            " FROM registry_events WHERE notification_id > $1"
-            " ORDER BY notification_id LIMIT $2",
-            start,
-            self.batch_size,
-        )
+        stored = await EventStoreReads(conn).events_after(start, self.batch_size)
         if not stored:
             return 0, []
         changes, undecodable = await asyncio.to_thread(
@@ -236,14 +231,7 @@ class Projector:
                 since = (await holding(conn, [before.entity_id])).get(key)
                 if since is None:  # retried meanwhile by another process
                     continue
-                stored = await conn.fetch(
-                    "SELECT notification_id, originator_id, originator_version, topic, state"
-                    " FROM registry_events WHERE originator_id = $1"
-                    " AND notification_id BETWEEN $2 AND $3 ORDER BY notification_id",
-                    before.entity_id,
-                    since,
-                    at,
-                )
+                stored = await EventStoreReads(conn).events_between(before.entity_id, since, at)
                 applied, again = 0, None
                 for row in stored:
                     try:
@@ -268,13 +256,7 @@ class Projector:
         self, conn: asyncpg.Connection, ids: Sequence[UUID], upto: int
     ) -> dict[UUID, list[Change]]:
         """Every change of the records `ids` up to position `upto`, in position order."""
-        stored = await conn.fetch(
-            "SELECT notification_id, originator_id, originator_version, topic, state"
-            " FROM registry_events WHERE originator_id = ANY($1) AND notification_id <= $2"
-            " ORDER BY notification_id",
-            list(ids),
-            upto,
-        )
+        stored = await EventStoreReads(conn).events_of(ids, upto)
         changes = await asyncio.to_thread(decode, self.mapper, [tuple(r.values()) for r in stored])
         found: dict[UUID, list[Change]] = {i: [] for i in ids}
         for change in changes:

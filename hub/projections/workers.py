@@ -8,7 +8,7 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.domain.worker import Worker
+from hub.domain.worker import PERSONAL_FIELDS, Worker
 from hub.projections.changes import Change, optional_id
 from hub.projections.paging import by_key, page, related
 from hub.projections.timeline import Moment, RecordViews, RowHistory, State, Table, visible
@@ -29,7 +29,7 @@ COLUMNS = (
     "registered_on",
     "updated_at",
 )
-_RENAMED = {"name": "name_sealed", "id_number": "id_number_sealed"}
+_RENAMED = {f: f"{f}_sealed" for f in PERSONAL_FIELDS}
 
 
 def _registered(row: dict[str, Any], change: Change) -> None:

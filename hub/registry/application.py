@@ -1,7 +1,7 @@
 """The registry application: runs commands on records and stores their events.
 
 `eventsourcing` is synchronous; callers on the event loop run `Registry` methods in a thread
-(see `hub.app.Hub.command`).
+(see `hub.service.runtime.Hub.command`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from uuid import UUID
 import psycopg_pool
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from hub.domain.checks import camel_case, plain_text, plain_texts
 from hub.domain.claim import Claim, claim_id
@@ -36,9 +36,10 @@ from hub.domain.errors import (
     OutcomeUnknown,
     ServiceUnavailable,
 )
-from hub.domain.record import Record
+from hub.domain.record import Record, require_reason
 from hub.registry.batch import DEFAULT_SIZE, Batch
 from hub.registry.personal_data import Kek, KeyStore
+from hub.registry.recorder import RegistryRecorder
 from hub.service.database import Outage, unavailable
 
 R = TypeVar("R", bound=Record)
@@ -95,9 +96,7 @@ class Request:
                 f"(today is {self.today.isoformat()})",
                 "effectiveOn",
             )
-        if self.corrects and not (self.reason and self.reason.strip()):
-            raise InvalidInput("a correction (corrects) requires a reason", "reason")
-        return Envelope(
+        envelope = Envelope(
             actor=self.actor,
             effective_on=effective_on,
             correlation_id=self.correlation_id,
@@ -105,6 +104,9 @@ class Request:
             idempotency_key=self.idempotency_key,
             retracts=tuple(sorted(set(self.corrects))),
         )
+        if self.corrects:
+            require_reason(envelope, "a correction (corrects)")
+        return envelope
 
     def fingerprint(self, kek: Kek) -> str:
         """What makes two requests with one idempotency key the same request; keyed, since
@@ -191,6 +193,16 @@ class Unit:
             record.authority(lambda id: self.refer(Record, id, "corrects")),
         )
 
+    def find(self, cls: type[R], record_id: UUID) -> R | None:
+        """A record the command may create: None while there is none."""
+        try:
+            record = self.registry.get_record(record_id)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(record, cls):
+            raise InvalidState(f"record {record_id} is not a {cls.entity_type.value.lower()}")
+        return record
+
     def refer(self, cls: type[R], raw_id: str, field: str) -> R:
         """Another record the command names by id in input field `field`."""
         try:
@@ -229,7 +241,9 @@ class Registry(Application):
         # Commands on one record queue here instead of racing to the store; races with other
         # processes are still caught by the store and retried.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        self.store: RegistryRecorder = self.recorder  # type: ignore[assignment]
+        """The store's named reads (see `hub.registry.recorder`)."""
+        datastore = self.store.datastore
         self.keys = KeyStore(datastore, kek)
         self._batches = threading.local()
         # The pool retries a lost connection with pauses that double up to this long, then
@@ -238,10 +252,13 @@ class Registry(Application):
         pool: psycopg_pool.ConnectionPool[Any] = datastore.pool
         pool.reconnect_timeout = RECONNECT_SECONDS
 
-    def _lock_for(self, request: Request) -> threading.Lock | contextlib.nullcontext[None]:
-        if request.record_id is None:
-            return contextlib.nullcontext()
-        return self._stripes[request.record_id.int % STRIPES]
+    @contextlib.contextmanager
+    def _locked(self, records: Iterable[UUID]) -> Iterator[None]:
+        """Hold the locks of these records (in one order, so two commands never deadlock)."""
+        with contextlib.ExitStack() as held:
+            for stripe in sorted({r.int % STRIPES for r in records}):
+                held.enter_context(self._stripes[stripe])
+            yield
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -260,19 +277,15 @@ class Registry(Application):
 
     def position_of(self, record_id: UUID, version: int) -> int:
         """The position of a record's event; 0 while it waits in a batch (not saved yet)."""
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        with datastore.transaction(commit=False) as curs:
-            curs.execute(
-                "SELECT notification_id FROM registry_events"
-                " WHERE originator_id = %s AND originator_version = %s",
-                (record_id, version),
-            )
-            row = curs.fetchone()
-        return int(row["notification_id"]) if row else 0
+        return self.store.position_of(record_id, version)
 
-    def run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
-        """Decide the command on fresh state and store its events, retrying lost races."""
-        with self._lock_for(request):
+    def run(
+        self, request: Request, decide: Callable[[Unit], Record], also: Iterable[UUID] = ()
+    ) -> Outcome:
+        """Decide the command on fresh state and store its events, retrying lost races; while
+        it runs, commands on its record (and on the records `also`) wait."""
+        ids = [request.record_id] if request.record_id is not None else []
+        with self._locked([*ids, *also]):
             return self._run(request, decide)
 
     def _run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
@@ -386,19 +399,20 @@ class Registry(Application):
             except Exception as error:
                 if not unavailable(error):
                     raise
-                pause = outage.failed(error)
-                if outage.expired:
-                    retry = (
-                        "retry with the same idempotencyKey"
-                        if request.idempotency_key
-                        else f"check the history of record {events[0].originator_id} before "
-                        "retrying (an idempotencyKey makes a retry safe)"
-                    )
-                    raise OutcomeUnknown(
+                retry = (
+                    "retry with the same idempotencyKey"
+                    if request.idempotency_key
+                    else f"check the history of record {events[0].originator_id} before "
+                    "retrying (an idempotencyKey makes a retry safe)"
+                )
+                _wait_out(
+                    outage,
+                    error,
+                    OutcomeUnknown(
                         "the database went away while this change was being saved and did not "
                         f"come back in time: it may or may not have been recorded; {retry}"
-                    ) from None
-                time.sleep(pause)
+                    ),
+                )
 
     def _stored_by(
         self, events: Sequence[Any], correlation_id: str, within: float
@@ -408,33 +422,16 @@ class Registry(Application):
         Reads under a SHARE lock on the table, waiting up to `within` seconds for any writer
         still holding it, so a commit of this very save that is still in flight is settled.
         """
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        with datastore.transaction(commit=False) as curs:
-            curs.execute(
-                "SELECT set_config('lock_timeout', %s, true)", (f"{max(1, int(within * 1000))}ms",)
-            )
-            curs.execute("LOCK TABLE registry_events IN SHARE MODE")
-            curs.execute(
-                "SELECT originator_id, originator_version, notification_id, topic, state"
-                " FROM registry_events WHERE (originator_id, originator_version) IN"
-                " (SELECT * FROM unnest(%s::uuid[], %s::bigint[]))",
-                ([e.originator_id for e in events], [e.originator_version for e in events]),
-            )
-            rows = {(r["originator_id"], int(r["originator_version"])): r for r in curs}
+        rows = self.store.settled_events(
+            [(e.originator_id, e.originator_version) for e in events], within
+        )
         first = rows.get((events[0].originator_id, events[0].originator_version))
         if first is None:
             return None
-        stored = self.mapper.to_domain_event(
-            StoredEvent(
-                originator_id=first["originator_id"],
-                originator_version=first["originator_version"],
-                topic=first["topic"],
-                state=bytes(first["state"]),
-            )
-        )
+        stored = self.mapper.to_domain_event(first[1])
         if stored.envelope["correlation_id"] != correlation_id:  # type: ignore[attr-defined]
             return None
-        return {k: int(r["notification_id"]) for k, r in rows.items()}
+        return {k: position for k, (position, _) in rows.items()}
 
     # Batch mode (see hub/registry/batch.py): this thread's commands are saved together, later.
 
@@ -496,14 +493,7 @@ class Registry(Application):
 
     def versions_at(self, record_id: UUID) -> dict[int, int]:
         """Position → version of each stored event of one record."""
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        with datastore.transaction(commit=False) as curs:
-            curs.execute(
-                "SELECT notification_id, originator_version FROM registry_events"
-                " WHERE originator_id = %s",
-                (record_id,),
-            )
-            return {int(r["notification_id"]): int(r["originator_version"]) for r in curs}
+        return self.store.versions_at(record_id)
 
     def retraction(self, positions: Sequence[int]) -> dict[UUID, list[tuple[int, str, list[str]]]]:
         """What retracting the events at `positions` takes: per record, (position, event type,
@@ -606,17 +596,7 @@ class Registry(Application):
 
     def stored_at(self, positions: Sequence[int]) -> dict[int, tuple[UUID, int]]:
         """Position → (record id, version) of the stored events at `positions`."""
-        datastore = self.recorder.datastore  # type: ignore[attr-defined]
-        with datastore.transaction(commit=False) as curs:
-            curs.execute(
-                "SELECT notification_id, originator_id, originator_version FROM registry_events"
-                " WHERE notification_id = ANY(%s)",
-                (list(positions),),
-            )
-            return {
-                int(r["notification_id"]): (r["originator_id"], int(r["originator_version"]))
-                for r in curs
-            }
+        return self.store.stored_at(positions)
 
     def _decide(self, decide: Callable[[Unit], Record], unit: Unit) -> Record:
         batch = self._current_batch()
@@ -628,12 +608,17 @@ class Registry(Application):
             return record
 
 
-def _wait_out(outage: Outage, error: BaseException) -> None:
-    """Pause before trying a command again after `error`, or, once the database has been
-    away too long, answer that nothing was written."""
+def _wait_out(
+    outage: Outage,
+    error: BaseException,
+    expired: Exception | None = None,
+) -> None:
+    """Pause before trying again after `error` (the database out of reach), or, once it has
+    been away longer than `outage` allows, answer with `expired` (by default: nothing was
+    written). Every wait of a command for the database is this one."""
     pause = outage.failed(error)
     if outage.expired:
-        raise ServiceUnavailable(NOTHING_WRITTEN) from None
+        raise (expired or ServiceUnavailable(NOTHING_WRITTEN)) from None
     time.sleep(pause)
 
 

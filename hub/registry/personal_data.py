@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hub.registry.recorder import EventStoreReads
+
 log = logging.getLogger(__name__)
 
 PREFIX = "sealed:v1:"
@@ -318,10 +320,8 @@ async def check_and_upgrade(url: str, kek: Kek) -> None:
 async def _rekey_claims(conn: asyncpg.Connection, kek: Kek) -> None:
     if not await conn.fetchval("SELECT EXISTS (SELECT FROM unkeyed_fingerprints)"):
         return  # as in every database made since (whose store may not exist yet)
-    claims = await conn.fetch(
-        "SELECT notification_id, state FROM registry_events"
-        " JOIN unkeyed_fingerprints USING (notification_id) FOR UPDATE OF unkeyed_fingerprints"
-    )
+    store = EventStoreReads(conn)
+    claims = await store.unkeyed_claims()
     rekeyed = []
     for claim in claims:
         state = json.loads(claim["state"])
@@ -333,9 +333,7 @@ async def _rekey_claims(conn: asyncpg.Connection, kek: Kek) -> None:
                     json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode(),
                 )
             )
-    await conn.executemany(
-        "UPDATE registry_events SET state = $2 WHERE notification_id = $1", rekeyed
-    )
+    await store.replace_states(rekeyed)
     await conn.execute(
         "DELETE FROM unkeyed_fingerprints WHERE notification_id = ANY($1::bigint[])",
         [c["notification_id"] for c in claims],

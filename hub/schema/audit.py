@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import strawberry
-from graphql import GraphQLError
 
 from hub.domain.envelope import ACCOUNTABLE_PARTIES
 from hub.domain.errors import CommandRefused, InvalidInput
@@ -22,6 +21,7 @@ from hub.schema.common import (
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.mutations import record_id
+from hub.service.refusals import answer
 from hub.streams.follow import Scope
 from hub.tools.event_reference import event_type_names
 
@@ -85,9 +85,7 @@ class AuditQueries:
             types = [t.value for t in chosen.entity_types or []] or None
             scope = Scope.of(actor, types, chosen.district)
         except CommandRefused as refusal:
-            raise GraphQLError(
-                refusal.message, extensions={"code": refusal.code, "field": refusal.field}
-            ) from None
+            raise answer(refusal).graphql_error() from None
         rows, more, total = await audit_page(
             info.context.hub.pool,
             first=page_size(first),

@@ -23,13 +23,10 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from hub.domain.errors import CommandRefused
-from hub.service.auth import Unauthenticated
-from hub.service.database import statement_timeout, unavailable
+from hub.service.refusals import answer, refusal_of
 
 log = logging.getLogger("hub.schema")
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
-UNAVAILABLE = "the database is unavailable; retry"
 
 
 def root_fields(document: DocumentNode) -> set[str]:
@@ -85,26 +82,18 @@ class Authenticated(SchemaExtension):
         if error is not None and not introspection_only(self.execution_context.graphql_document):
             self.execution_context.result = ExecutionResult(
                 data=None,
-                errors=[GraphQLError(str(error), extensions={"code": "UNAUTHENTICATED"})],
+                errors=[answer(error).graphql_error()],
             )
         yield
         result = self.execution_context.result
         for graphql_error in getattr(result, "errors", None) or []:
             original = graphql_error.original_error
-            if isinstance(original, CommandRefused):
-                graphql_error.extensions = {"code": original.code, "field": original.field}
-            elif isinstance(original, Unauthenticated):
-                graphql_error.extensions = {"code": "UNAUTHENTICATED"}
-            elif original is not None and statement_timeout(original):
-                limit = context.hub.settings.statement_timeout_ms
-                graphql_error.message = (
-                    f"the query ran past the statement timeout of {limit} ms "
-                    "(HUB_STATEMENT_TIMEOUT_MS); ask for fewer records"
-                )
-                graphql_error.extensions = {"code": "QUERY_TIMEOUT"}
-            elif original is not None and unavailable(original):
-                graphql_error.message = UNAVAILABLE
-                graphql_error.extensions = {"code": "SERVICE_UNAVAILABLE"}
+            said = None
+            if original is not None and not isinstance(original, GraphQLError):
+                said = refusal_of(original, context.hub.settings.statement_timeout_ms)
+            if said is not None:
+                graphql_error.message = said.message
+                graphql_error.extensions = said.extensions
             elif original is None or isinstance(original, GraphQLError):  # bad variables
                 _code_each([graphql_error], "GRAPHQL_VALIDATION_FAILED")
             elif not (graphql_error.extensions or {}).get("code"):

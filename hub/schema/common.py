@@ -19,6 +19,7 @@ from hub.domain.vocabulary import EntityType as DomainEntityType
 from hub.projections.event_log import last_recorded
 from hub.projections.held_back import Held
 from hub.projections.timeline import Moment
+from hub.service.refusals import answer
 
 Role = strawberry.enum(DomainRole, description="The capacity a caller acts in.")
 EntityType = strawberry.enum(DomainEntityType, description="The kinds of record.")
@@ -61,7 +62,8 @@ class UserError:
 
     @classmethod
     def of(cls, refusal: CommandRefused | OutcomeUnknown) -> UserError:
-        return cls(code=ErrorCode(refusal.code), field=refusal.field, message=refusal.message)
+        said = answer(refusal)
+        return cls(code=ErrorCode(said.code), field=said.field, message=said.message)
 
     @classmethod
     def not_yet_visible(cls, position: int, held: Held | None = None) -> UserError:

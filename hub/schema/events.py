@@ -6,14 +6,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from hub.domain.checks import camel_case
 from hub.domain.envelope import Actor
 from hub.domain.rules import may_see_personal_data
+from hub.domain.worker import PERSONAL_FIELDS
 from hub.projections.workers import workers_by_id
 from hub.registry.personal_data import unseal
 from hub.schema.common import Event
 from hub.service.runtime import Hub
 
-PERSONAL_KEYS = ("name", "idNumber")
+PERSONAL_KEYS = tuple(camel_case(f) for f in PERSONAL_FIELDS)
 
 
 async def present(hub: Hub, actor: Actor, rows: Sequence[Any]) -> list[Event]:

@@ -6,13 +6,13 @@ import contextlib
 from collections.abc import AsyncGenerator
 
 import strawberry
-from graphql import GraphQLError
 from starlette.websockets import WebSocket, WebSocketState
 
 from hub.domain.errors import CommandRefused
 from hub.schema.common import EntityType, Event
 from hub.schema.context import Info
 from hub.schema.events import present
+from hub.service.refusals import answer
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import TooManyStreams
 
@@ -47,12 +47,12 @@ class Subscription:
         try:
             scope = Scope.of(actor, [t.value for t in entity_types or []] or None, district)
         except CommandRefused as refusal:
-            raise GraphQLError(refusal.message, extensions={"code": refusal.code}) from None
+            raise answer(refusal).graphql_error() from None
         assert context.token_hash is not None
         try:
             slot = context.hub.streams.take(context.token_hash)
         except TooManyStreams as refused:
-            raise GraphQLError(refused.message, extensions={"code": refused.code}) from None
+            raise answer(refused).graphql_error() from None
         events = follow(context.hub, scope, after, expires_at=context.expires_at)
         context.following += 1
         with slot:
@@ -68,9 +68,6 @@ class Subscription:
                             context.request, f"token expired; resume after {ended.resume_after}"
                         )
                         return
-                    raise GraphQLError(
-                        ended.message,
-                        extensions={"code": ended.code, "resumeAfter": ended.resume_after},
-                    ) from None
+                    raise answer(ended).graphql_error(resumeAfter=ended.resume_after) from None
                 finally:
                     context.following -= 1

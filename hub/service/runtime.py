@@ -26,6 +26,7 @@ from hub.projections.stations import Stations
 from hub.projections.workers import Workers
 from hub.registry.application import Outcome, Registry, Request
 from hub.registry.personal_data import KeysByWorker, check_and_upgrade, load_kek
+from hub.registry.recorder import EventStoreReads
 from hub.service.config import Settings
 from hub.service.database import event_store_env, migrate, open_database, unavailable
 from hub.service.operations import AllowList, PersistedQueries
@@ -246,16 +247,11 @@ class Hub:
         views have been behind: the age of the oldest stored event they do not include yet
         (0 when they include every one)."""
         async with self.pool.acquire() as conn:
-            head = await conn.fetchval(
-                "SELECT coalesce(max(notification_id), 0) FROM registry_events"
-            )
+            store = EventStoreReads(conn)
+            head = await store.head()
             rows = await conn.fetch("SELECT name, position, updated_at FROM projection_positions")
             held = await every_held(conn)
-            oldest = await conn.fetchrow(
-                "SELECT originator_id, originator_version, topic, state FROM registry_events"
-                " WHERE notification_id > $1 ORDER BY notification_id LIMIT 1",
-                min((r["position"] for r in rows), default=head),
-            )
+            oldest = await store.first_after(min((r["position"] for r in rows), default=head))
         behind = 0.0
         if oldest is not None:
             try:

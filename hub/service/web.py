@@ -45,6 +45,7 @@ from hub.service.auth import Credentials, Unauthenticated, credentials
 from hub.service.config import Settings
 from hub.service.database import unavailable
 from hub.service.operations import OperationRefused, resolve
+from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer
 from hub.service.runtime import Hub
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
@@ -79,7 +80,7 @@ def _refusal(handler: Any, message: Any, running: Any) -> dict[str, Any] | None:
         try:
             message.update(_persisted(handler.view.hub, message))
         except OperationRefused as refused:
-            return refused.formatted()
+            return answer(refused).formatted
     return None
 
 
@@ -136,8 +137,7 @@ class HubGraphQL(GraphQL):
         except HTTPException as refused:
             response = error_response(refused.status_code, "BAD_REQUEST", refused.reason)
         except OperationRefused as refused:
-            status = 400 if refused.code == "BAD_REQUEST" else 200
-            response = error_response(status, refused.code, refused.message)
+            response = answer(refused).response()
         await response(scope, receive, send)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
@@ -178,28 +178,29 @@ class HubGraphQL(GraphQL):
         )
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        """HTTP 503 for an answer the database's absence spoiled (API.md), so that clients and
-        proxies retry it."""
+        """HTTP 503 for an answer the database's absence spoiled, so that clients and proxies
+        retry it."""
         response = super().create_response(response_data, sub_response)
         answers = response_data if isinstance(response_data, list) else [response_data]
         if any(
-            (error.get("extensions") or {}).get("code") == "SERVICE_UNAVAILABLE"
-            for answer in answers
-            for error in answer.get("errors") or []
+            (error.get("extensions") or {}).get("code") == SERVICE_UNAVAILABLE
+            for said in answers
+            for error in said.get("errors") or []
         ):
-            response.status_code = 503
+            response.status_code = STATUS[SERVICE_UNAVAILABLE]
         return response
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """WebSocket clients send their token in `connection_init` (API.md)."""
+        """WebSocket clients send their token in `connection_init`'s payload."""
         params = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
         if header is not None or context.actor is None:
             try:
                 found = credentials(self.hub.settings.jwt_secret, header)
             except Unauthenticated as refused:
+                said = answer(refused)
                 raise ConnectionRejectionError(
-                    {"message": str(refused), "code": "UNAUTHENTICATED"}
+                    {"message": said.message, "code": said.code}
                 ) from None
             context.actor, context.auth_error = found.actor, None
             context.expires_at, context.token_hash = found.expires_at, found.token_hash
@@ -238,10 +239,8 @@ def caller_of(secret: str, scope: asgi.Scope) -> Credentials:
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
-    """A request refused before any GraphQL ran, in the shape of a GraphQL error."""
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
-    )
+    """A request the web layer itself refuses (its limits), as `Refusal.response` answers."""
+    return Refusal(code, message).response(status)
 
 
 class StalledClient(ConnectionError):
@@ -618,7 +617,7 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     try:
         found = caller_of(hub.settings.jwt_secret, request.scope)
     except Unauthenticated as refused:
-        return error_response(401, "UNAUTHENTICATED", str(refused))
+        return answer(refused).response()
     raw_after = request.headers.get("last-event-id") or request.query_params.get("after")
     types = [t for t in request.query_params.get("entityTypes", "").split(",") if t]
     try:
@@ -630,12 +629,11 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     except ValueError:
         return error_response(400, "VALIDATION", f"after {raw_after!r} is not a position")
     except CommandRefused as refusal:
-        status = 403 if refusal.code == "FORBIDDEN" else 400
-        return error_response(status, refusal.code, refusal.message)
+        return answer(refusal).response()
     try:
         slot = hub.streams.take(found.token_hash)
     except TooManyStreams as refused:
-        return error_response(429, refused.code, refused.message)
+        return answer(refused).response()
 
     async def body() -> AsyncGenerator[str, None]:
         events = follow(hub, scope, after, expires_at=found.expires_at)
@@ -649,9 +647,10 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                         payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
                         yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
             except StreamEnded as ended:
+                said = answer(ended)
                 end = {
-                    "code": ended.code,
-                    "message": ended.message,
+                    "code": said.code,
+                    "message": said.message,
                     "resumeAfter": ended.resume_after,
                 }
                 yield f"event: end\ndata: {json.dumps(end)}\n\n"

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from hub.domain.envelope import Actor, Role
+from hub.domain.envelope import Actor
 from hub.domain.errors import Forbidden
+from hub.domain.rules import Visibility, visibility
 from hub.projections.event_log import complete_position, events_after
 from hub.service.database import Outage, until_available
 from hub.service.runtime import Hub
@@ -47,7 +48,8 @@ class StreamEnded(Exception):
 
 @dataclass(frozen=True)
 class Scope:
-    """What one follower may see: its filters narrowed by the caller's role."""
+    """What one follower asks for (its entity types), narrowed to what its caller may see
+    (`hub.domain.rules.visibility`), as the event log's columns hold it."""
 
     entity_types: tuple[str, ...] | None
     district: str | None
@@ -55,29 +57,24 @@ class Scope:
 
     @classmethod
     def of(cls, actor: Actor, entity_types: Sequence[str] | None, district: str | None) -> Scope:
-        if actor.role is Role.DISTRICT:
-            if district is not None and district != actor.district:
-                raise Forbidden(
-                    f"DISTRICT {actor.district} may follow only its own district's records",
-                    "district",
-                )
-            district = actor.district
+        seen = visibility(actor, district)
         agency = None
-        if actor.role is Role.CONTRACTOR:
-            assert actor.agency is not None
+        if seen.agency is not None:
             try:
-                agency = UUID(actor.agency)
+                agency = UUID(seen.agency)
             except ValueError:
                 raise Forbidden("the token's agency is not a record id", "agency") from None
         types = tuple(entity_types) if entity_types else None
-        return cls(types, district, agency)
+        return cls(types, seen.district, agency)
+
+    @functools.cached_property
+    def visible(self) -> Visibility:
+        return Visibility(self.district, str(self.agency) if self.agency else None)
 
     def admits(self, row: Any) -> bool:
         return (
-            (self.entity_types is None or row["entity_type"] in self.entity_types)
-            and (self.district is None or row["district"] == self.district)
-            and (self.agency is None or row["agency"] == self.agency)
-        )
+            self.entity_types is None or row["entity_type"] in self.entity_types
+        ) and self.visible.admits(row["district"], row["agency"])
 
 
 class Tail:

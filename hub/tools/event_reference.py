@@ -1,6 +1,6 @@
 """The partners' event reference: a versioned JSON Schema of every event type's public payload.
 
-Partners code against `Event.data` (API.md). Its shape follows from the code: the parameters of
+Partners code against the API's `Event.data`. Its shape follows from the code: the parameters of
 each record's `@event` methods, turned into the payload by `hub.projections.changes.Change.data`
 (camelCase keys, `changes` flattened, dates, decimals and ids as strings). So the schemas are
 generated from those signatures, and the few things a signature cannot tell (which fields an
@@ -28,14 +28,10 @@ from typing import Any
 
 from eventsourcing.domain import CommandMethodDecorator
 
-from hub.domain.agency import Agency
 from hub.domain.checks import camel_case
-from hub.domain.community import Community
-from hub.domain.course import Course
-from hub.domain.post import Post
-from hub.domain.project import Project
 from hub.domain.record import Record
-from hub.domain.station import ASSESSMENT_DIMENSIONS, Station
+from hub.domain.records import RECORDS
+from hub.domain.station import ASSESSMENT_DIMENSIONS
 from hub.domain.vocabulary import (
     AgencyKind,
     CertificateLevel,
@@ -51,8 +47,6 @@ from hub.domain.worker import PERSONAL_FIELDS, Worker
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
-RECORDS: tuple[type[Record], ...] = (Agency, Community, Station, Post, Worker, Course, Project)
-"""In the order the reference lists them."""
 
 NOT_PAYLOAD = {"self", "id", "envelope"}
 """Parameters that never reach `Event.data`: `id` becomes the event's `entityId`, the envelope
@@ -66,7 +60,7 @@ VERSIONS: dict[str, int] = {}
 CHANGEABLE: dict[str, tuple[str, ...]] = {
     "AgencyProfileUpdated": ("name", "kind", "fields"),
     "CommunityAmended": ("name", "urban"),
-    "WorkerUpdated": ("name", "id_number", "district", "education", "employer"),
+    "WorkerUpdated": (*PERSONAL_FIELDS, "district", "education", "employer"),
 }
 """For events that carry a `changes` dict: the record attributes it may hold (each optional,
 typed as in the record's creation event)."""
@@ -92,15 +86,14 @@ VOCABULARIES: dict[tuple[str, str], type[StrEnum]] = {
 """(record, parameter) → the vocabulary its string values (or list items) come from."""
 
 REFERENCES: dict[str, str] = {
-    "agency": "Agency",
-    "contractor": "Agency",
-    "delivered_by": "Agency",
-    "employer": "Agency",
+    **{r.answers_to.fact: "Agency" for r in RECORDS if r.answers_to.fact},
     "post": "Post",
     "station": "Station",
     "worker": "Worker",
 }
-"""Parameters that hold the id (a UUID) of another record."""
+"""Parameters that hold the id (a UUID) of another record: the facts naming the agency
+answerable for a record (`Record.answers_to`), and the records a post, station or course
+names."""
 
 PATTERNS: dict[str, str] = {
     "district": r"^[0-9]{6}$",
@@ -314,6 +307,8 @@ def event_types() -> list[EventType]:
             )
     return found
 
+
+_PERSONAL = " and ".join(f"`{camel_case(f)}`" for f in PERSONAL_FIELDS)
 
 RETRACTED = (
     "Earlier events of this record no longer count: their positions are the event's "
@@ -602,15 +597,15 @@ def _page(types_: list[EventType]) -> str:
         "     record classes in hub/domain/: do not edit by hand. -->",
         "",
         "Every change to the registry is an event. `history`, `auditTrail` and the `events`",
-        "subscription (API.md) show each one as an `Event` whose `type` names it and whose `data`",
-        "is its public payload, described here. Each type's payload has a JSON Schema (draft",
-        "2020-12) in `events/<Type>.v<N>.json`.",
+        "subscription of the GraphQL API show each one as an `Event` whose `type` names it and",
+        "whose `data` is its public payload, described here. Each type's payload has a JSON",
+        "Schema (draft 2020-12) in `events/<Type>.v<N>.json`.",
         "",
         "- Keys are camelCase. Dates are ISO strings (`2018-03-01`), amounts and hours are",
         "  decimal strings (`100000.00`), references to other records are their ids (UUIDs).",
         "- Events that change a record (`…Updated`, `…ProfileUpdated`, `…Amended`) carry only the",
         "  fields that changed, with their new values.",
-        "- A worker's `name` and `idNumber` are personal data: null for a PARTNER, with",
+        f"- A worker's {_PERSONAL} are personal data: null for a PARTNER, with",
         "  `personalDataRedacted: true`, and null for everyone once erased, with",
         "  `personalDataErased: true`. The samples below show what a PARTNER receives.",
         "- Who made the change, when it took effect and why are in the `Event` itself",

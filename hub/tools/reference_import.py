@@ -2,7 +2,8 @@
 
 Every row is checked before anything is written, so a file with one bad row changes nothing
 and its author sees every problem at once. A good file is written in one transaction, as the
-municipal bureau, which keeps the reference data (rule `importReference`).
+municipal bureau, which keeps the reference data (rule `importReference`), through the
+registry like every command (see `write`).
 """
 
 from __future__ import annotations
@@ -10,30 +11,25 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import random
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
-from uuid import UUID, uuid4
+from uuid import uuid4
 
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
-
-from hub.domain.community import Community, community_id, valid_code, valid_name
+from hub.domain.community import COMMAND, Community, community_id, valid_code, valid_name
 from hub.domain.envelope import Actor, Envelope, Role
-from hub.domain.errors import Conflict, InvalidInput
+from hub.domain.errors import InvalidInput
+from hub.domain.record import Record
 from hub.domain.reference import district as known_district
-from hub.registry.application import Registry
+from hub.registry.application import Registry, Request, Unit
 from hub.service.runtime import Hub
 
 COLUMNS = ("code", "name", "district", "urban")
 DEFAULT_SUB = "import-reference"
 SAMPLE = Path(__file__).resolve().parent / "communities.csv"
 PROGRESS_EVERY = 1000
-ATTEMPTS = 5
 
 _URBAN = {"true": True, "1": True, "城": True, "urban": True}
 _RURAL = {"false": False, "0": False, "乡": False, "rural": False}
@@ -211,18 +207,33 @@ def write(
     envelope: Envelope,
     progress: Progress | None = None,
 ) -> Summary:
-    """List new communities and amend changed ones, all in one transaction.
+    """List new communities and amend changed ones, all in one transaction, as one command of
+    the registry: it holds the lock of every community the rows name and is decided again on
+    fresh state after a lost race, so an import is idempotent by what it says: the same rows
+    imported again (or twice at once) find every community as listed and write nothing.
 
-    A concurrent import of the same communities makes the store refuse the transaction; it is
-    decided again on fresh state.
+    No idempotency claim is stored: the rows themselves are the key, and an older file run
+    again after a newer one must restore what it lists, not answer as it did the first time.
     """
-    for attempt in range(ATTEMPTS):
-        stored = _stored_ids(registry, [community_id(r.code) for r in rows])
+    ids = [community_id(r.code) for r in rows]
+    request = Request(
+        command=COMMAND,
+        actor=envelope.actor,
+        correlation_id=envelope.correlation_id,
+        today=envelope.effective_on,
+        effective_on=envelope.effective_on,
+        reason=envelope.reason,
+    )
+    counts: dict[str, int] = {}
+
+    def decide(unit: Unit) -> Record:
+        stored = registry.store.records_stored(ids)
         listed: list[Community] = []
         amended: list[Community] = []
         unchanged = 0
         for n, row in enumerate(rows, 1):
-            community = _load(registry, row.code) if community_id(row.code) in stored else None
+            found = community_id(row.code)
+            community = unit.find(Community, found) if found in stored else None
             if community is None:
                 listed.append(
                     Community.list_new(
@@ -230,48 +241,36 @@ def write(
                         name=row.name,
                         district=row.district,
                         urban=row.urban,
-                        envelope=envelope,
+                        envelope=unit.envelope,
                     )
                 )
             elif community.differences(name=row.name, urban=row.urban):
-                community.amend(name=row.name, urban=row.urban, envelope=envelope)
+                community.amend(name=row.name, urban=row.urban, envelope=unit.envelope)
                 amended.append(community)
             else:
                 unchanged += 1
             if progress and n % PROGRESS_EVERY == 0:
                 progress(f"checked {n} of {len(rows)} communities against the registry")
-        records = listed + amended
+        counts.update(listed=len(listed), amended=len(amended), unchanged=unchanged)
+        records = [*listed, *amended]
         if not records:
-            return Summary(0, 0, unchanged, None)
+            raise _Unchanged
         if progress and len(records) >= PROGRESS_EVERY:
             progress(f"writing {len(records)} communities in one transaction")
-        try:
-            position = max(r.notification.id for r in registry.save(*records))
-        except IntegrityError:
-            time.sleep(random.uniform(0, 0.05 * 2**attempt))
-            continue
-        return Summary(len(listed), len(amended), unchanged, position)
-    raise Conflict("the communities kept changing while the import ran: run it again")
+        for other in records[1:]:
+            unit.also(other)
+        return records[0]
 
-
-def _stored_ids(registry: Registry, ids: list[UUID]) -> set[UUID]:
-    """Which of these records have events: one query instead of one load per row."""
-    datastore = registry.recorder.datastore  # type: ignore[attr-defined]
-    with datastore.transaction(commit=False) as curs:
-        curs.execute(
-            "SELECT DISTINCT originator_id FROM registry_events WHERE originator_id = ANY(%s)",
-            (ids,),
-        )
-        return {row["originator_id"] for row in curs.fetchall()}
-
-
-def _load(registry: Registry, code: str) -> Community | None:
     try:
-        record = registry.repository.get(community_id(code))
-    except AggregateNotFoundError:
-        return None
-    assert isinstance(record, Community), f"record {community_id(code)} is not a community"
-    return record
+        outcome = registry.run(request, decide, also=ids)
+    except _Unchanged:
+        return Summary(0, 0, counts["unchanged"], None)
+    position = max(outcome.written, default=outcome.position) or None
+    return Summary(counts["listed"], counts["amended"], counts["unchanged"], position)
+
+
+class _Unchanged(Exception):
+    """Every row is listed as it is: the import writes nothing."""
 
 
 def municipal_envelope(sub: str, today: date, reason: str | None) -> Envelope:

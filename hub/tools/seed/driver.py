@@ -56,7 +56,7 @@ def seed(
             "this registry holds a seed of city-2018 that did not finish: "
             "seed an empty registry (a new HUB_HOME or database)"
         )
-    others = _other_events(registry)
+    others = registry.store.count_events_except(f"{Community.__module__}:%")
     if others:
         raise SeedRefused(
             f"this registry already holds {others} events of records other than communities: "
@@ -65,18 +65,6 @@ def seed(
     if today < LAST_DAY:
         raise SeedRefused(f"the history runs to {LAST_DAY}, which is after today ({today})")
     return _run(Seeder(registry, City(scale), today=today, progress=progress), batch_size)
-
-
-def _other_events(registry: Registry) -> int:
-    """Stored events of anything but communities."""
-    datastore = registry.recorder.datastore  # type: ignore[attr-defined]
-    with datastore.transaction(commit=False) as curs:
-        curs.execute(
-            "SELECT count(*) AS n FROM registry_events WHERE topic NOT LIKE %s",
-            (f"{Community.__module__}:%",),
-        )
-        row = curs.fetchone()
-    return int(row["n"])
 
 
 def _run(seeder: Seeder, batch_size: int) -> Report:
