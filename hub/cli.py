@@ -33,7 +33,12 @@ def _serve(args: argparse.Namespace) -> None:
         logging.getLogger("hub").warning(
             "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
         )
-    app = create_app(settings, demo=args.demo)
+    on_start = None
+    if args.demo:
+        from hub.tools import demo
+
+        on_start = demo.show
+    app = create_app(settings, on_start=on_start)
     uvicorn.run(
         app,
         host=settings.host,

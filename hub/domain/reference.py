@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.domain.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class District:
@@ -62,8 +64,6 @@ DISTRICTS: dict[str, District] = {
 
 def district(code: str, field: str = "district") -> District:
     """The district with this code, or a refusal that says which codes exist."""
-    from hub.domain.errors import InvalidInput
-
     found = DISTRICTS.get(code)
     if found is None:
         raise InvalidInput(

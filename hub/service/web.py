@@ -12,7 +12,7 @@ import math
 import socket
 import struct
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from cross_web import HTTPException
@@ -36,7 +36,6 @@ from strawberry.types.unset import UNSET
 
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
-from hub.projections.agencies import agency_page
 from hub.schema.context import Context
 from hub.schema.events import as_json, present
 from hub.schema.root import schema
@@ -527,9 +526,13 @@ class _App(Starlette):
 
 
 def create_app(
-    settings: Settings | None = None, hub: Hub | None = None, *, demo: bool = False
+    settings: Settings | None = None,
+    hub: Hub | None = None,
+    *,
+    on_start: Callable[[Hub], Awaitable[None]] | None = None,
 ) -> Starlette:
-    """The ASGI app; its lifespan starts and stops the hub (and seeds the demo if asked)."""
+    """The ASGI app; its lifespan starts and stops the hub, running `on_start` (the demo's
+    seeding, say) once the hub has started."""
     hub = hub or Hub(settings or Settings.from_env())
     graphql = HubGraphQL(hub)
 
@@ -565,8 +568,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await hub.start()
-        if demo:
-            await _show_demo(hub)
+        if on_start is not None:
+            await on_start(hub)
         # Long-lived objects made at start-up need no more collecting; a larger young
         # generation keeps collection pauses out of request latency.
         gc.freeze()
@@ -589,25 +592,6 @@ def create_app(
     )
     app.state.hub = hub
     return app
-
-
-async def _show_demo(hub: Hub) -> None:
-    from hub.tools import demo
-
-    made = await demo.seed(hub)
-    agencies, _, _ = await agency_page(hub.pool, first=1, after_seq=0)
-    first = str(agencies[0]["id"]) if agencies else None
-    settings = hub.settings
-    lines = [
-        f"demo: {made} commands recorded the demo records"
-        if made
-        else "demo: the demo records are there already",
-        f"GraphiQL: http://{settings.host}:{settings.port}/graphql (set the Authorization "
-        "header to one of these)",
-    ]
-    for role, token in demo.demo_tokens(hub, first).items():
-        lines.append(f"  {role}: Bearer {token}")
-    print("\n".join(lines), flush=True)
 
 
 async def event_stream(hub: Hub, request: Request) -> Response:

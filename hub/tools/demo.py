@@ -16,6 +16,7 @@ from hub.commands import station as station_commands
 from hub.commands import worker as worker_commands
 from hub.domain.envelope import Actor, Role
 from hub.domain.identifiers import make_credit_code, make_id_number
+from hub.projections.agencies import agency_page
 from hub.projections.workers import worker_page
 from hub.service.auth import issue_token
 from hub.service.runtime import Hub
@@ -385,3 +386,22 @@ def demo_tokens(hub: Hub, agency_id: str | None) -> dict[str, str]:
             secret, Role.CONTRACTOR, sub="demo-contractor", agency=agency_id
         )
     return tokens
+
+
+async def show(hub: Hub) -> None:
+    """Seed the demo records if the registry is empty, then print where to look and the
+    tokens to look with (`hub serve --demo`)."""
+    made = await seed(hub)
+    agencies, _, _ = await agency_page(hub.pool, first=1, after_seq=0)
+    first = str(agencies[0]["id"]) if agencies else None
+    settings = hub.settings
+    lines = [
+        f"demo: {made} commands recorded the demo records"
+        if made
+        else "demo: the demo records are there already",
+        f"GraphiQL: http://{settings.host}:{settings.port}/graphql (set the Authorization "
+        "header to one of these)",
+    ]
+    for role, token in demo_tokens(hub, first).items():
+        lines.append(f"  {role}: Bearer {token}")
+    print("\n".join(lines), flush=True)
