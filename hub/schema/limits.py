@@ -4,7 +4,8 @@ Four limits (README, "Bounded queries"): the parser's token count (`QUERY_TOO_LA
 nesting depth of fields (`QUERY_TOO_DEEP`), the aliased field selections with every fragment
 spread expanded where it is spread (`TOO_MANY_ALIASES`), and the cost, the rows a query may
 ask for (`QUERY_TOO_COSTLY`). Every exceeded limit is reported, one error each. Introspection
-is measured like any other query.
+is measured like any other query. A limit set to 0 is off, as the server limits' are; with
+depth, aliases and cost all off, the query is not measured at all.
 """
 
 from __future__ import annotations
@@ -23,18 +24,20 @@ from graphql import (
     GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
+    NameNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
     get_named_type,
     get_nullable_type,
     is_list_type,
-    parse,
     value_from_ast_untyped,
 )
+from graphql import OperationType as DocumentOperation
 from graphql.type.definition import GraphQLInterfaceType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types.graphql import OperationType
 
 from hub.schema.operations import not_allowed
 from hub.service.config import ROLE_COST_SETTINGS, Settings
@@ -81,9 +84,31 @@ class Measure(NamedTuple):
 
 
 NOTHING = Measure()
-REFUSED = parse("{ __typename }")
-"""Stands in for a document the parser gave up on, so that strawberry answers the refusal
-(an exception from a parse hook would end a WebSocket operation without a word)."""
+
+
+def stand_in(context: Any) -> DocumentNode:
+    """A document for strawberry to answer the refusal with, in place of one the parser gave
+    up on (an exception from a parse hook would end a WebSocket operation without a word):
+    `{ __typename }`, named as the request names its operation, and a subscription where
+    only subscriptions may run (the legacy graphql-ws protocol), lest the answer be that the
+    operation is unknown or that queries are not allowed."""
+    kind = (
+        DocumentOperation.QUERY
+        if OperationType.QUERY in context.allowed_operations
+        else DocumentOperation.SUBSCRIPTION
+    )
+    name = context.operation_name
+    typename = FieldNode(name=NameNode(value="__typename"), arguments=(), directives=())
+    operation = OperationDefinitionNode(
+        operation=kind,
+        name=NameNode(value=name) if name is not None else None,
+        variable_definitions=(),
+        directives=(),
+        selection_set=SelectionSetNode(selections=(typename,)),
+    )
+    return DocumentNode(definitions=(operation,))
+
+
 META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef}
 
 
@@ -198,23 +223,37 @@ def measure(
     return found
 
 
-def refusals(found: Measure, settings: Settings, role: str | None) -> list[GraphQLError]:
-    """One error for every limit `found` exceeds."""
+class Limit(NamedTuple):
+    code: str
+    measured: str
+    """The `Measure` field the limit bounds."""
+    value: int
+    setting: str
+
+
+def limits(settings: Settings, role: str | None) -> list[Limit]:
+    """The limits on, for a caller of `role` (None: no token)."""
     max_cost, cost_setting = settings.max_cost, "HUB_MAX_COST"
     if role is not None and role in settings.max_cost_by_role:
         max_cost, cost_setting = settings.max_cost_by_role[role], ROLE_COST_SETTINGS[role]
-    checks = (
-        ("QUERY_TOO_DEEP", "depth", found.depth, settings.max_depth, "HUB_MAX_DEPTH"),
-        ("TOO_MANY_ALIASES", "aliases", found.aliases, settings.max_aliases, "HUB_MAX_ALIASES"),
-        ("QUERY_TOO_COSTLY", "cost", found.cost, max_cost, cost_setting),
+    every = (
+        Limit("QUERY_TOO_DEEP", "depth", settings.max_depth, "HUB_MAX_DEPTH"),
+        Limit("TOO_MANY_ALIASES", "aliases", settings.max_aliases, "HUB_MAX_ALIASES"),
+        Limit("QUERY_TOO_COSTLY", "cost", max_cost, cost_setting),
     )
+    return [limit for limit in every if limit.value]
+
+
+def refusals(found: Measure, checked: list[Limit]) -> list[GraphQLError]:
+    """One error for every limit `found` exceeds."""
     return [
         GraphQLError(
-            f"the query's {what} is {value}, above the limit of {limit} ({setting})",
-            extensions={"code": code, "limit": limit, "value": value},
+            f"the query's {limit.measured} is {value}, above the limit of {limit.value} "
+            f"({limit.setting})",
+            extensions={"code": limit.code, "limit": limit.value, "value": value},
         )
-        for code, what, value, limit, setting in checks
-        if value > limit
+        for limit in checked
+        if (value := getattr(found, limit.measured)) > limit.value
     ]
 
 
@@ -227,12 +266,13 @@ class QueryLimits(ParserCache, ValidationCache):
     def __init__(self, maxsize: int) -> None:
         ParserCache.__init__(self, maxsize)
         ValidationCache.__init__(self, maxsize)
+        self.too_large = False
 
     def settings(self) -> Settings:
         return self.execution_context.context.hub.settings
 
     def on_operation(self) -> Iterator[None]:
-        self.execution_context.parse_options["max_tokens"] = self.settings().max_tokens
+        self.execution_context.parse_options["max_tokens"] = self.settings().max_tokens or None
         yield
 
     def on_parse(self) -> Iterator[None]:
@@ -245,7 +285,8 @@ class QueryLimits(ParserCache, ValidationCache):
         except GraphQLSyntaxError as error:
             context.graphql_document = None
             if error.message.endswith(f"more than {limit} tokens. Parsing aborted."):
-                context.graphql_document = REFUSED
+                self.too_large = True
+                context.graphql_document = stand_in(context)
                 context.pre_execution_errors = [
                     GraphQLError(
                         f"the query has more than {limit} tokens, the limit (HUB_MAX_TOKENS)",
@@ -256,7 +297,7 @@ class QueryLimits(ParserCache, ValidationCache):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if context.graphql_document is REFUSED:
+        if self.too_large:
             yield
             return
         assert context.graphql_document is not None
@@ -266,15 +307,15 @@ class QueryLimits(ParserCache, ValidationCache):
             yield
             return
         actor = getattr(context.context, "actor", None)
-        errors = refusals(
+        checked = limits(self.settings(), actor.role if actor is not None else None)
+        errors = checked and refusals(
             measure(
                 context.schema._schema,
                 context.graphql_document,
                 context.operation_name,
                 context.variables,
             ),
-            self.settings(),
-            actor.role if actor is not None else None,
+            checked,
         )
         if errors:
             context.pre_execution_errors = errors
