@@ -224,6 +224,21 @@ async def test_an_auditor_may_run_a_report_refused_to_a_partner(
     assert "limit of 1000 (HUB_MAX_COST_AUDITOR)" in body["errors"][0]["message"]
 
 
+async def test_a_subscription_over_http_is_refused(streaming: Served) -> None:
+    """It would run once and answer null as a fault of the hub (HTTP carries no stream)."""
+    events = subscription("position")
+    headers = {"Authorization": f"Bearer {MUNICIPAL}"}
+    async with httpx.AsyncClient(base_url=streaming.base, timeout=30) as http:
+        answers = [
+            await http.post("/graphql", json={"query": events}, headers=headers),
+            await http.get("/graphql", params={"query": events}, headers=headers),
+        ]
+    for answer in answers:
+        body = answer.json()
+        assert codes(body) == ["BAD_REQUEST"] and body.get("data") is None, body
+        assert "WebSocket" in body["errors"][0]["message"]
+
+
 async def test_a_limit_of_0_is_off(database: str) -> None:
     off = dict(max_tokens=0, max_depth=0, max_aliases=0, max_cost=0)
     async with running(database, **off) as client:

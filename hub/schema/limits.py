@@ -36,6 +36,7 @@ from graphql import (
 from graphql import OperationType as DocumentOperation
 from graphql.type.definition import GraphQLInterfaceType
 from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef
+from starlette.websockets import WebSocket
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types.graphql import OperationType
 
@@ -257,11 +258,25 @@ def refusals(found: Measure, checked: list[Limit]) -> list[GraphQLError]:
     ]
 
 
+def streamless(context: Any) -> GraphQLError | None:
+    """The refusal of a subscription sent over HTTP, or None: HTTP carries no stream here, so
+    it would run once and answer null as a fault of the hub."""
+    if context.operation_type is not OperationType.SUBSCRIPTION or isinstance(
+        getattr(context.context, "request", None), WebSocket
+    ):
+        return None
+    return GraphQLError(
+        "a subscription needs a stream: send it over WebSocket (graphql-transport-ws or "
+        "graphql-ws), or follow the events over SSE at /events",
+        extensions={"code": "BAD_REQUEST"},
+    )
+
+
 class QueryLimits(ParserCache, ValidationCache):
     """The schema's parser and validation caches, with the limits in front: the parser stops
     at the token limit, and a request over another limit is refused before it is validated
     (validating is work too); with an allow-list, an operation not on it is refused before
-    anything else."""
+    anything else, and a subscription sent over HTTP is refused next."""
 
     def __init__(self, maxsize: int) -> None:
         ParserCache.__init__(self, maxsize)
@@ -301,7 +316,7 @@ class QueryLimits(ParserCache, ValidationCache):
             yield
             return
         assert context.graphql_document is not None
-        refused = not_allowed(context)
+        refused = not_allowed(context) or streamless(context)
         if refused is not None:
             context.pre_execution_errors = [refused]
             yield
