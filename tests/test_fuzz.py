@@ -7,16 +7,19 @@ Bounded for CI (`FUZZ_EXAMPLES`, default 150); `make fuzz` runs a longer one.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import Any
 
 import hypothesis.strategies as st
 import pytest
+import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis_graphql import Mode, from_schema, nodes
 
 from hub.schema.root import schema
 from tests.conftest import running, token
+from tests.streams import served
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
 SCALARS = {
@@ -89,3 +92,38 @@ async def test_generated_operations_never_fail_the_server(database: str, mode: M
 
         await asyncio.to_thread(fuzz)
     assert faults == []
+
+
+MISTAKES = {
+    "graphql-ws": [
+        {"variables": {}},
+        {"query": ""},
+        {"query": "subscription A { events { position } }", "operationName": "B"},
+        {"query": "{ __typename }"},  # the legacy protocol carries subscriptions only
+    ],
+    "graphql-transport-ws": [{"query": ""}, {"query": None}],
+}
+"""Operations strawberry refuses itself, before the hub's extensions see them (the others
+the transport-ws protocol refuses by closing the connection with 4400)."""
+
+
+@pytest.mark.parametrize("protocol", list(MISTAKES))
+async def test_the_mistakes_strawberry_refuses_itself_carry_a_code(
+    database: str, protocol: str
+) -> None:
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    async with served(database) as app:
+        for n, payload in enumerate(MISTAKES[protocol]):
+            async with websockets.connect(
+                f"ws://127.0.0.1:{app.port}/graphql", subprotocols=[protocol]
+            ) as ws:
+                auth = {"Authorization": f"Bearer {CALLERS['municipal']}"}
+                await ws.send(json.dumps({"type": "connection_init", "payload": auth}))
+                await ws.send(json.dumps({"id": str(n), "type": start, "payload": payload}))
+                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                while message["type"] in ("connection_ack", "ka"):
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert message["type"] == "error", (payload, message)
+            errors = message["payload"]
+            for error in errors if isinstance(errors, list) else [errors]:
+                assert error["extensions"]["code"] == "BAD_REQUEST", (payload, error)
