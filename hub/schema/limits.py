@@ -4,13 +4,16 @@ Four limits (README, "Bounded queries"): the parser's token count (`QUERY_TOO_LA
 nesting depth of fields (`QUERY_TOO_DEEP`), the aliased field selections with every fragment
 spread expanded where it is spread (`TOO_MANY_ALIASES`), and the cost, the rows a query may
 ask for (`QUERY_TOO_COSTLY`). Every exceeded limit is reported, one error each. Introspection
-is measured like any other query. A limit set to 0 is off, as the server limits' are; with
-depth, aliases and cost all off, the query is not measured at all.
+is measured like any other query, its lists by what the schema holds (`list_rows`). A limit
+set to 0 is off, as the server limits' are; with depth, aliases and cost all off, the query is
+not measured at all.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any, NamedTuple
 
 from graphql import (
@@ -30,7 +33,12 @@ from graphql import (
     VariableNode,
     get_named_type,
     get_nullable_type,
+    is_abstract_type,
+    is_enum_type,
+    is_input_object_type,
+    is_interface_type,
     is_list_type,
+    is_object_type,
     value_from_ast_untyped,
 )
 from graphql import OperationType as DocumentOperation
@@ -71,6 +79,41 @@ LIST_ROWS: Mapping[str, int] = {
 (a worker holds at most one post; a district's bureau reports a handful of dimensions...).
 A connection counts its `first` instead; the fields of a connection or an edge add no rows
 of their own. `tests/test_query_limits.py` checks every list field of the schema is here."""
+
+
+@cache
+def list_rows(schema: GraphQLSchema) -> Mapping[str, int]:
+    """`LIST_ROWS`, and the rows each list of the introspection types holds in `schema` on
+    average per parent, so that what `__schema` costs is about what it answers: introspection
+    is bounded too (without it, aliases of the whole schema were free)."""
+    types = list(schema.type_map.values())
+    fields = [
+        f for t in types if is_object_type(t) or is_interface_type(t) for f in t.fields.values()
+    ]
+
+    def per(parents: int, rows: int) -> int:
+        return max(1, math.ceil(rows / max(parents, 1)))
+
+    abstract = [t for t in types if is_abstract_type(t)]
+    introspection = {
+        "__Schema.types": len(types),
+        "__Schema.directives": len(schema.directives),
+        "__Type.fields": per(len(types), len(fields)),
+        "__Type.interfaces": per(len(types), sum(len(getattr(t, "interfaces", ())) for t in types)),
+        "__Type.possibleTypes": per(
+            len(types), sum(len(schema.get_possible_types(t)) for t in abstract)
+        ),
+        "__Type.enumValues": per(len(types), sum(len(t.values) for t in types if is_enum_type(t))),
+        "__Type.inputFields": per(
+            len(types), sum(len(t.fields) for t in types if is_input_object_type(t))
+        ),
+        "__Field.args": per(len(fields), sum(len(f.args) for f in fields)),
+        "__Directive.args": per(
+            len(schema.directives), sum(len(d.args) for d in schema.directives)
+        ),
+        "__Directive.locations": 1,
+    }
+    return {**LIST_ROWS, **introspection}
 
 
 class Measure(NamedTuple):
@@ -126,6 +169,7 @@ class Measuring:
         self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
     ) -> None:
         self.schema = schema
+        self.rows = list_rows(schema)
         self.variables = variables
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
@@ -179,13 +223,13 @@ class Measuring:
         kind = get_nullable_type(definition.type)
         child = get_named_type(kind)
         inner = self.selections(node.selection_set, child)
-        if name.startswith("__") or parent.name.startswith("__") or structural(parent):
-            rows, scale = 0, 1  # introspection reads no rows; edges are their connection's
+        if structural(parent) or (parent.name.startswith("__") and not is_list_type(kind)):
+            rows, scale = 0, 1  # edges, and a type's references, are their parent's rows
         else:
             if "first" in definition.args:
                 rows = self.first(node, definition.args["first"].default_value)
             elif is_list_type(kind):
-                rows = LIST_ROWS[f"{parent.name}.{node.name.value}"]
+                rows = self.rows[f"{parent.name}.{node.name.value}"]
             else:
                 rows = 1
             scale = rows
