@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
@@ -95,9 +95,17 @@ def _coded(payload: Any) -> Any:
 
 
 class _CodedErrors:
-    """A WebSocket handler whose `error` messages carry a code on every error."""
+    """A WebSocket handler whose `error` messages carry a code on every error, and that says
+    nothing more once the hub closed the connection (a token's expiry): strawberry's last
+    `complete` would fail, an unhandled exception."""
 
     async def send_message(self, message: Any) -> None:
+        websocket = getattr(getattr(self, "context", None), "request", None)
+        if (
+            isinstance(websocket, WebSocket)
+            and websocket.application_state is WebSocketState.DISCONNECTED
+        ):
+            return
         if message.get("type") == "error":
             message = {**message, "payload": _coded(message["payload"])}
         await super().send_message(message)  # type: ignore[misc]
