@@ -187,6 +187,11 @@ async def test_cost_reads_first_from_variables_and_defaults(
     assert "errors" not in body, body
     body = await ask(transport, limited, query, {"n": 101}, auth=auth)
     assert codes(body) == ["QUERY_TOO_COSTLY"]
+    # GraphQL takes an integral float for an Int: it costs as much
+    body = await ask(transport, limited, query, {"n": 101.0}, auth=auth)
+    assert codes(body) == ["QUERY_TOO_COSTLY"] and "cost is 101" in body["errors"][0]["message"]
+    body = await ask(transport, limited, query, {"n": 100.0}, auth=auth)
+    assert body.get("data") == {"workers": {"totalCount": 0}}, body
     defaulted = "query($n: Int! = 101) { workers(first: $n) { totalCount } }"
     assert codes(await ask(transport, limited, defaulted, auth=auth)) == ["QUERY_TOO_COSTLY"]
     # the field's own default (50)

@@ -247,6 +247,8 @@ class Measuring:
             elif isinstance(argument.value, VariableNode):
                 name = argument.value.name.value
                 value = self.variables.get(name, self.defaults.get(name, default))
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # GraphQL takes 500.0 for an Int: it must cost 500 as well
         return value if isinstance(value, int) and value > 0 else 0
 
 
