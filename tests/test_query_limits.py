@@ -276,6 +276,19 @@ async def test_introspection_is_bounded_too(client: Client) -> None:
     assert codes(body) == ["QUERY_TOO_COSTLY"] and body.get("data") is None
 
 
+async def test_a_long_chain_of_fragment_spreads_is_refused_with_a_code(client: Client) -> None:
+    """Flat in the text, nested when measured: 600 of them took the walk past Python's
+    recursion limit, an error without a code."""
+
+    def chain(n: int) -> str:
+        spreads = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} }}" for i in range(n))
+        return f"{{ ...F0 }} {spreads} fragment F{n} on Query {{ __typename }}"
+
+    assert (await client.post(chain(150), auth=None)).get("data") == {"__typename": "Query"}
+    body = await client.post(chain(600), auth=None)
+    assert codes(body) == ["QUERY_TOO_DEEP"] and "fragment spreads" in body["errors"][0]["message"]
+
+
 async def test_the_attack_shapes_are_refused(client: Client) -> None:
     nested = "edges { node { certificates { level } posts { id } employer { name } } }"
     wide = "{ " + " ".join(f"w{i}: workers(first: 500) {{ {nested} }}" for i in range(200)) + " }"

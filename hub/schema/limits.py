@@ -161,6 +161,16 @@ def structural(parent: GraphQLObjectType | GraphQLInterfaceType) -> bool:
     return parent.name.endswith(("Connection", "Edge"))
 
 
+NESTING = 200
+"""Selection sets one walk may nest, fragment spreads included: graphql-core's parser nests no
+deeper (`MAX_NESTING_DEPTH`), but a chain of spreads, flat in the text, would take the walk
+past Python's recursion limit (an unhandled error without a code)."""
+
+
+class TooNested(Exception):
+    """The document nests selection sets deeper than `NESTING`."""
+
+
 class Measuring:
     """One walk over an operation, each fragment measured once (spreads reuse it, scaled by
     the rows above them), so fragments spread inside fragments cannot make the walk long."""
@@ -176,6 +186,7 @@ class Measuring:
         }
         self.measured: dict[str, Measure] = {}
         self.defaults: dict[str, Any] = {}
+        self.nesting = 0
 
     def operation(self, operation: OperationDefinitionNode) -> Measure:
         self.measured = {}
@@ -199,17 +210,23 @@ class Measuring:
         return self.measured[name]
 
     def selections(self, selection_set: SelectionSetNode, parent: Any) -> Measure:
-        total = NOTHING
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                total += self.field(selection, parent)
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = self.schema.get_type(condition.name.value) if condition else parent
-                total += self.selections(selection.selection_set, inner)
-            elif isinstance(selection, FragmentSpreadNode):
-                total += self.fragment(selection.name.value)
-        return total
+        self.nesting += 1
+        try:
+            if self.nesting > NESTING:
+                raise TooNested
+            total = NOTHING
+            for selection in selection_set.selections:
+                if isinstance(selection, FieldNode):
+                    total += self.field(selection, parent)
+                elif isinstance(selection, InlineFragmentNode):
+                    condition = selection.type_condition
+                    inner = self.schema.get_type(condition.name.value) if condition else parent
+                    total += self.selections(selection.selection_set, inner)
+                elif isinstance(selection, FragmentSpreadNode):
+                    total += self.fragment(selection.name.value)
+            return total
+        finally:
+            self.nesting -= 1
 
     def field(self, node: FieldNode, parent: Any) -> Measure:
         aliases = 0 if node.alias is None else 1
@@ -369,15 +386,24 @@ class QueryLimits(ParserCache, ValidationCache):
             return
         actor = getattr(context.context, "actor", None)
         checked = limits(self.settings(), actor.role if actor is not None else None)
-        errors = checked and refusals(
-            measure(
-                context.schema._schema,
-                context.graphql_document,
-                context.operation_name,
-                context.variables,
-            ),
-            checked,
-        )
+        try:
+            errors = checked and refusals(
+                measure(
+                    context.schema._schema,
+                    context.graphql_document,
+                    context.operation_name,
+                    context.variables,
+                ),
+                checked,
+            )
+        except TooNested:
+            errors = [
+                GraphQLError(
+                    f"the query nests selections deeper than {NESTING} levels, fragment "
+                    "spreads included",
+                    extensions={"code": "QUERY_TOO_DEEP", "limit": NESTING},
+                )
+            ]
         if errors:
             context.pre_execution_errors = errors
             yield
