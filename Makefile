@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo seed test fuzz lint bench schema clean
+.PHONY: demo seed test fuzz lint bench bench-guards schema clean
 
 $(BIN)/hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,13 @@ test: $(BIN)/hub
 	$(BIN)/pytest
 
 fuzz: $(BIN)/hub
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/pytest tests/test_fuzz.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/pytest tests/test_fuzz.py tests/test_schemathesis.py
 
 bench: $(BIN)/hub
 	$(BIN)/python bench/mutations.py
+
+bench-guards: $(BIN)/hub
+	$(BIN)/python bench/guards.py
 
 schema: $(BIN)/hub
 	$(BIN)/hub export-schema > schema.graphql

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
@@ -83,9 +83,38 @@ def _refusal(handler: Any, message: Any, running: Any) -> dict[str, Any] | None:
     return None
 
 
-class _TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+def _coded(payload: Any) -> Any:
+    """An `error` message's payload (one error, or a list) with a code on every error:
+    strawberry answers a few mistakes itself (no query, an unknown operation name, a query over
+    the legacy protocol) before the hub sees the operation."""
+    if isinstance(payload, list):
+        return [_coded(error) for error in payload]
+    extensions = (payload.get("extensions") or {}) if isinstance(payload, dict) else None
+    if extensions is None or extensions.get("code"):
+        return payload
+    return {**payload, "extensions": {**extensions, "code": "BAD_REQUEST"}}
+
+
+class _CodedErrors:
+    """A WebSocket handler whose `error` messages carry a code on every error, and that says
+    nothing more once the hub closed the connection (a token's expiry): strawberry's last
+    `complete` would fail, an unhandled exception."""
+
+    async def send_message(self, message: Any) -> None:
+        websocket = getattr(getattr(self, "context", None), "request", None)
+        if (
+            isinstance(websocket, WebSocket)
+            and websocket.application_state is WebSocketState.DISCONNECTED
+        ):
+            return
+        if message.get("type") == "error":
+            message = {**message, "payload": _coded(message["payload"])}
+        await super().send_message(message)  # type: ignore[misc]
+
+
+class _TransportWSHandler(_CodedErrors, BaseGraphQLTransportWSHandler[Any, Any]):
     """As strawberry's, but an operation over the connection's limit, or a persisted query
-    that cannot be run, answers an error with a code."""
+    that cannot be run, answers an error with a code, as does every other error."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         error = _refusal(self, message, self.operations)
@@ -95,12 +124,20 @@ class _TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         await super().handle_subscribe(message)
 
 
-class _LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
+class _LegacyWSHandler(_CodedErrors, BaseGraphQLWSHandler[Any, Any]):
     """As strawberry's, but an operation over the connection's limit, or a persisted query
-    that cannot be run, answers an error with a code."""
+    that cannot be run, answers an error with a code, as does every other error; a `start`
+    without a query is one (strawberry's ends the connection abnormally)."""
 
     async def handle_start(self, message: StartMessage) -> None:
         error = _refusal(self, message, self.tasks)
+        payload = message.get("payload")
+        unreadable = not (isinstance(payload, dict) and "query" in payload)
+        if error is None and self.connection_acknowledged and unreadable:
+            error = {
+                "message": "a `start` message needs a payload with `query`",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
         if error is not None:
             await self.send_message({"type": "error", "id": message["id"], "payload": error})
             return
