@@ -390,6 +390,16 @@ async def test_legacy_ws_cost_at_under_and_over_its_limit(streaming: Served) -> 
     assert "cost is 21, above the limit of 11" in body["errors"][0]["message"]
 
 
+async def test_legacy_ws_reports_every_exceeded_limit_in_its_one_error(streaming: Served) -> None:
+    """The legacy protocol delivers one error; it lists every limit the query exceeds."""
+    query = "a: changes { field } b: changes { field } c: actor { sub { d } }"
+    body = await replayed(streaming, subscription(query))
+    [error] = body["errors"]
+    exceeded = [limit["code"] for limit in error["extensions"]["exceeded"]]
+    assert exceeded == ["QUERY_TOO_DEEP", "TOO_MANY_ALIASES", "QUERY_TOO_COSTLY"]
+    assert error["extensions"]["code"] == exceeded[0]
+
+
 # Documents of several operations: the one that runs is measured ------------------------------
 
 SMALL = "query Small { __typename }"

@@ -309,15 +309,26 @@ def limits(settings: Settings, role: str | None) -> list[Limit]:
 
 
 def refusals(found: Measure, checked: list[Limit]) -> list[GraphQLError]:
-    """One error for every limit `found` exceeds."""
+    """One error for every limit `found` exceeds; each also lists them all (`exceeded`), since
+    the legacy graphql-ws protocol delivers only an operation's first error."""
+    over = [
+        (limit, value)
+        for limit in checked
+        if (value := getattr(found, limit.measured)) > limit.value
+    ]
+    exceeded = [{"code": limit.code, "limit": limit.value, "value": value} for limit, value in over]
     return [
         GraphQLError(
             f"the query's {limit.measured} is {value}, above the limit of {limit.value} "
             f"({limit.setting})",
-            extensions={"code": limit.code, "limit": limit.value, "value": value},
+            extensions={
+                "code": limit.code,
+                "limit": limit.value,
+                "value": value,
+                "exceeded": exceeded,
+            },
         )
-        for limit in checked
-        if (value := getattr(found, limit.measured)) > limit.value
+        for limit, value in over
     ]
 
 
