@@ -135,6 +135,10 @@ async def test_graphiql_runs_a_query_with_a_token_with_no_network(
         page = await context.new_page()
         failures: list[str] = []
         page.on("pageerror", lambda error: failures.append(str(error)))
+        page.on(
+            "console",
+            lambda message: failures.append(message.text) if message.type == "error" else None,
+        )
         try:
             await page.goto(f"{app.base}/graphql", wait_until="networkidle")
             assert outside == [], f"the page tried to reach another host: {outside}"
@@ -156,6 +160,10 @@ async def test_graphiql_runs_a_query_with_a_token_with_no_network(
             await page.click(".graphiql-execute-button")
             await page.wait_for_function(_editor(RESPONSE))
             shown = json.loads(await page.evaluate(_editor(RESPONSE)))
+
+            await page.click('button[aria-label="Show GraphiQL Explorer"]')
+            explorer = await page.wait_for_selector(".graphiql-plugin .graphiql-explorer-root")
+            fields = await explorer.inner_text()
         finally:
             await context.close()
 
@@ -168,6 +176,7 @@ async def test_graphiql_runs_a_query_with_a_token_with_no_network(
                 }
             }
         }
+        assert {"agency", "agencies", "workers"} <= set(fields.split()), fields
         assert outside == [], f"the page tried to reach another host: {outside}"
         assert failures == []
         assets = {urlsplit(url).path for url in local if "/graphql/assets/" in url}
