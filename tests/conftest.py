@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
 import httpx
@@ -42,6 +42,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 _made: list[str] = []
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip a test whose tool is not installed here, saying which; in CI (`CI=true`) fail
+    instead, for CI installs every tool and a skip there would hide a broken install step."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}, and CI=true: CI must have it", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

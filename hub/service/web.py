@@ -1,5 +1,5 @@
-"""The HTTP face of the hub: /graphql (HTTP, WebSocket, GraphiQL), /events (SSE), /healthz,
-/readyz."""
+"""The HTTP face of the hub: /graphql (HTTP, WebSocket, GraphiQL and its /graphql/assets),
+/events (SSE), /healthz, /readyz."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ import socket
 import struct
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
@@ -20,8 +22,9 @@ from graphql import GraphQLError
 from starlette import types as asgi
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -50,6 +53,10 @@ from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
 
 log = logging.getLogger(__name__)
+
+GRAPHIQL = Path(__file__).resolve().parent / "graphiql"
+"""GraphiQL's page and, under assets/, the scripts, styles and fonts it loads, so it needs no
+network (hub/service/graphiql/README.md)."""
 
 
 def _persisted(hub: Hub, message: Any) -> Any:
@@ -175,6 +182,11 @@ class HubGraphQL(GraphQL):
         except OperationRefused as refused:
             response = answer(refused).response()
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Any) -> HTMLResponse:
+        """The hub's own GraphiQL page, whose assets the hub serves (strawberry's loads them
+        from a public CDN)."""
+        return HTMLResponse(graphiql_page())
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """Not for a GET of a persisted query, which has `extensions` and no `query`."""
@@ -542,6 +554,24 @@ class WebSocketMessageLimit:
         await self.app(scope, limited_receive, limited_send)
 
 
+@cache
+def graphiql_page() -> str:
+    return (GRAPHIQL / "index.html").read_text(encoding="utf-8")
+
+
+class GraphiQLAssets(StaticFiles):
+    """GraphiQL's assets, cached by browsers for a year: each lives under its version
+    (`graphiql-3.8.3/...`), so a new version is a new address."""
+
+    def __init__(self) -> None:
+        super().__init__(directory=GRAPHIQL / "assets")
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
 class _App(Starlette):
     """The hub's Starlette app, with `StallLimit` outside everything (it needs the server's
     own send to reset a connection), then the server limits that answer before any work."""
@@ -621,6 +651,7 @@ def create_app(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Mount("/graphql/assets", GraphiQLAssets()),
             Route("/events", events),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
