@@ -9,6 +9,7 @@ import http.server
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import websockets
@@ -25,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.service.logs import JsonFormatter
 from hub.service.metrics import OTHER, OperationNames
 from tests.agency_api import HISTORY, REGISTER, registration
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, token
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, running, token
 from tests.streams import Subscriber, free_port, served
 
 MUNICIPAL = token("MUNICIPAL")
@@ -356,3 +358,36 @@ async def test_traces_reach_the_otlp_endpoint(database: str, tmp_path: Path) -> 
     assert any(name.startswith("POST /graphql") for name in names), names
     scopes = {name for name, _ in spans}
     assert any("asyncpg" in name for name in scopes), scopes
+
+
+async def test_events_stored_before_request_ids_were_kept_still_load(database: str) -> None:
+    async with running(database) as client:
+        said = await client.http.post(
+            "/graphql",
+            json={"query": REGISTER, "variables": {"input": registration()}},
+            headers={"Authorization": f"Bearer {MUNICIPAL}", "X-Request-ID": "old-1"},
+        )
+        agency = said.json()["data"]["registerAgency"]["agency"]["id"]
+    conn = await asyncpg.connect(database)
+    try:  # back to what the hub stored before: an envelope without `request_id`
+        rows = await conn.fetch(
+            "SELECT notification_id, state FROM registry_events WHERE state LIKE $1",
+            b'%"old-1"%',
+        )
+        assert rows
+        for row in rows:
+            state = re.sub(rb',\s*"request_id":\s*"old-1"', b"", row["state"])
+            assert b"request_id" not in state
+            await conn.execute(
+                "UPDATE registry_events SET state = $2 WHERE notification_id = $1",
+                row["notification_id"],
+                state,
+            )
+    finally:
+        await conn.close()
+    async with running(database, run_projections=False) as client:
+        await client.hub.projector.rebuild(["event_log"])
+        await client.hub.projector.catch_up()
+        history = HISTORY.replace("correlationId", "correlationId requestId")
+        [event] = (await client.run(history, {"id": agency}, auth=MUNICIPAL))["history"]
+        assert event["requestId"] is None and event["correlationId"]
