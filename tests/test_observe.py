@@ -198,16 +198,20 @@ async def test_an_internal_error_names_the_request_id_of_the_response(client: Cl
     assert "request id fault-42" in error["message"]
 
 
-async def test_the_websocket_upgrade_echoes_the_request_id(database: str) -> None:
-    async with (
-        served(database) as app,
-        websockets.connect(
-            f"ws://127.0.0.1:{app.port}/graphql",
-            subprotocols=["graphql-transport-ws"],
-            additional_headers={"X-Request-ID": "ws-7"},
-        ) as ws,
-    ):
-        assert ws.response.headers["X-Request-ID"] == "ws-7"
+async def test_the_websocket_upgrade_echoes_the_request_id(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="hub.requests"):
+        async with served(database) as app:
+            async with websockets.connect(
+                f"ws://127.0.0.1:{app.port}/graphql",
+                subprotocols=["graphql-transport-ws"],
+                additional_headers={"X-Request-ID": "ws-7"},
+            ) as ws:
+                assert ws.response.headers["X-Request-ID"] == "ws-7"
+            await asyncio.sleep(0.2)
+    [line] = [r for r in caplog.records if getattr(r, "request_id", None) == "ws-7"]
+    assert (line.method, line.path, line.status) == ("WEBSOCKET", "/graphql", 101)
 
 
 class Collector(http.server.BaseHTTPRequestHandler):
@@ -297,7 +301,8 @@ async def test_hub_serve_logs_json_lines_and_shares_metrics_across_processes(
     assert any(shared.iterdir()), "the multiprocess directory holds the values"
     assert value(found, "hub_requests_total", path="/graphql", operation="Hello", outcome="ok") == 1
     assert all(name.startswith("hub_") for name, _ in found)
-    assert value(found, "hub_projection_position", projection="event_log") >= 0
+    assert ("hub_projection_position", (("projection", "event_log"),)) in found
+    assert ("hub_stream_subscribers", (("transport", "sse"),)) in found
     assert ("hub_read_pool_connections", ()) in found
 
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]

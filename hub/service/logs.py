@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -34,7 +34,6 @@ class Observed:
     outcome: str | None = None
     """The first GraphQL error's code, "ok", or None: not a GraphQL answer."""
     sub: str | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
 
 
 def observed_of(scope: Any) -> Observed:

@@ -580,20 +580,23 @@ class Observe:
         observed = Observed(request_id(said))
         scope.setdefault("state", {})["observed"] = observed
         echoed = (b"x-request-id", observed.request_id.encode())
-        status = 101 if scope["type"] == "websocket" else 500
+        status = 0
 
         async def observed_send(message: asgi.Message) -> None:
             nonlocal status
-            if message["type"] in ("http.response.start", "websocket.accept"):
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.accept"):
                 message = {**message, "headers": [*message.get("headers", ()), echoed]}
-                status = message.get("status", status)
-            elif message["type"] == "websocket.close" and status == 101:
+                status = message.get("status", 101)
+            elif kind == "websocket.close" and not status:
                 status = 403  # refused before it was accepted
             await send(message)
 
         try:
             await self.app(scope, receive, observed_send)
         finally:
+            # nothing sent: an HTTP request failed (500), a WebSocket was never accepted (403)
+            status = status or (500 if scope["type"] == "http" else 403)
             self._answered(scope, observed, status, time.perf_counter() - started)
 
     def _answered(self, scope: asgi.Scope, observed: Observed, status: int, seconds: float) -> None:
