@@ -18,14 +18,19 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
+
+from hub.domain.errors import CommandRefused, OutcomeUnknown
 
 if TYPE_CHECKING:
     from hub.service.runtime import Hub
 
 T = TypeVar("T")
+
+disable_created_metrics()  # a `_created` series per counter doubles a scrape, to say little
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 """The hub's own metrics only: no `process_`/`python_` ones, so that every name is `hub_`."""
@@ -158,7 +163,8 @@ async def counted(command: str, running: Awaitable[T]) -> T:
     try:
         outcome = await running
     except Exception as error:
-        COMMANDS.labels(command, getattr(error, "code", "INTERNAL_SERVER_ERROR")).inc()
+        refused = isinstance(error, CommandRefused | OutcomeUnknown)
+        COMMANDS.labels(command, error.code if refused else "INTERNAL_SERVER_ERROR").inc()
         raise
     COMMANDS.labels(command, "ok").inc()
     EVENTS_APPENDED.inc(len(getattr(outcome, "written", ())))
