@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.service.logs import JsonFormatter
 from hub.service.metrics import OTHER, OperationNames
 from tests.agency_api import HISTORY, REGISTER, registration
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, running, token
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, hub_cli, running, token
 from tests.streams import Subscriber, free_port, served
 
 MUNICIPAL = token("MUNICIPAL")
@@ -179,6 +179,10 @@ async def test_a_mutations_events_show_its_request_id_beside_the_correlation_id(
     ]
     assert first["requestId"] == second["requestId"] == "same-id"
     assert first["correlationId"] != second["correlationId"], "a client cannot join commands"
+    trail = """query($filter: AuditFilter) { auditTrail(first: 5, filter: $filter) {
+      edges { node { requestId } } } }"""
+    found = await client.run(trail, {"filter": {"entityId": ids[0]}}, auth=token("AUDITOR"))
+    assert [e["node"]["requestId"] for e in found["auditTrail"]["edges"]] == ["same-id"]
 
 
 async def test_an_internal_error_names_the_request_id_of_the_response(client: Client) -> None:
@@ -396,3 +400,9 @@ async def test_events_stored_before_request_ids_were_kept_still_load(database: s
         history = HISTORY.replace("correlationId", "correlationId requestId")
         [event] = (await client.run(history, {"id": agency}, auth=MUNICIPAL))["history"]
         assert event["requestId"] is None and event["correlationId"]
+
+
+def test_an_unknown_log_format_stops_hub_serve_naming_the_setting() -> None:
+    done = hub_cli("serve", HUB_LOG_FORMAT="xml")
+    assert done.returncode != 0
+    assert "HUB_LOG_FORMAT must be one of auto, json, text, not 'xml'" in done.stderr
