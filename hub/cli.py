@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from hub.projections.held_back import every_held
 from hub.registry.personal_data import PersonalDataKeyError
 from hub.registry.recorder import EventStoreReads
+from hub.service import logs
 from hub.service.config import DEV_SECRET, InvalidSetting, Settings
 from hub.service.runtime import projections
 
@@ -29,6 +30,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = Settings.from_env(**overrides)
+    logs.configure(settings.log_format)
     if settings.jwt_secret == DEV_SECRET:
         logging.getLogger("hub").warning(
             "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
@@ -44,6 +46,8 @@ def _serve(args: argparse.Namespace) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
+        log_config=None,  # uvicorn's records go through the hub's handler (`logs.configure`)
+        access_log=False,  # the hub logs each request itself, with its request id
         # streams never end by themselves: on SIGTERM they get this long, then are cut
         timeout_graceful_shutdown=GRACE_SECONDS,
         # the app enforces it too; here a too-big frame is refused before it is buffered

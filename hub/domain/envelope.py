@@ -61,6 +61,9 @@ class Envelope:
     reason: str | None = None
     idempotency_key: str | None = None
     retracts: tuple[int, ...] = field(default_factory=tuple)
+    request_id: str | None = None
+    """The caller's request id (`X-Request-ID`), for finding a request's events from its log
+    line; informational only: events are paired by `correlation_id`, which the hub makes."""
 
     def as_dict(self) -> dict[str, Any]:
         # Shallow (the values are immutable): `asdict` deep-copies each one, which costs a

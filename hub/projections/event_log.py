@@ -27,9 +27,9 @@ class EventLog:
         await conn.executemany(
             "INSERT INTO event_log (position, entity_id, entity_type, type, version, recorded_at,"
             " effective_on, actor_sub, actor_party, actor_role, actor_jurisdiction, reason,"
-            " retracts, correlation_id, idempotency_key, district, agency, data)"
+            " retracts, correlation_id, idempotency_key, district, agency, data, request_id)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7::text::date, $8, $9, $10, $11, $12, $13, $14,"
-            " $15, $16, $17, $18::jsonb)",
+            " $15, $16, $17, $18::jsonb, $19)",
             [
                 (
                     c.position,
@@ -49,6 +49,7 @@ class EventLog:
                     c.envelope["idempotency_key"],
                     *scopes[c.position],
                     json.dumps(c.data, default=str, ensure_ascii=False),
+                    c.envelope.get("request_id"),  # none in events stored before it was kept
                 )
                 for c in changes
             ],

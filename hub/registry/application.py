@@ -77,6 +77,7 @@ class Request:
     reason: str | None = None
     idempotency_key: str | None = None
     corrects: tuple[int, ...] = ()
+    request_id: str | None = None
 
     def __post_init__(self) -> None:
         """No text of a request holds control characters (they would stop the views); the
@@ -103,6 +104,7 @@ class Request:
             reason=(self.reason or "").strip() or None,
             idempotency_key=self.idempotency_key,
             retracts=tuple(sorted(set(self.corrects))),
+            request_id=self.request_id,
         )
         if self.corrects:
             require_reason(envelope, "a correction (corrects)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -23,6 +24,8 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
+from hub.service.logs import observed_of
+from hub.service.metrics import OPERATIONS
 from hub.service.refusals import answer, refusal_of
 
 log = logging.getLogger("hub.schema")
@@ -67,6 +70,8 @@ class Authenticated(SchemaExtension):
         except GraphQLError as error:  # a syntax error raised by a parsing extension
             _code_each([error], "GRAPHQL_PARSE_FAILED")
             raise
+        finally:
+            _note_operation(self.execution_context)
 
     def on_parse(self) -> Iterator[None]:
         yield
@@ -99,15 +104,26 @@ class Authenticated(SchemaExtension):
             elif not (graphql_error.extensions or {}).get("code"):
                 log.error(
                     "request %s: %s failed",
-                    context.correlation_id,
+                    context.request_id,
                     graphql_error.path,
                     exc_info=original,
+                    extra={"request_id": context.request_id},
                 )
                 graphql_error.message = (
                     f"the hub could not answer this field (a fault of the hub, logged with "
-                    f"request id {context.correlation_id})"
+                    f"request id {context.request_id})"
                 )
                 graphql_error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+
+
+def _note_operation(execution: Any) -> None:
+    """Name the operation, as a bounded label, in the request's note (`Observe`)."""
+    context = execution.context
+    request = getattr(context, "request", None)
+    if request is None:
+        return
+    allowed = context.hub.allowed
+    observed_of(request.scope).operation = OPERATIONS.label(execution.operation_name, allowed)
 
 
 def _code_each(errors: list[GraphQLError] | None, code: str) -> None:

@@ -140,6 +140,12 @@ class Event:
     retracts: list[int]
     correlation_id: str
     data: JSON
+    request_id: str | None = strawberry.field(
+        default=None,
+        description="The `X-Request-ID` of the request that wrote the event (the caller's, or "
+        "one the hub made), to find it in the hub's logs; null for events stored before the hub "
+        "kept it. Informational only: `correlationId` is what pairs the events of one request.",
+    )
     changes: list[FieldChange] | None = strawberry.field(
         default=None,
         description="What the event changed: the record on its effective date as recorded "
@@ -167,6 +173,7 @@ class Event:
             retracts=list(row["retracts"]),
             correlation_id=row["correlation_id"],
             data=data,
+            request_id=row["request_id"],
         )
 
 

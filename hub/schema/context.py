@@ -31,6 +31,9 @@ class Context:
     following: int = 0
     """Subscriptions running on this WebSocket connection."""
     correlation_id: str = field(default_factory=lambda: str(uuid4()))
+    """Made here, never by the caller: it pairs the events one request writes."""
+    request_id: str = field(default_factory=lambda: str(uuid4()))
+    """The request's id in logs and answers (`X-Request-ID`), possibly the caller's own."""
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, batch: Batch, moment: Moment | None = None) -> DataLoader[Any, Any]:

@@ -80,5 +80,6 @@ def as_json(event: Event) -> dict[str, Any]:
         "reason": event.reason,
         "retracts": event.retracts,
         "correlationId": event.correlation_id,
+        "requestId": event.request_id,
         "data": event.data,
     }

@@ -104,6 +104,7 @@ async def command(
             reason=input.reason,
             idempotency_key=input.idempotency_key,
             corrects=tuple(getattr(input, "corrects", None) or ()),
+            request_id=context.request_id,
         )
         outcome = await context.hub.command(run, request)
     except (CommandRefused, OutcomeUnknown) as refusal:

@@ -53,7 +53,10 @@ class Subscription:
             slot = context.hub.streams.take(context.token_hash)
         except TooManyStreams as refused:
             raise answer(refused).graphql_error() from None
-        events = follow(context.hub, scope, after, expires_at=context.expires_at)
+        transport = "websocket" if isinstance(context.request, WebSocket) else "http"
+        events = follow(
+            context.hub, scope, after, expires_at=context.expires_at, transport=transport
+        )
         context.following += 1
         with slot:
             async with contextlib.aclosing(events):

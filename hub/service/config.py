@@ -10,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 OPERATION_MODES = ("open", "allow-listed")
+LOG_FORMATS = ("auto", "json", "text")
 ROLE_COST_SETTINGS = {
     "MUNICIPAL": "HUB_MAX_COST_MUNICIPAL",
     "DISTRICT": "HUB_MAX_COST_DISTRICT",
@@ -61,6 +62,8 @@ class Settings:
     max_cost: int = 20_000
     max_cost_by_role: Mapping[str, int] = field(default_factory=dict)
     """`max_cost` for callers of a role (`HUB_MAX_COST_AUDITOR`...); others: `max_cost`."""
+    log_format: str = "auto"
+    """`json`, `text`, or `auto`: text on a terminal, JSON otherwise (see `hub.service.logs`)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -101,6 +104,7 @@ class Settings:
             "max_cost_by_role": {
                 role: int(env[name]) for role, name in ROLE_COST_SETTINGS.items() if env.get(name)
             },
+            "log_format": env.get("HUB_LOG_FORMAT", "auto"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -110,6 +114,10 @@ class Settings:
             raise InvalidSetting(
                 f"HUB_OPERATIONS must be one of {', '.join(OPERATION_MODES)}, "
                 f"not {self.operations!r}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise InvalidSetting(
+                f"HUB_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {self.log_format!r}"
             )
 
     def today(self) -> date:

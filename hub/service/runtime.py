@@ -27,6 +27,7 @@ from hub.projections.workers import Workers
 from hub.registry.application import Outcome, Registry, Request
 from hub.registry.personal_data import KeysByWorker, check_and_upgrade, load_kek
 from hub.registry.recorder import EventStoreReads
+from hub.service import metrics
 from hub.service.config import Settings
 from hub.service.database import event_store_env, migrate, open_database, unavailable
 from hub.service.operations import AllowList, PersistedQueries
@@ -228,7 +229,8 @@ class Hub:
         The outcome says whether the read views showed it in time (`visible`).
         """
         loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(self._executor, run, self.registry, request)
+        running = loop.run_in_executor(self._executor, run, self.registry, request)
+        outcome = await metrics.counted(request.command, running)
         caught_up = await self.signals.projected_past(
             outcome.position, self.settings.read_your_writes_timeout
         )

@@ -1,5 +1,5 @@
 """The HTTP face of the hub: /graphql (HTTP, WebSocket, GraphiQL and its /graphql/assets),
-/events (SSE), /healthz, /readyz."""
+/events (SSE), /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
@@ -43,9 +43,11 @@ from hub.schema.context import Context
 from hub.schema.events import as_json, present
 from hub.schema.root import schema
 from hub.schema.subscription import close_expired
+from hub.service import metrics, tracing
 from hub.service.auth import Credentials, Unauthenticated, credentials
 from hub.service.config import Settings
 from hub.service.database import unavailable
+from hub.service.logs import Observed, observed_of, request_id
 from hub.service.operations import OperationRefused, resolve
 from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer
 from hub.service.runtime import Hub
@@ -53,6 +55,7 @@ from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
 
 log = logging.getLogger(__name__)
+requests_log = logging.getLogger("hub.requests")
 
 GRAPHIQL = Path(__file__).resolve().parent / "graphiql"
 """GraphiQL's page and, under assets/, the scripts, styles and fonts it loads, so it needs no
@@ -212,10 +215,17 @@ class HubGraphQL(GraphQL):
         return parsed
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
+        observed = observed_of(request.scope)
         try:
             found = caller_of(self.hub.settings.jwt_secret, request.scope)
         except Unauthenticated as refused:
-            return Context(hub=self.hub, actor=None, auth_error=refused, request=request)
+            return Context(
+                hub=self.hub,
+                actor=None,
+                auth_error=refused,
+                request=request,
+                request_id=observed.request_id,
+            )
         return Context(
             hub=self.hub,
             actor=found.actor,
@@ -223,7 +233,16 @@ class HubGraphQL(GraphQL):
             expires_at=found.expires_at,
             token_hash=found.token_hash,
             request=request,
+            request_id=observed.request_id,
         )
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        """As strawberry's; the answer's outcome (its first error's code, or ok) is noted for
+        the request's log line and metrics."""
+        errors = getattr(result, "errors", None) or []
+        code = (errors[0].extensions or {}).get("code") if errors else "ok"
+        observed_of(request.scope).outcome = code or "INTERNAL_SERVER_ERROR"
+        return await super().process_result(request, result)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         """HTTP 503 for an answer the database's absence spoiled, so that clients and proxies
@@ -283,6 +302,7 @@ def caller_of(secret: str, scope: asgi.Scope) -> Credentials:
     found = state["credentials"]
     if isinstance(found, Unauthenticated):
         raise found
+    observed_of(scope).sub = found.actor.sub
     return found
 
 
@@ -428,13 +448,13 @@ class RequestBudget:
         return 0.0
 
 
-UNBUDGETED_PATHS = frozenset({"/healthz", "/readyz"})
+UNBUDGETED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class RateLimit:
     """HTTP requests beyond their budget (`RequestBudget`) answer 429 `RATE_LIMITED` with
     `Retry-After`, before any work. A valid bearer token has a budget of its own; requests
-    without one share the budget of their client address. Probes are not counted."""
+    without one share the budget of their client address. Probes and scrapes are not counted."""
 
     def __init__(self, app: asgi.ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -572,9 +592,79 @@ class GraphiQLAssets(StaticFiles):
         return response
 
 
+class Observe:
+    """Gives every HTTP request and WebSocket connection its request id (the caller's
+    `X-Request-ID` when it is a bounded printable value, else one made here), echoes it in
+    the response's `X-Request-ID`, and, once answered, logs one line about it and counts it."""
+
+    def __init__(self, app: asgi.ASGIApp, hub: Callable[[], Hub]) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        said = dict(scope["headers"]).get(b"x-request-id")
+        observed = Observed(request_id(said))
+        scope.setdefault("state", {})["observed"] = observed
+        echoed = (b"x-request-id", observed.request_id.encode())
+        status = 0
+
+        async def observed_send(message: asgi.Message) -> None:
+            nonlocal status
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.accept"):
+                message = {**message, "headers": [*message.get("headers", ()), echoed]}
+                status = message.get("status", 101)
+            elif kind == "websocket.close" and not status:
+                status = 403  # refused before it was accepted
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            # nothing sent: an HTTP request failed (500), a WebSocket was never accepted (403)
+            status = status or (500 if scope["type"] == "http" else 403)
+            self._answered(scope, observed, status, time.perf_counter() - started)
+
+    def _answered(self, scope: asgi.Scope, observed: Observed, status: int, seconds: float) -> None:
+        path = scope["path"]
+        method = scope["method"] if scope["type"] == "http" else "WEBSOCKET"
+        outcome = observed.outcome or ("ok" if status < 400 else f"http_{status}")
+        operation = observed.operation
+        try:
+            hub = self.hub()
+        except AttributeError:
+            hub = None
+        metrics.requested(path, operation, outcome, seconds, hub)
+        duration_ms = round(seconds * 1000, 1)
+        requests_log.info(
+            "%s %s %s %s ms%s request %s",
+            method,
+            path,
+            status,
+            duration_ms,
+            f" {operation}" if operation else "",
+            observed.request_id,
+            extra={
+                "method": method,
+                "path": path,
+                "operation": operation or None,
+                "status": status,
+                "outcome": outcome,
+                "duration_ms": duration_ms,
+                "sub": observed.sub,
+                "request_id": observed.request_id,
+            },
+        )
+
+
 class _App(Starlette):
     """The hub's Starlette app, with `StallLimit` outside everything (it needs the server's
-    own send to reset a connection), then the server limits that answer before any work."""
+    own send to reset a connection), then the request's id, log line and metrics (and its
+    trace, when tracing is on), then the server limits that answer before any work."""
 
     def __init__(self, settings: Settings, **options: Any) -> None:
         self.settings = settings
@@ -589,6 +679,7 @@ class _App(Starlette):
             app = BodyLimit(app, settings.max_body_bytes)
         if settings.rate_limit_per_token:
             app = RateLimit(app, settings)
+        app = tracing.traced(Observe(app, lambda: self.state.hub))
         return StallLimit(app, settings.stream_stall_seconds)
 
 
@@ -632,6 +723,10 @@ def create_app(
     async def events(request: Request) -> Response:
         return await event_stream(hub, request)
 
+    async def metrics_text(_: Request) -> Response:
+        body, media_type = await metrics.exposition(hub)
+        return Response(body, media_type=media_type)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await hub.start()
@@ -645,6 +740,7 @@ def create_app(
             yield
         finally:
             await hub.stop()
+            metrics.process_ended()
 
     app = _App(
         hub.settings,
@@ -655,6 +751,7 @@ def create_app(
             Route("/events", events),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_text),
         ],
         lifespan=lifespan,
     )
@@ -688,7 +785,7 @@ async def event_stream(hub: Hub, request: Request) -> Response:
         return answer(refused).response()
 
     async def body() -> AsyncGenerator[str, None]:
-        events = follow(hub, scope, after, expires_at=found.expires_at)
+        events = follow(hub, scope, after, expires_at=found.expires_at, transport="sse")
         async with contextlib.aclosing(events):
             try:
                 async for row in events:

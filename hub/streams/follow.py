@@ -25,6 +25,7 @@ from hub.domain.envelope import Actor
 from hub.domain.errors import Forbidden
 from hub.domain.rules import Visibility, visibility
 from hub.projections.event_log import complete_position, events_after
+from hub.service import metrics
 from hub.service.database import Outage, until_available
 from hub.service.runtime import Hub
 
@@ -195,13 +196,14 @@ async def follow(
     buffer: int | None = None,
     stall_seconds: float | None = None,
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
+    transport: str = "websocket",
 ) -> AsyncIterator[Any]:
     """Logged events after `after` (None: from now), replayed then live; None is a heartbeat.
 
     Ends with `StreamEnded` when the token expires (a timer at `expires_at`, so the end comes
     on time whether or not events flow, at no cost per event) or the consumer leaves `buffer`
     events (default `HUB_STREAM_BUFFER`) unread for `stall_seconds`
-    (`HUB_STREAM_STALL_SECONDS`).
+    (`HUB_STREAM_STALL_SECONDS`). Counted as a subscriber of `transport` (`hub.service.metrics`).
     """
     buffer = buffer or hub.settings.stream_buffer
     stall_seconds = stall_seconds or hub.settings.stream_stall_seconds
@@ -219,22 +221,24 @@ async def follow(
         )
     )
     try:
-        while True:
-            item = await queue.get()
-            if item is _EXPIRED:
-                raise StreamEnded("UNAUTHENTICATED", "the token has expired", delivered)
-            if isinstance(item, _Gap):
-                raise StreamEnded(
-                    "SLOW_CONSUMER",
-                    f"the consumer fell {buffer} events behind for {stall_seconds:g} s: "
-                    f"resume after position {delivered}",
-                    delivered,
-                )
-            if isinstance(item, BaseException):
-                raise item
-            if item is not None:
-                delivered = item["position"]
-            yield item
+        with metrics.Subscriber(transport) as subscriber:
+            while True:
+                item = await queue.get()
+                if item is _EXPIRED:
+                    raise StreamEnded("UNAUTHENTICATED", "the token has expired", delivered)
+                if isinstance(item, _Gap):
+                    raise StreamEnded(
+                        "SLOW_CONSUMER",
+                        f"the consumer fell {buffer} events behind for {stall_seconds:g} s: "
+                        f"resume after position {delivered}",
+                        delivered,
+                    )
+                if isinstance(item, BaseException):
+                    raise item
+                if item is not None:
+                    delivered = item["position"]
+                    subscriber.delivered.inc()
+                yield item
     finally:
         if expiry is not None:
             expiry.cancel()
