@@ -199,9 +199,9 @@ def _seed(args: argparse.Namespace) -> None:
 async def _catch_up(hub: Hub, say: Callable[[str], None]) -> tuple[int, float]:
     """Drive the projections until they include every stored event, showing how far they are;
     return how many events they applied, and the seconds it took."""
-    counting = meter("projections", await hub.projector.behind(), unit="events", say=say)
-    covered = await hub.projector.catch_up(counting)
-    seconds = counting.finish("caught up")
+    with meter("projections", await hub.projector.behind(), unit="events", say=say) as counting:
+        covered = await hub.projector.catch_up(counting)
+        seconds = counting.finish("caught up")
     if covered >= TIDY_AFTER:
         tidied = time.monotonic()
         await hub.projector.tidy()

@@ -292,37 +292,43 @@ class Projector:
         outage = Outage("projections", log)
         tracked = False
         catching_up: Meter | None = None
-        while True:
-            self.wake.clear()
-            try:
-                if not tracked:
-                    behind = await self.behind()
-                    if behind > self.batch_size:
-                        catching_up = meter(
-                            "projections catching up",
-                            behind,
-                            unit="events",
-                            say=log.info,
-                            stream=sys.stderr,  # beside the log
-                        )
-                    tracked = True
-                while (covered := await self.step()) == self.batch_size:
+        try:
+            while True:
+                self.wake.clear()
+                try:
+                    if not tracked:
+                        behind = await self.behind()
+                        if behind > self.batch_size:
+                            catching_up = meter(
+                                "projections catching up",
+                                behind,
+                                unit="events",
+                                say=log.info,
+                                stream=sys.stderr,  # beside the log
+                            )
+                        tracked = True
+                    while (covered := await self.step()) == self.batch_size:
+                        if catching_up is not None:
+                            catching_up.advance(covered)
                     if catching_up is not None:
                         catching_up.advance(covered)
-                if catching_up is not None:
-                    catching_up.advance(covered)
-                    catching_up.finish("caught up")
-                    catching_up = None
-            except Exception as error:
-                if unavailable(error):
-                    await asyncio.sleep(outage.failed(error))
-                else:
-                    log.exception("projection batch failed; retrying in %g s", ERROR_PAUSE_SECONDS)
-                    await asyncio.sleep(ERROR_PAUSE_SECONDS)
-                continue
-            outage.ended()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), IDLE_SECONDS)
+                        catching_up.finish("caught up")
+                        catching_up = None
+                except Exception as error:
+                    if unavailable(error):
+                        await asyncio.sleep(outage.failed(error))
+                    else:
+                        log.exception(
+                            "projection batch failed; retrying in %g s", ERROR_PAUSE_SECONDS
+                        )
+                        await asyncio.sleep(ERROR_PAUSE_SECONDS)
+                    continue
+                outage.ended()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), IDLE_SECONDS)
+        finally:
+            if catching_up is not None:  # cut short by `stop`
+                catching_up.finish("stopped")
 
     async def tidy(self) -> None:
         """VACUUM ANALYZE every projection's tables: after a large catch-up the planner's

@@ -48,13 +48,22 @@ def _terminal(stream: TextIO) -> bool:
 
 
 class Meter:
-    """Counts one piece of work as it goes (`advance`) and says how far it is in plain lines."""
+    """Counts one piece of work as it goes (`advance`) and says how far it is in plain lines.
+    As a context manager it is finished on the way out, "stopped" if the work raised, so that
+    no bar outlives its work."""
 
     def __init__(self, what: str, total: int | None, unit: str, say: Say | None) -> None:
         self.what, self.total, self.unit, self.say = what, total, unit, say
         self.done = 0
         self.started = self.shown = time.monotonic()
         self._step = 0
+        self._seconds: float | None = None
+
+    def __enter__(self) -> Meter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        self.finish("done" if kind is None else "stopped")
 
     def advance(self, by: int = 1) -> None:
         self.done += by
@@ -72,14 +81,19 @@ class Meter:
             self.say(self._line(now))
 
     def finish(self, word: str = "done") -> float:
-        """Say that the work ended (`word`), how much and how fast; return its seconds."""
-        seconds = time.monotonic() - self.started
+        """Say that the work ended (`word`), how much and how fast, unless it was said already;
+        return its seconds."""
+        if self._seconds is None:
+            self._seconds = time.monotonic() - self.started
+            self._said(word, self._seconds)
+        return self._seconds
+
+    def _said(self, word: str, seconds: float) -> None:
         if self.say is not None:
             self.say(
                 f"{self.what}: {word}, {self.done}{self._unit} in {seconds:.1f} s "
                 f"({self.done / max(seconds, 1e-9):.0f}{self._unit}/s)"
             )
-        return seconds
 
     @property
     def _unit(self) -> str:
@@ -118,9 +132,8 @@ class _Bar(Meter):
         self.done += by
         _BARS.advance(self._task, by, self.done)
 
-    def finish(self, word: str = "done") -> float:
+    def _said(self, word: str, seconds: float) -> None:
         _BARS.close(self._task, self.done)
-        return time.monotonic() - self.started
 
 
 class _Display:

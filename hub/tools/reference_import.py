@@ -229,31 +229,30 @@ def write(
     say = progress if len(rows) >= PROGRESS_FROM else None
 
     def decide(unit: Unit) -> Record:
-        checking = meter("checking the communities", len(rows), unit="rows", say=say)
         stored = registry.store.records_stored(ids)
         listed: list[Community] = []
         amended: list[Community] = []
         unchanged = 0
-        for row in rows:
-            found = community_id(row.code)
-            community = unit.find(Community, found) if found in stored else None
-            if community is None:
-                listed.append(
-                    Community.list_new(
-                        code=row.code,
-                        name=row.name,
-                        district=row.district,
-                        urban=row.urban,
-                        envelope=unit.envelope,
+        with meter("checking the communities", len(rows), unit="rows", say=say) as checking:
+            for row in rows:
+                found = community_id(row.code)
+                community = unit.find(Community, found) if found in stored else None
+                if community is None:
+                    listed.append(
+                        Community.list_new(
+                            code=row.code,
+                            name=row.name,
+                            district=row.district,
+                            urban=row.urban,
+                            envelope=unit.envelope,
+                        )
                     )
-                )
-            elif community.differences(name=row.name, urban=row.urban):
-                community.amend(name=row.name, urban=row.urban, envelope=unit.envelope)
-                amended.append(community)
-            else:
-                unchanged += 1
-            checking.advance()
-        checking.finish()
+                elif community.differences(name=row.name, urban=row.urban):
+                    community.amend(name=row.name, urban=row.urban, envelope=unit.envelope)
+                    amended.append(community)
+                else:
+                    unchanged += 1
+                checking.advance()
         counts.update(listed=len(listed), amended=len(amended), unchanged=unchanged)
         records = [*listed, *amended]
         if not records:

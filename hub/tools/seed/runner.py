@@ -48,10 +48,10 @@ class Seeder:
         self.report = Report()
 
     def run_phase(self, name: str, steps: list[Step]) -> None:
-        counting = meter(name, len(steps), unit="commands", say=self.say)
-        for step in steps:
-            self.send(step)
-            counting.advance()
+        with meter(name, len(steps), unit="commands", say=self.say) as counting:
+            for step in steps:
+                self.send(step)
+                counting.advance()
         self.report.phases.append((name, len(steps), counting.finish()))
 
     def send(self, step: Step) -> UUID:
