@@ -187,7 +187,9 @@ class _Display:
         with self._lock:
             if self._progress is None:
                 return
-            self._progress.update(task, total=done, completed=done)
+            total = next((t.total for t in self._progress.tasks if t.id == task), None)
+            # how far the work got (a stopped bar is not shown full)
+            self._progress.update(task, completed=done, total=max(total or done, done))
             self._progress.stop_task(task)
             self._open -= 1
             if self._open == 0:
