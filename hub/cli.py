@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import sys
 import time
@@ -14,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from hub.projections.held_back import every_held
 from hub.registry.personal_data import PersonalDataKeyError
-from hub.registry.recorder import EventStoreReads
 from hub.service import logs
 from hub.service.config import DEV_SECRET, InvalidSetting, Settings
+from hub.service.database import MigrationsMissing, migration_files
+from hub.service.progress import meter
 from hub.service.runtime import projections
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ def _serve(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
     settings = Settings.from_env(**overrides)
     logs.configure(settings.log_format)
+    migration_files()  # refused here in one line, not in a traceback of the server's start-up
     if settings.jwt_secret == DEV_SECRET:
         logging.getLogger("hub").warning(
             "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
@@ -198,21 +201,11 @@ def _seed(args: argparse.Namespace) -> None:
 
 
 async def _catch_up(hub: Hub, say: Callable[[str], None]) -> tuple[int, float]:
-    """Drive the projections until they include every stored event, saying how far they are;
+    """Drive the projections until they include every stored event, showing how far they are;
     return how many events they applied, and the seconds it took."""
-    started = shown = time.monotonic()
-    behind = await EventStoreReads(hub.pool).count_after(
-        min((await hub.projector.positions()).values())
-    )
-    covered = 0
-    while step := await hub.projector.step():
-        covered += step
-        now = time.monotonic()
-        if now - shown >= 2:
-            shown = now
-            say(f"projected {covered}/{behind} events ({covered / (now - started):.0f}/s)")
-    seconds = time.monotonic() - started
-    say(f"projections caught up: {covered} events in {seconds:.1f} s")
+    with meter("projections", await hub.projector.behind(), unit="events", say=say) as counting:
+        covered = await hub.projector.catch_up(counting)
+        seconds = counting.finish("caught up")
     if covered >= TIDY_AFTER:
         tidied = time.monotonic()
         await hub.projector.tidy()
@@ -334,9 +327,18 @@ class _interruptible:
         return kind is KeyboardInterrupt
 
 
+def version() -> str:
+    """The installed package's version."""
+    try:
+        return importlib.metadata.version("hub")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parser = argparse.ArgumentParser(prog="hub", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"hub {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the GraphQL API (migrates first)")
@@ -345,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--port", type=int)
     serve.set_defaults(run=_serve)
 
-    commands.add_parser("migrate", help="apply migrations/*.sql").set_defaults(run=_migrate)
+    commands.add_parser("migrate", help="apply the SQL migrations").set_defaults(run=_migrate)
 
     project = commands.add_parser("project", help="run the projections alone")
     what = project.add_mutually_exclusive_group()
@@ -426,5 +428,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         args.run(args)
-    except (PersonalDataKeyError, InvalidSetting) as refused:
+    except (PersonalDataKeyError, InvalidSetting, MigrationsMissing) as refused:
         sys.exit(f"hub {args.command}: {refused}")

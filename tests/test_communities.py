@@ -314,8 +314,9 @@ async def test_a_large_file_reports_progress(database: str, tmp_path: Path) -> N
     text = "code,name,district,urban\n" + "".join(f"{c},社区{c},500103,1\n" for c in codes)
     done = await _import(_csv(tmp_path, text), database)
     assert done.returncode == 0, done.stderr
-    assert "checked 1000 of 2500 communities" in done.stdout
-    assert "checked 2000 of 2500 communities" in done.stdout
+    assert "checking the communities: 1000/2500 rows (40%)" in done.stdout
+    assert "checking the communities: 2000/2500 rows (80%)" in done.stdout
+    assert "checking the communities: done, 2500 rows in" in done.stdout
     assert "writing 2500 communities in one transaction" in done.stdout
     assert "listed 2500, amended 0, unchanged 0" in done.stdout
     async with running(database) as client:

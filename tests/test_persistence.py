@@ -11,7 +11,7 @@ import pytest
 from hub.projections.changes import Change
 from hub.projections.runner import Projection, Projector
 from hub.projections.timeline import EarlierChanges
-from hub.service.database import MIGRATIONS, migrate, unavailable
+from hub.service.database import migrate, migration_files, unavailable
 from hub.service.runtime import projections
 from tests.agency_api import (
     AGENCY,
@@ -48,7 +48,7 @@ async def test_migrations_apply_once(database: str) -> None:
         names = await conn.fetch("SELECT name FROM schema_migrations ORDER BY name")
     finally:
         await conn.close()
-    assert [r["name"] for r in names] == [p.name for p in sorted(MIGRATIONS.glob("*.sql"))]
+    assert [r["name"] for r in names] == [p.name for p in migration_files()]
 
 
 async def test_writes_are_read_back_when_another_process_projects(database: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +28,7 @@ from hub.projections.held_back import Held, every_held, hold, holding, release, 
 from hub.projections.timeline import EVERYTHING, EarlierChanges
 from hub.registry.recorder import EventStoreReads
 from hub.service.database import Outage, unavailable
+from hub.service.progress import Meter, meter
 
 log = logging.getLogger(__name__)
 
@@ -263,12 +265,19 @@ class Projector:
             found[change.entity_id].append(change)
         return found
 
-    async def catch_up(self) -> int:
-        """Apply every stored event; return how many were covered."""
+    async def behind(self) -> int:
+        """How many stored events the furthest-behind projection has yet to cover."""
+        lowest = min((await self.positions()).values())
+        return await EventStoreReads(self.pool).count_after(lowest)
+
+    async def catch_up(self, progress: Meter | None = None) -> int:
+        """Apply every stored event; return how many were covered (counted on `progress`)."""
         await self.positions()
         total = 0
         while covered := await self.step():
             total += covered
+            if progress is not None:
+                progress.advance(covered)
         return total
 
     async def run(self) -> None:
@@ -282,24 +291,44 @@ class Projector:
         """
         outage = Outage("projections", log)
         tracked = False
-        while True:
-            self.wake.clear()
-            try:
-                if not tracked:
-                    await self.positions()
-                    tracked = True
-                while await self.step() == self.batch_size:
-                    pass
-            except Exception as error:
-                if unavailable(error):
-                    await asyncio.sleep(outage.failed(error))
-                else:
-                    log.exception("projection batch failed; retrying in %g s", ERROR_PAUSE_SECONDS)
-                    await asyncio.sleep(ERROR_PAUSE_SECONDS)
-                continue
-            outage.ended()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), IDLE_SECONDS)
+        catching_up: Meter | None = None
+        try:
+            while True:
+                self.wake.clear()
+                try:
+                    if not tracked:
+                        behind = await self.behind()
+                        if behind > self.batch_size:
+                            catching_up = meter(
+                                "projections catching up",
+                                behind,
+                                unit="events",
+                                say=log.info,
+                                stream=sys.stderr,  # beside the log
+                            )
+                        tracked = True
+                    while (covered := await self.step()) == self.batch_size:
+                        if catching_up is not None:
+                            catching_up.advance(covered)
+                    if catching_up is not None:
+                        catching_up.advance(covered)
+                        catching_up.finish("caught up")
+                        catching_up = None
+                except Exception as error:
+                    if unavailable(error):
+                        await asyncio.sleep(outage.failed(error))
+                    else:
+                        log.exception(
+                            "projection batch failed; retrying in %g s", ERROR_PAUSE_SECONDS
+                        )
+                        await asyncio.sleep(ERROR_PAUSE_SECONDS)
+                    continue
+                outage.ended()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), IDLE_SECONDS)
+        finally:
+            if catching_up is not None:  # cut short by `stop`
+                catching_up.finish("stopped")
 
     async def tidy(self) -> None:
         """VACUUM ANALYZE every projection's tables: after a large catch-up the planner's

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import importlib.resources
 import logging
 import os
 import shlex
@@ -15,6 +16,7 @@ import warnings
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -28,8 +30,40 @@ import psycopg_pool
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 T = TypeVar("T")
+
+
+class MigrationsMissing(Exception):
+    """The hub has no SQL migrations to apply: an install that left out `hub/migrations/`."""
+
+
+def migration_files() -> list[Traversable]:
+    """The SQL migrations in name order: `hub/migrations/` inside an installed package (the
+    build copies them there from the top-level `migrations/`), else that `migrations/` itself,
+    beside the package of a checkout or an editable install.
+
+    Raises `MigrationsMissing`, naming where it looked, when neither holds any."""
+    package = importlib.resources.files("hub")
+    places: list[Traversable] = [package / "migrations"]
+    if isinstance(package, Path):
+        places.append(package.parent / "migrations")
+    for place in places:
+        if place.is_dir():
+            found = sorted(
+                (f for f in place.iterdir() if f.name.endswith(".sql") and f.is_file()),
+                key=lambda f: f.name,
+            )
+            if found:
+                return found
+            raise MigrationsMissing(
+                f"{place} holds no migration (*.sql): the hub cannot create its tables; "
+                f"reinstall the hub from a complete wheel or checkout"
+            )
+    raise MigrationsMissing(
+        f"the hub's SQL migrations are missing (looked in {' and '.join(map(str, places))}): "
+        f"the installed package was built without them; reinstall the hub from its wheel, or "
+        f"build it with the project's setup.py, which copies migrations/*.sql into the package"
+    )
 
 
 @dataclass
@@ -193,7 +227,9 @@ def event_store_env(url: str) -> dict[str, str]:
 
 
 async def migrate(url: str) -> list[str]:
-    """Apply `migrations/*.sql` in name order, each once, and say which were applied now."""
+    """Apply the migrations (`migration_files`) in name order, each once, and say which were
+    applied now; raises `MigrationsMissing` before it connects when there are none."""
+    files = migration_files()
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
@@ -204,10 +240,10 @@ async def migrate(url: str) -> list[str]:
             )
             done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
             applied = []
-            for path in sorted(MIGRATIONS.glob("*.sql")):
+            for path in files:
                 if path.name in done:
                     continue
-                await conn.execute(path.read_text())
+                await conn.execute(path.read_text(encoding="utf-8"))
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
                 applied.append(path.name)
                 log.info("applied migration %s", path.name)

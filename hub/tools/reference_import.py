@@ -24,17 +24,18 @@ from hub.domain.errors import InvalidInput
 from hub.domain.record import Record
 from hub.domain.reference import district as known_district
 from hub.registry.application import Registry, Request, Unit
+from hub.service.progress import Say, meter
 from hub.service.runtime import Hub
 
 COLUMNS = ("code", "name", "district", "urban")
 DEFAULT_SUB = "import-reference"
 SAMPLE = Path(__file__).resolve().parent / "communities.csv"
-PROGRESS_EVERY = 1000
+PROGRESS_FROM = 1000
+"""Rows from which an import says how far it is."""
 
 _URBAN = {"true": True, "1": True, "城": True, "urban": True}
 _RURAL = {"false": False, "0": False, "乡": False, "rural": False}
 
-Progress = Callable[[str], None]
 _T = TypeVar("_T")
 
 
@@ -205,7 +206,7 @@ def write(
     registry: Registry,
     rows: Sequence[CommunityRow],
     envelope: Envelope,
-    progress: Progress | None = None,
+    progress: Say | None = None,
 ) -> Summary:
     """List new communities and amend changed ones, all in one transaction, as one command of
     the registry: it holds the lock of every community the rows name and is decided again on
@@ -225,38 +226,39 @@ def write(
         reason=envelope.reason,
     )
     counts: dict[str, int] = {}
+    say = progress if len(rows) >= PROGRESS_FROM else None
 
     def decide(unit: Unit) -> Record:
         stored = registry.store.records_stored(ids)
         listed: list[Community] = []
         amended: list[Community] = []
         unchanged = 0
-        for n, row in enumerate(rows, 1):
-            found = community_id(row.code)
-            community = unit.find(Community, found) if found in stored else None
-            if community is None:
-                listed.append(
-                    Community.list_new(
-                        code=row.code,
-                        name=row.name,
-                        district=row.district,
-                        urban=row.urban,
-                        envelope=unit.envelope,
+        with meter("checking the communities", len(rows), unit="rows", say=say) as checking:
+            for row in rows:
+                found = community_id(row.code)
+                community = unit.find(Community, found) if found in stored else None
+                if community is None:
+                    listed.append(
+                        Community.list_new(
+                            code=row.code,
+                            name=row.name,
+                            district=row.district,
+                            urban=row.urban,
+                            envelope=unit.envelope,
+                        )
                     )
-                )
-            elif community.differences(name=row.name, urban=row.urban):
-                community.amend(name=row.name, urban=row.urban, envelope=unit.envelope)
-                amended.append(community)
-            else:
-                unchanged += 1
-            if progress and n % PROGRESS_EVERY == 0:
-                progress(f"checked {n} of {len(rows)} communities against the registry")
+                elif community.differences(name=row.name, urban=row.urban):
+                    community.amend(name=row.name, urban=row.urban, envelope=unit.envelope)
+                    amended.append(community)
+                else:
+                    unchanged += 1
+                checking.advance()
         counts.update(listed=len(listed), amended=len(amended), unchanged=unchanged)
         records = [*listed, *amended]
         if not records:
             raise _Unchanged
-        if progress and len(records) >= PROGRESS_EVERY:
-            progress(f"writing {len(records)} communities in one transaction")
+        if say is not None and len(records) >= PROGRESS_FROM:
+            say(f"writing {len(records)} communities in one transaction")
         for other in records[1:]:
             unit.also(other)
         return records[0]
@@ -288,7 +290,7 @@ async def import_communities(
     *,
     sub: str = DEFAULT_SUB,
     reason: str | None = None,
-    progress: Progress | None = None,
+    progress: Say | None = None,
     wait: bool = True,
 ) -> Summary:
     """Write checked rows (from `read_csv` or `parse_csv`) as the municipal bureau; with

@@ -113,7 +113,7 @@ def _write_communities(seeder: Seeder) -> None:
         correlation_id=str(uuid4()),
         reason="city-2018 seed: the community reference list",
     )
-    summary = write_communities(seeder.registry, rows, envelope)
+    summary = write_communities(seeder.registry, rows, envelope, seeder.say)
     seeder.report.events += summary.listed + summary.amended
     seeder.report.phases.append(("communities", len(rows), time.monotonic() - started))
     if seeder.say is not None:

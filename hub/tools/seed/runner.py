@@ -4,8 +4,6 @@ with the ids of records made earlier; counted into the seed's report."""
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -14,10 +12,11 @@ from uuid import UUID
 from hub.commands import Command, request_for
 from hub.domain.envelope import Actor, Role
 from hub.registry.application import Registry
+from hub.service.progress import Say, meter
 from hub.tools.seed.plan import City, Ref, Step
 from hub.tools.seed.profile import LAST_DAY
 
-Progress = Callable[[str], None]
+Progress = Say
 
 
 @dataclass
@@ -32,35 +31,6 @@ class Report:
     already_seeded: str | None = None
     """When the city was seeded before: what the marker says (nothing was written)."""
     phases: list[tuple[str, int, float]] = field(default_factory=list)
-
-
-class Meter:
-    """Counts a phase's commands and says how far it is, about every two seconds."""
-
-    def __init__(self, say: Progress | None, name: str, total: int) -> None:
-        self.say, self.name, self.total = say, name, total
-        self.done = 0
-        self.started = self.shown = time.monotonic()
-
-    def tick(self) -> None:
-        self.done += 1
-        if self.say is not None and self.done % 500 == 0:
-            now = time.monotonic()
-            if now - self.shown >= 2:
-                self.shown = now
-                self.say(f"{self.name} {self.done}/{self.total} ({self.rate(now):.0f}/s)")
-
-    def rate(self, now: float) -> float:
-        return self.done / max(now - self.started, 1e-9)
-
-    def finish(self) -> float:
-        now = time.monotonic()
-        if self.say is not None:
-            self.say(
-                f"{self.name} {self.done}/{self.total} in {now - self.started:.1f} s "
-                f"({self.rate(now):.0f}/s)"
-            )
-        return now - self.started
 
 
 class Seeder:
@@ -78,11 +48,11 @@ class Seeder:
         self.report = Report()
 
     def run_phase(self, name: str, steps: list[Step]) -> None:
-        meter = Meter(self.say, name, len(steps))
-        for step in steps:
-            self.send(step)
-            meter.tick()
-        self.report.phases.append((name, len(steps), meter.finish()))
+        with meter(name, len(steps), unit="commands", say=self.say) as counting:
+            for step in steps:
+                self.send(step)
+                counting.advance()
+        self.report.phases.append((name, len(steps), counting.finish()))
 
     def send(self, step: Step) -> UUID:
         actor = step.actor if isinstance(step.actor, Actor) else self.contractor(step.actor.n)
