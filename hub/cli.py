@@ -27,8 +27,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     from hub.service.web import create_app
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
-    settings = Settings.from_env(**overrides)
+    settings = Settings.from_env(**_overrides(args))
     if settings.jwt_secret == DEV_SECRET:
         logging.getLogger("hub").warning(
             "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
@@ -53,6 +52,13 @@ def _serve(args: argparse.Namespace) -> None:
 
 GRACE_SECONDS = 2
 """How long `hub serve` lets open requests and streams finish once told to stop."""
+BAD_SETTING = 2
+"""The exit status when a `HUB_*` variable holds a value the hub does not take."""
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The settings a command's options set (`hub serve --host/--port`)."""
+    return {name: value for name in ("host", "port") if (value := getattr(args, name, None))}
 
 
 def _migrate(_: argparse.Namespace) -> None:
@@ -421,6 +427,10 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     try:
+        Settings.from_env(**_overrides(args))  # every command, before it does anything
         args.run(args)
-    except (PersonalDataKeyError, InvalidSetting) as refused:
+    except InvalidSetting as refused:
+        print(f"hub {args.command}: {refused}", file=sys.stderr)
+        sys.exit(BAD_SETTING)
+    except PersonalDataKeyError as refused:
         sys.exit(f"hub {args.command}: {refused}")
