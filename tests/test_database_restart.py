@@ -36,6 +36,7 @@ from tests.test_persistence import CrashingOnce
 
 MUNICIPAL = token("MUNICIPAL")
 AGENCIES = "{ agencies(first: 5) { totalCount } }"
+CODE = "SERVICE_UNAVAILABLE"
 SAVING = "wait_event_type = 'Lock'"
 """A command's save, waiting for the table lock that writers take (the only lock anything
 else waits for while the test holds it)."""
@@ -324,6 +325,15 @@ async def test_while_the_database_is_down_queries_and_writes_say_so(
             ready = await client.http.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["reason"] == "the database cannot be reached", ready.json()
+            assert "Errno" not in ready.text and "Connect call" not in ready.text, ready.text
+            for resuming in ({}, {"Last-Event-ID": "1"}):
+                stream = await client.http.get(
+                    "/events", headers={"Authorization": f"Bearer {MUNICIPAL}", **resuming}
+                )
+                assert stream.status_code == 503, stream.text
+                assert stream.json()["errors"] == [
+                    {"message": "the database is unavailable; retry", "extensions": {"code": CODE}}
+                ]
             payload = await send(client, REGISTER, **registration())
             assert payload["agency"] is None and payload["position"] is None
             (error,) = payload["errors"]

@@ -36,6 +36,7 @@ from strawberry.types.unset import UNSET
 
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
+from hub.projections.event_log import complete_position
 from hub.schema.context import Context
 from hub.schema.events import as_json, present
 from hub.schema.root import schema
@@ -44,7 +45,7 @@ from hub.service.auth import Credentials, Unauthenticated, credentials
 from hub.service.config import Settings
 from hub.service.database import unavailable
 from hub.service.operations import OperationRefused, resolve
-from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer
+from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
@@ -581,16 +582,13 @@ def create_app(
         try:
             reason, lag = await hub.readiness()
         except Exception as error:  # noqa: BLE001 - any failure means not ready
+            said = (
+                {"reason": "the database cannot be reached"}
+                if unavailable(error)  # the driver's words (an errno) tell a client nothing
+                else {"reason": "the readiness check failed", "error": str(error) or repr(error)}
+            )
             return JSONResponse(
-                {
-                    "status": "unavailable",
-                    "reason": "the database cannot be reached"
-                    if unavailable(error)
-                    else "the readiness check failed",
-                    "error": str(error) or type(error).__name__,
-                    "streams": streams,
-                },
-                status_code=503,
+                {"status": "unavailable", **said, "streams": streams}, status_code=503
             )
         if reason is not None:
             return JSONResponse(
@@ -652,12 +650,19 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     except CommandRefused as refusal:
         return answer(refusal).response()
     try:
+        head = await complete_position(hub.pool)  # a stream starts only on a reachable database
+    except Exception as error:
+        said = refusal_of(error)
+        if said is None:
+            raise
+        return said.response()
+    try:
         slot = hub.streams.take(found.token_hash)
     except TooManyStreams as refused:
         return answer(refused).response()
 
     async def body() -> AsyncGenerator[str, None]:
-        events = follow(hub, scope, after, expires_at=found.expires_at)
+        events = follow(hub, scope, head if after is None else after, expires_at=found.expires_at)
         async with contextlib.aclosing(events):
             try:
                 async for row in events:
