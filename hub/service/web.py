@@ -87,13 +87,15 @@ def _refusal(handler: Any, message: Any, running: Any) -> dict[str, Any] | None:
 def _coded(payload: Any) -> Any:
     """An `error` message's payload (one error, or a list) with a code on every error:
     strawberry answers a few mistakes itself (no query, an unknown operation name, a query over
-    the legacy protocol) before the hub sees the operation."""
+    the legacy protocol, variables the document does not take) before the hub sees the
+    operation. One that points into the document is the document's, as over HTTP."""
     if isinstance(payload, list):
         return [_coded(error) for error in payload]
     extensions = (payload.get("extensions") or {}) if isinstance(payload, dict) else None
     if extensions is None or extensions.get("code"):
         return payload
-    return {**payload, "extensions": {**extensions, "code": "BAD_REQUEST"}}
+    code = "GRAPHQL_VALIDATION_FAILED" if payload.get("locations") else "BAD_REQUEST"
+    return {**payload, "extensions": {**extensions, "code": code}}
 
 
 class _CodedErrors:
