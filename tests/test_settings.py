@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.service.config import InvalidSetting, Settings
+from hub.domain.envelope import Role
+from hub.service.config import ROLE_COST_SETTINGS, InvalidSetting, Settings
 from tests.conftest import hub_cli, running
 
 BAD = [
@@ -89,3 +90,7 @@ def test_the_role_limits_are_read_from_the_environment(monkeypatch: pytest.Monke
     monkeypatch.setenv("HUB_MAX_COST_PARTNER", "7")
     monkeypatch.setenv("HUB_MAX_COST_AUDITOR", "")
     assert Settings.from_env().max_cost_by_role == {"PARTNER": 7}
+
+
+def test_every_role_has_its_cost_limit() -> None:
+    assert {role.value: f"HUB_MAX_COST_{role.value}" for role in Role} == ROLE_COST_SETTINGS

@@ -42,8 +42,8 @@ Switch = Annotated[bool, Accepts("on or off (also true/false, yes/no, 1/0, in an
 TimeZone = Annotated[
     str, AfterValidator(_time_zone), Accepts("a time zone name (such as Asia/Shanghai)")
 ]
-OperationMode = Literal["open", "allow-listed"]
-OPERATION_MODES: tuple[str, ...] = get_args(OperationMode)
+Mode = Literal["open", "allow-listed"]
+OperationMode = Annotated[Mode, Accepts("one of " + ", ".join(get_args(Mode)))]
 
 
 class Settings(BaseSettings):
@@ -143,8 +143,9 @@ def variable(name: str) -> str:
 VARIABLES: dict[str, str] = {variable(name): name for name in Settings.model_fields}
 """Each `HUB_*` variable and the field it sets."""
 ROLE_COST_SETTINGS: dict[str, str] = {
-    role: variable(f"max_cost_{role.lower()}")
-    for role in ("MUNICIPAL", "DISTRICT", "CONTRACTOR", "AUDITOR", "PARTNER")
+    name.removeprefix("max_cost_").upper(): variable(name)
+    for name in Settings.model_fields
+    if name.startswith("max_cost_")
 }
 """The setting that overrides `HUB_MAX_COST` for callers of each role."""
 
@@ -155,8 +156,6 @@ def accepts(name: str) -> str:
     for said in [*info.metadata, *_said(info.annotation)]:
         if isinstance(said, Accepts):
             return str(said)
-    if info.annotation is OperationMode:
-        return "one of " + ", ".join(OPERATION_MODES)
     return "a text"
 
 
@@ -172,4 +171,6 @@ def _first_problem(refused: ValidationError) -> str:
     field = where if where in Settings.model_fields else VARIABLES.get(where)
     if field is None:
         return f"{where}: not a setting"
-    return f"{variable(field)}={problem['input']}: not {accepts(field)}"
+    value = problem["input"]
+    shown = value if isinstance(value, str) and value.isprintable() else repr(value)
+    return f"{variable(field)}={shown}: not {accepts(field)}"
