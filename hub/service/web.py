@@ -587,7 +587,10 @@ def create_app(
             said = (
                 {"reason": "the database cannot be reached"}
                 if unavailable(error)  # the driver's words (an errno) tell a client nothing
-                else {"reason": "the readiness check failed", "error": str(error) or repr(error)}
+                else {
+                    "reason": "the readiness check failed",
+                    "error": str(error) or type(error).__name__,
+                }
             )
             return JSONResponse(
                 {"status": "unavailable", **said, "streams": streams}, status_code=503
