@@ -30,8 +30,7 @@ def _serve(args: argparse.Namespace) -> None:
 
     from hub.service.web import create_app
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
-    settings = Settings.from_env(**overrides)
+    settings = Settings.from_env(**_overrides(args))
     logs.configure(settings.log_format)
     migration_files()  # refused here in one line, not in a traceback of the server's start-up
     if settings.jwt_secret == DEV_SECRET:
@@ -60,6 +59,13 @@ def _serve(args: argparse.Namespace) -> None:
 
 GRACE_SECONDS = 2
 """How long `hub serve` lets open requests and streams finish once told to stop."""
+BAD_SETTING = 2
+"""The exit status when a `HUB_*` variable holds a value the hub does not take."""
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The settings a command's options set (`hub serve --host/--port`)."""
+    return {name: value for name in ("host", "port") if (value := getattr(args, name, None))}
 
 
 def _migrate(_: argparse.Namespace) -> None:
@@ -427,6 +433,10 @@ def main(argv: list[str] | None = None) -> None:
 
     args = parser.parse_args(argv)
     try:
+        Settings.from_env(**_overrides(args))  # every command, before it does anything
         args.run(args)
-    except (PersonalDataKeyError, InvalidSetting, MigrationsMissing) as refused:
+    except InvalidSetting as refused:
+        print(f"hub {args.command}: {refused}", file=sys.stderr)
+        sys.exit(BAD_SETTING)
+    except (PersonalDataKeyError, MigrationsMissing) as refused:
         sys.exit(f"hub {args.command}: {refused}")

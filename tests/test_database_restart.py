@@ -33,9 +33,11 @@ from tests.conftest import ROOT, SECRET, running, token
 from tests.private_server import Cluster, PrivateServer, scratch, wait_until_ready
 from tests.streams import free_port
 from tests.test_persistence import CrashingOnce
+from tests.worker_api import register_worker
 
 MUNICIPAL = token("MUNICIPAL")
 AGENCIES = "{ agencies(first: 5) { totalCount } }"
+CODE = "SERVICE_UNAVAILABLE"
 SAVING = "wait_event_type = 'Lock'"
 """A command's save, waiting for the table lock that writers take (the only lock anything
 else waits for while the test holds it)."""
@@ -302,6 +304,44 @@ async def test_a_save_cut_off_after_its_commit_answers_as_stored(
             await conn.close()
 
 
+async def test_a_mutation_whose_answer_the_database_spoils_is_503(database: str) -> None:
+    """The change is stored and shown, then a field of its answer reads a table whose
+    connection is cut: that error is the mutation's own, at the top, and the answer is 503."""
+    async with running(database) as client:
+        agency = (await send(client, REGISTER, **registration()))["agency"]["id"]
+        worker = await register_worker(client, employer=agency)
+        locker, watcher = await asyncpg.connect(database), await asyncpg.connect(database)
+        try:
+            locking = locker.transaction()
+            await locking.start()
+            await locker.execute("LOCK TABLE agencies IN ACCESS EXCLUSIVE MODE")
+            answering = asyncio.create_task(
+                client.http.post(
+                    "/graphql",
+                    json={
+                        "query": "mutation($input: UpdateWorkerInput!) { updateWorker(input:"
+                        " $input) { worker { id employer { id name } } errors { code } } }",
+                        "variables": {"input": {"id": worker["id"], "education": "MASTER"}},
+                    },
+                    headers={"Authorization": f"Bearer {MUNICIPAL}"},
+                )
+            )
+            name = await watcher.fetchval("SELECT current_database()")
+            employer = "wait_event_type = 'Lock' AND query LIKE '%FROM agencies%'"
+            reader = await backend_waiting(watcher, name, employer)
+            assert await watcher.fetchval("SELECT pg_terminate_backend($1)", reader)
+            response = await answering
+            await locking.commit()
+        finally:
+            await locker.close()
+            await watcher.close()
+        assert response.status_code == 503, response.text
+        body = response.json()
+        assert body["data"]["updateWorker"]["worker"]["id"] == worker["id"]
+        assert [e["extensions"] for e in body["errors"]] == [{"code": CODE}], body
+        assert body["errors"][0]["message"] == "the database is unavailable; retry"
+
+
 # The database down --------------------------------------------------------------------------
 
 
@@ -324,6 +364,15 @@ async def test_while_the_database_is_down_queries_and_writes_say_so(
             ready = await client.http.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["reason"] == "the database cannot be reached", ready.json()
+            assert "Errno" not in ready.text and "Connect call" not in ready.text, ready.text
+            for resuming in ({}, {"Last-Event-ID": "1"}):
+                stream = await client.http.get(
+                    "/events", headers={"Authorization": f"Bearer {MUNICIPAL}", **resuming}
+                )
+                assert stream.status_code == 503, stream.text
+                assert stream.json()["errors"] == [
+                    {"message": "the database is unavailable; retry", "extensions": {"code": CODE}}
+                ]
             payload = await send(client, REGISTER, **registration())
             assert payload["agency"] is None and payload["position"] is None
             (error,) = payload["errors"]

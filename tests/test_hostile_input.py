@@ -8,6 +8,7 @@ import time
 
 import jwt
 import pytest
+import websockets
 
 from hub.schema.context import Context
 from hub.service.auth import Unauthenticated
@@ -22,6 +23,7 @@ from tests.agency_api import (
     send,
 )
 from tests.conftest import SECRET, Client, token
+from tests.streams import Subscriber, served
 from tests.worker_api import REGISTER_WORKER, worker_input
 
 CONTRACTOR_CLAIMS = {"sub": "mallory", "role": "MUNICIPAL", "exp": int(time.time()) + 600}
@@ -286,3 +288,52 @@ async def test_a_fault_of_the_hub_is_coded_and_logged_not_shown(
     request_id = error["message"].rsplit(" ", 1)[-1].rstrip(")")
     ours = [r for r in caplog.records if r.name == "hub.schema" and request_id in r.getMessage()]
     assert [str(r.exc_info[1]) for r in ours if r.exc_info] == ["secret detail of the fault"]
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("subscription { events(after: 0) { position ", "GRAPHQL_PARSE_FAILED"),
+        ("subscription { events(after: 0) { nope } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("subscription($a: Int!) { events(after: $a) { position } }", "GRAPHQL_VALIDATION_FAILED"),
+    ],
+)
+async def test_a_subscription_error_carries_a_code_too(
+    database: str, protocol: str, query: str, code: str
+) -> None:
+    """As over HTTP. graphql-transport-ws has no answer to a document that does not parse but
+    closing the connection with 4400 (as its reference server does), the parser's message the
+    close reason."""
+    async with served(database) as app, Subscriber(app.port, token("AUDITOR"), protocol) as ws:
+        await ws.acknowledged()
+        kind = "subscribe" if protocol == "graphql-transport-ws" else "start"
+        await ws.ws.send(json.dumps({"id": "1", "type": kind, "payload": {"query": query}}))
+        if protocol == "graphql-transport-ws" and code == "GRAPHQL_PARSE_FAILED":
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.next()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+            assert closed.value.rcvd.reason.startswith("Syntax Error")
+            return
+        message = await ws.next()
+        assert message["type"] == "error", message
+        errors = message["payload"] if protocol == "graphql-transport-ws" else [message["payload"]]
+        assert [e["extensions"]["code"] for e in errors] == [code], message
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ agencies(first: 1) { totalCount ", "GRAPHQL_PARSE_FAILED"),
+        ("{ nope }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ position @include(if: $x) }", "GRAPHQL_VALIDATION_FAILED"),
+    ],
+)
+async def test_a_get_error_carries_a_code_too(client: Client, query: str, code: str) -> None:
+    response = await client.http.get(
+        "/graphql",
+        params={"query": query},
+        headers={"Authorization": f"Bearer {token('AUDITOR')}", "Accept": "application/json"},
+    )
+    body = response.json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code], body

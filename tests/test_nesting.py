@@ -69,7 +69,7 @@ async def statements_for(client: Client, first: int) -> tuple[int, int]:
 
 async def test_three_levels_cost_the_same_for_10_and_200_rows(database: str) -> None:
     # 200 workers three levels down is a report far above the default cost limit
-    async with running(database, max_cost_by_role={"AUDITOR": 10**6}) as client:
+    async with running(database, max_cost_auditor=10**6) as client:
         await populate(client, 200)
         small, ten = await statements_for(client, 10)
         large, two_hundred = await statements_for(client, 200)

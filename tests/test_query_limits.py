@@ -21,7 +21,7 @@ from tests.conftest import Client, fresh_database, running, token
 from tests.streams import Served, served
 
 LIMITS: dict[str, Any] = dict(
-    max_tokens=60, max_depth=4, max_aliases=3, max_cost=100, max_cost_by_role={"AUDITOR": 1000}
+    max_tokens=60, max_depth=4, max_aliases=3, max_cost=100, max_cost_auditor=1000
 )
 TRANSPORTS = ("http", "graphql-transport-ws")
 """The transports that carry queries; the legacy `graphql-ws` protocol

@@ -39,6 +39,7 @@ from strawberry.types.unset import UNSET
 
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
+from hub.projections.event_log import complete_position
 from hub.schema.context import Context
 from hub.schema.events import as_json, present
 from hub.schema.root import schema
@@ -49,7 +50,7 @@ from hub.service.config import Settings
 from hub.service.database import unavailable
 from hub.service.logs import Observed, observed_of, request_id
 from hub.service.operations import OperationRefused, resolve
-from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer
+from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
@@ -96,13 +97,15 @@ def _refusal(handler: Any, message: Any, running: Any) -> dict[str, Any] | None:
 def _coded(payload: Any) -> Any:
     """An `error` message's payload (one error, or a list) with a code on every error:
     strawberry answers a few mistakes itself (no query, an unknown operation name, a query over
-    the legacy protocol) before the hub sees the operation."""
+    the legacy protocol, variables the document does not take) before the hub sees the
+    operation. One that points into the document is the document's, as over HTTP."""
     if isinstance(payload, list):
         return [_coded(error) for error in payload]
     extensions = (payload.get("extensions") or {}) if isinstance(payload, dict) else None
     if extensions is None or extensions.get("code"):
         return payload
-    return {**payload, "extensions": {**extensions, "code": "BAD_REQUEST"}}
+    code = "GRAPHQL_VALIDATION_FAILED" if payload.get("locations") else "BAD_REQUEST"
+    return {**payload, "extensions": {**extensions, "code": code}}
 
 
 class _CodedErrors:
@@ -702,16 +705,16 @@ def create_app(
         try:
             reason, lag = await hub.readiness()
         except Exception as error:  # noqa: BLE001 - any failure means not ready
-            return JSONResponse(
-                {
-                    "status": "unavailable",
-                    "reason": "the database cannot be reached"
-                    if unavailable(error)
-                    else "the readiness check failed",
+            said = (
+                {"reason": "the database cannot be reached"}
+                if unavailable(error)  # the driver's words (an errno) tell a client nothing
+                else {
+                    "reason": "the readiness check failed",
                     "error": str(error) or type(error).__name__,
-                    "streams": streams,
-                },
-                status_code=503,
+                }
+            )
+            return JSONResponse(
+                {"status": "unavailable", **said, "streams": streams}, status_code=503
             )
         if reason is not None:
             return JSONResponse(
@@ -780,12 +783,25 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     except CommandRefused as refusal:
         return answer(refusal).response()
     try:
+        head = await complete_position(hub.pool)  # a stream starts only on a reachable database
+    except Exception as error:
+        said = refusal_of(error)
+        if said is None:
+            raise
+        return said.response()
+    try:
         slot = hub.streams.take(found.token_hash)
     except TooManyStreams as refused:
         return answer(refused).response()
 
     async def body() -> AsyncGenerator[str, None]:
-        events = follow(hub, scope, after, expires_at=found.expires_at, transport="sse")
+        events = follow(
+            hub,
+            scope,
+            head if after is None else after,
+            expires_at=found.expires_at,
+            transport="sse",
+        )
         async with contextlib.aclosing(events):
             try:
                 async for row in events:
