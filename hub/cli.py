@@ -27,28 +27,69 @@ def _serve(args: argparse.Namespace) -> None:
 
     from hub.service.web import create_app
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v}
+    given = (("host", args.host), ("port", args.port), ("workers", args.workers))
+    overrides = {k: v for k, v in given if v}
     settings = Settings.from_env(**overrides)
     if settings.jwt_secret == DEV_SECRET:
         logging.getLogger("hub").warning(
             "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
         )
+    served = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        # streams never end by themselves: on SIGTERM they get this long, then are cut
+        "timeout_graceful_shutdown": GRACE_SECONDS,
+        # the app enforces it too; here a too-big frame is refused before it is buffered
+        "ws_max_size": settings.max_ws_message_bytes or 16 * 1024 * 1024,
+    }
+    if settings.workers > 1:
+        if args.demo:
+            sys.exit("hub serve: --demo runs with one worker (unset --workers and HUB_WORKERS)")
+        _serve_workers(settings, served)
+        return
     on_start = None
     if args.demo:
         from hub.tools import demo
 
         on_start = demo.show
-    app = create_app(settings, on_start=on_start)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        # streams never end by themselves: on SIGTERM they get this long, then are cut
-        timeout_graceful_shutdown=GRACE_SECONDS,
-        # the app enforces it too; here a too-big frame is refused before it is buffered
-        ws_max_size=settings.max_ws_message_bytes or 16 * 1024 * 1024,
-    )
+    uvicorn.run(create_app(settings, on_start=on_start), **served)
+
+
+def _serve_workers(settings: Settings, served: dict[str, object]) -> None:
+    """`settings.workers` processes on one port (uvicorn's, each making the app from the
+    environment), after what they share is made once here: the embedded database, the
+    personal-data key file, the metrics directory."""
+    import os
+    import shutil
+    import threading
+
+    import uvicorn
+
+    from hub.registry.personal_data import load_kek
+    from hub.service.database import open_database
+
+    load_kek(settings.personal_data_key, settings.home)
+    database = open_database(settings.database_url, settings.home)
+    try:
+        metrics = (settings.home / "metrics").resolve()
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        os.environ.update(
+            HUB_DATABASE_URL=database.url,
+            HUB_HOST=settings.host,
+            HUB_PORT=str(settings.port),
+            HUB_WORKERS=str(settings.workers),
+            PROMETHEUS_MULTIPROC_DIR=str(metrics),
+        )
+        if database.embedded is not None:
+            supervising = database.embedded.supervise
+            threading.Thread(
+                target=lambda: asyncio.run(supervising()), name="embedded", daemon=True
+            ).start()
+        uvicorn.run("hub.service.web:create_app", factory=True, workers=settings.workers, **served)
+    finally:
+        database.release()
 
 
 GRACE_SECONDS = 2
@@ -339,6 +380,11 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--demo", action="store_true", help="load demo data into an empty registry")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="API processes on the one port (default HUB_WORKERS, 1); one of them projects",
+    )
     serve.set_defaults(run=_serve)
 
     commands.add_parser("migrate", help="apply migrations/*.sql").set_defaults(run=_migrate)

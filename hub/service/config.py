@@ -61,6 +61,10 @@ class Settings:
     max_cost: int = 20_000
     max_cost_by_role: Mapping[str, int] = field(default_factory=dict)
     """`max_cost` for callers of a role (`HUB_MAX_COST_AUDITOR`...); others: `max_cost`."""
+    workers: int = 1
+    """API processes `hub serve` runs on the one port (`HUB_WORKERS`)."""
+    read_database_url: str | None = None
+    """A streaming replica of the database that queries and streams read from."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -101,6 +105,8 @@ class Settings:
             "max_cost_by_role": {
                 role: int(env[name]) for role, name in ROLE_COST_SETTINGS.items() if env.get(name)
             },
+            "workers": int(env.get("HUB_WORKERS", "1")),
+            "read_database_url": env.get("HUB_READ_DATABASE_URL") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -111,6 +117,8 @@ class Settings:
                 f"HUB_OPERATIONS must be one of {', '.join(OPERATION_MODES)}, "
                 f"not {self.operations!r}"
             )
+        if self.workers < 1:
+            raise InvalidSetting(f"HUB_WORKERS must be 1 or more, not {self.workers}")
 
     def today(self) -> date:
         """The business date in the city, which is what `effectiveOn` is checked against."""
