@@ -19,7 +19,11 @@ from hub.service.config import DEV_SECRET, InvalidSetting, Settings
 from hub.service.runtime import projections
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from hub.service.runtime import Hub
+
+LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -87,9 +91,18 @@ def _serve_workers(settings: Settings, served: dict[str, object]) -> None:
             threading.Thread(
                 target=lambda: asyncio.run(supervising()), name="embedded", daemon=True
             ).start()
-        uvicorn.run("hub.service.web:create_app", factory=True, workers=settings.workers, **served)
+        uvicorn.run("hub.cli:worker_app", factory=True, workers=settings.workers, **served)
     finally:
         database.release()
+
+
+def worker_app() -> Starlette:
+    """The app of one worker of `hub serve --workers N`, made in that process from the
+    environment the parent set, logging as `hub` does."""
+    from hub.service.web import create_app
+
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    return create_app()
 
 
 GRACE_SECONDS = 2
@@ -372,7 +385,7 @@ class _interruptible:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     parser = argparse.ArgumentParser(prog="hub", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
