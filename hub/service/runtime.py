@@ -346,7 +346,7 @@ class Hub:
         age of the last transaction it replayed when it has not replayed all it received."""
         primary_lsn = await self.primary.fetchval("SELECT pg_current_wal_lsn()::text")
         row = await self.pool.fetchrow(
-            "SELECT pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn()) AS bytes,"
+            "SELECT pg_wal_lsn_diff($1::text::pg_lsn, pg_last_wal_replay_lsn()) AS bytes,"
             " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
             " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS seconds",
             primary_lsn,
