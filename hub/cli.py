@@ -314,10 +314,10 @@ def _operations(args: argparse.Namespace) -> None:
         await hub.start(project=False)
         try:
             if args.action == "add":
-                await operations.add(hub.pool, found)
+                await operations.add(hub.primary, found)
                 return found
             if args.action == "remove":
-                return await operations.remove(hub.pool, str(args.target))
+                return await operations.remove(hub.primary, str(args.target))
             return await operations.listed(hub.pool)
         finally:
             await hub.stop()
