@@ -20,7 +20,10 @@ import asyncio
 import os
 import statistics
 import sys
+import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,6 +34,14 @@ from http_client import ServedHub, fresh_database  # noqa: E402
 
 def cores(text: str) -> set[int]:
     return {int(core) for core in text.split(",")}
+
+
+def cpu_seconds(pid: int, *, children: bool) -> float:
+    """User and system CPU seconds of process `pid`, and of its children (a hub's workers),
+    so far."""
+    parent = psutil.Process(pid)
+    family = [parent, *parent.children(recursive=True)] if children else [parent]
+    return sum(sum(p.cpu_times()[:2]) for p in family)
 
 
 async def main(
@@ -55,14 +66,26 @@ async def main(
             f"{clients} clients, {seconds:g} s a round; hubs on cores {sorted(hub_cores)}, "
             f"load generator on cores {sorted(os.sched_getaffinity(0))}, {os.cpu_count()} cores"
         )
-        print(f"{'round':>5} {'workers':>7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
+        print("CPU: cores' worth the hub's processes and the load generator used in the round")
+        print(
+            f"{'round':>5} {'workers':>7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
+            f" {'hub CPU':>7} {'load CPU':>8}"
+        )
         for n in range(1, rounds + 1):
             for name, hub in hubs.items():
+                pid = hub.process.pid  # type: ignore[union-attr]
+                hub_cpu = cpu_seconds(pid, children=True)
+                load_cpu = cpu_seconds(os.getpid(), children=False)
+                started = time.time()
                 rate, latencies = await load(hub, clients, seconds)
+                elapsed = time.time() - started
+                hub_cpu = (cpu_seconds(pid, children=True) - hub_cpu) / elapsed
+                load_cpu = (cpu_seconds(os.getpid(), children=False) - load_cpu) / elapsed
                 rates[name].append(rate)
                 timings[name] += latencies
                 print(
                     f"{n:5} {name:>7} {rate:8.0f} {p(latencies, 50):7.2f} {p(latencies, 99):7.2f}"
+                    f" {hub_cpu:7.2f} {load_cpu:8.2f}"
                 )
 
     print(f"\n{'all rounds':24} {'1':>8} {'2':>8} {'2/1':>7}")

@@ -21,7 +21,7 @@ import httpx
 import psutil
 
 from tests.agency_api import REGISTER, registration
-from tests.conftest import token
+from tests.conftest import hub_cli, token
 from tests.streams import Subscriber
 from tests.test_embedded_server import _handles, _postgres_of, hubs
 
@@ -143,3 +143,10 @@ async def test_two_workers_share_the_port_and_project_once(tmp_path: Path) -> No
             assert sum((await _processes(fresh)).values()) == 1
         hub.stop()
         assert _postgres_of(hub.pgdata) == []
+
+
+def test_workers_must_be_one_or_more_and_the_demo_runs_with_one() -> None:
+    none = hub_cli("serve", HUB_WORKERS="0")
+    assert none.returncode != 0 and "HUB_WORKERS must be 1 or more, not 0" in none.stderr
+    demo = hub_cli("serve", "--demo", "--workers", "2")
+    assert demo.returncode != 0 and "--demo runs with one worker" in demo.stderr
