@@ -118,6 +118,8 @@ class Hub:
         self._executor = ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command")
         self._projecting: asyncio.Task[None] | None = None
         self._leasing: asyncio.Task[None] | None = None
+        self.replica_url = settings.read_database_url
+        """Where reads go, when not to the primary (`HUB_READ_DATABASE_URL`)."""
         self.runs_projections = False
         self.leads = False
         """Whether this process holds the lease (`LEASE`), so runs the projector."""
@@ -153,7 +155,6 @@ class Hub:
             kek=kek,
             outcome_check_seconds=self.settings.outcome_check_seconds,
         )
-        self.replica_url = self.settings.read_database_url
         self.pool = await asyncpg.create_pool(
             self.replica_url or self.url,
             min_size=2,
