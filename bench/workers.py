@@ -11,6 +11,10 @@ sends `agencies(first: 10)` with a token from `--clients` keep-alive connections
 (the kernel hands each connection to one worker). The database server is not pinned: on two
 cores the hub, its database and the load generator share them, so a second worker cannot
 double the rate; what it can show is the rate one process, bound to one core, leaves unused.
+
+The workers share one listening socket, and a worker woken by a burst of new connections may
+accept them all: "busiest" shows each worker's CPU, and a round where one worker took every
+connection (x/0.00) measures one worker, not two.
 """
 
 from __future__ import annotations
@@ -36,12 +40,17 @@ def cores(text: str) -> set[int]:
     return {int(core) for core in text.split(",")}
 
 
-def cpu_seconds(pid: int, *, children: bool) -> float:
-    """User and system CPU seconds of process `pid`, and of its children (a hub's workers),
-    so far."""
+def cpu_seconds(pid: int, *, children: bool) -> dict[int, float]:
+    """User and system CPU seconds so far of process `pid`, and of its children (a hub's
+    workers), by process."""
     parent = psutil.Process(pid)
     family = [parent, *parent.children(recursive=True)] if children else [parent]
-    return sum(sum(p.cpu_times()[:2]) for p in family)
+    return {p.pid: sum(p.cpu_times()[:2]) for p in family}
+
+
+def used(before: dict[int, float], after: dict[int, float], seconds: float) -> list[float]:
+    """Cores' worth each process used between `before` and `after`, most first."""
+    return sorted(((t - before.get(pid, 0.0)) / seconds for pid, t in after.items()), reverse=True)
 
 
 async def main(
@@ -66,26 +75,30 @@ async def main(
             f"{clients} clients, {seconds:g} s a round; hubs on cores {sorted(hub_cores)}, "
             f"load generator on cores {sorted(os.sched_getaffinity(0))}, {os.cpu_count()} cores"
         )
-        print("CPU: cores' worth the hub's processes and the load generator used in the round")
+        print(
+            "CPU: cores' worth the hub's processes (in all, and the two busiest: workers) and"
+            " the load generator used in the round"
+        )
         print(
             f"{'round':>5} {'workers':>7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
-            f" {'hub CPU':>7} {'load CPU':>8}"
+            f" {'hub CPU':>7} {'busiest':>9} {'load CPU':>8}"
         )
         for n in range(1, rounds + 1):
             for name, hub in hubs.items():
                 pid = hub.process.pid  # type: ignore[union-attr]
-                hub_cpu = cpu_seconds(pid, children=True)
-                load_cpu = cpu_seconds(os.getpid(), children=False)
+                hub_before = cpu_seconds(pid, children=True)
+                load_before = cpu_seconds(os.getpid(), children=False)
                 started = time.time()
                 rate, latencies = await load(hub, clients, seconds)
                 elapsed = time.time() - started
-                hub_cpu = (cpu_seconds(pid, children=True) - hub_cpu) / elapsed
-                load_cpu = (cpu_seconds(os.getpid(), children=False) - load_cpu) / elapsed
+                hub_cpu = used(hub_before, cpu_seconds(pid, children=True), elapsed)
+                load_cpu = used(load_before, cpu_seconds(os.getpid(), children=False), elapsed)
                 rates[name].append(rate)
                 timings[name] += latencies
+                busiest = "/".join(f"{c:.2f}" for c in hub_cpu[:2])
                 print(
                     f"{n:5} {name:>7} {rate:8.0f} {p(latencies, 50):7.2f} {p(latencies, 99):7.2f}"
-                    f" {hub_cpu:7.2f} {load_cpu:8.2f}"
+                    f" {sum(hub_cpu):7.2f} {busiest:>9} {load_cpu[0]:8.2f}"
                 )
 
     print(f"\n{'all rounds':24} {'1':>8} {'2':>8} {'2/1':>7}")
