@@ -22,7 +22,11 @@ from hub.service.progress import meter
 from hub.service.runtime import projections
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from hub.service.runtime import Hub
+
+LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -37,24 +41,74 @@ def _serve(args: argparse.Namespace) -> None:
         logging.getLogger("hub").warning(
             "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
         )
+    served = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "log_config": None,  # uvicorn's records go through the hub's handler (`logs.configure`)
+        "access_log": False,  # the hub logs each request itself, with its request id
+        # streams never end by themselves: on SIGTERM they get this long, then are cut
+        "timeout_graceful_shutdown": GRACE_SECONDS,
+        # the app enforces it too; here a too-big frame is refused before it is buffered
+        "ws_max_size": settings.max_ws_message_bytes or 16 * 1024 * 1024,
+    }
+    if settings.workers > 1:
+        if args.demo:
+            sys.exit("hub serve: --demo runs with one worker (unset --workers and HUB_WORKERS)")
+        _serve_workers(settings, served)
+        return
     on_start = None
     if args.demo:
         from hub.tools import demo
 
         on_start = demo.show
-    app = create_app(settings, on_start=on_start)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        log_config=None,  # uvicorn's records go through the hub's handler (`logs.configure`)
-        access_log=False,  # the hub logs each request itself, with its request id
-        # streams never end by themselves: on SIGTERM they get this long, then are cut
-        timeout_graceful_shutdown=GRACE_SECONDS,
-        # the app enforces it too; here a too-big frame is refused before it is buffered
-        ws_max_size=settings.max_ws_message_bytes or 16 * 1024 * 1024,
-    )
+    uvicorn.run(create_app(settings, on_start=on_start), **served)
+
+
+def _serve_workers(settings: Settings, served: dict[str, object]) -> None:
+    """`settings.workers` processes on one port (uvicorn's, each making the app from the
+    environment), after what they share is made once here: the embedded database, the
+    personal-data key file, the metrics directory."""
+    import os
+    import shutil
+    import threading
+
+    import uvicorn
+
+    from hub.registry.personal_data import load_kek
+    from hub.service.database import open_database
+
+    load_kek(settings.personal_data_key, settings.home)
+    database = open_database(settings.database_url, settings.home)
+    try:
+        metrics = (settings.home / "metrics").resolve()
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        os.environ.update(
+            HUB_DATABASE_URL=database.url,
+            HUB_HOST=settings.host,
+            HUB_PORT=str(settings.port),
+            HUB_WORKERS=str(settings.workers),
+            PROMETHEUS_MULTIPROC_DIR=str(metrics),
+        )
+        if database.embedded is not None:
+            supervising = database.embedded.supervise
+            threading.Thread(
+                target=lambda: asyncio.run(supervising()), name="embedded", daemon=True
+            ).start()
+        uvicorn.run("hub.cli:worker_app", factory=True, workers=settings.workers, **served)
+    finally:
+        database.release()
+
+
+def worker_app() -> Starlette:
+    """The app of one worker of `hub serve --workers N`, made in that process from the
+    environment the parent set, logging as `hub` does."""
+    from hub.service.web import create_app
+
+    settings = Settings.from_env()
+    logs.configure(settings.log_format)
+    return create_app(settings)
 
 
 GRACE_SECONDS = 2
@@ -64,8 +118,9 @@ BAD_SETTING = 2
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    """The settings a command's options set (`hub serve --host/--port`)."""
-    return {name: value for name in ("host", "port") if (value := getattr(args, name, None))}
+    """The settings a command's options set (`hub serve --host/--port/--workers`)."""
+    given = ("host", "port", "workers")
+    return {name: value for name in given if (value := getattr(args, name, None))}
 
 
 def _migrate(_: argparse.Namespace) -> None:
@@ -263,10 +318,10 @@ def _operations(args: argparse.Namespace) -> None:
         await hub.start(project=False)
         try:
             if args.action == "add":
-                await operations.add(hub.pool, found)
+                await operations.add(hub.primary, found)
                 return found
             if args.action == "remove":
-                return await operations.remove(hub.pool, str(args.target))
+                return await operations.remove(hub.primary, str(args.target))
             return await operations.listed(hub.pool)
         finally:
             await hub.stop()
@@ -342,7 +397,7 @@ def version() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     parser = argparse.ArgumentParser(prog="hub", description=__doc__)
     parser.add_argument("--version", action="version", version=f"hub {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -351,6 +406,11 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--demo", action="store_true", help="load demo data into an empty registry")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="API processes on the one port (default HUB_WORKERS, 1); one of them projects",
+    )
     serve.set_defaults(run=_serve)
 
     commands.add_parser("migrate", help="apply the SQL migrations").set_defaults(run=_migrate)

@@ -122,14 +122,27 @@ class PrivateServer(Cluster):
             output.seek(0)
             assert done.returncode == 0, f"{tool} {' '.join(args)}: {output.read()}"
 
-    def init(self) -> None:
-        self.data.mkdir(parents=True)
+    def _make_data(self) -> None:
+        self.data.mkdir(parents=True, mode=0o700)
         if OWNER is not None:
             ensure_user_exists(OWNER)
             ensure_prefix_permissions(self.data)
             owner = pwd.getpwnam(OWNER)
             os.chown(self.data, owner.pw_uid, owner.pw_gid)
+
+    def init(self) -> None:
+        self._make_data()
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync")
+
+    def init_standby(self, primary: PrivateServer) -> None:
+        """A streaming replica of the running `primary`: its base backup, with `standby.signal`
+        and `primary_conninfo` written (`-R`); initdb's pg_hba lets local replication in."""
+        self._make_data()
+        self._run(
+            "pg_basebackup",
+            *("-D", str(self.data), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-R", "-X", "stream", "--no-sync", "-c", "fast"),
+        )
 
     def start(self) -> None:
         """Start the server and wait until it accepts connections (after crash recovery)."""

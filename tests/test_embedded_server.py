@@ -8,6 +8,7 @@ user (when the tests run as root), and each pytest session closes its temporary 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -73,7 +74,8 @@ def _kill_postgres(pgdata: Path) -> int:
 
 
 class HubProcess:
-    def __init__(self, home: Path, log: Path) -> None:
+    def __init__(self, home: Path, log: Path, *options: str) -> None:
+        """`hub serve` with `options` (`--workers 2`, say)."""
         self.home = home
         self.port = _free_port()
         env = {k: v for k, v in os.environ.items() if k != "HUB_DATABASE_URL"}
@@ -81,7 +83,7 @@ class HubProcess:
         self.log = log
         with log.open("a") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "hub", "serve"],
+                [sys.executable, "-m", "hub", "serve", *options],
                 env=env,
                 cwd=ROOT,
                 stdout=out,
@@ -131,14 +133,14 @@ class HubProcess:
 
 
 @contextmanager
-def hubs(tmp_path: Path) -> Iterator[Callable[[], HubProcess]]:
-    """Start hubs on one `HUB_HOME`, each returned once it answers; whatever is left of them and
-    their PostgreSQL is killed, and the home removed."""
+def hubs(tmp_path: Path) -> Iterator[Callable[..., HubProcess]]:
+    """Start hubs on one `HUB_HOME` (`start(*options)`), each returned once it answers;
+    whatever is left of them and their PostgreSQL is killed, and the home removed."""
     home = ROOT / ".hub" / "embedded" / uuid.uuid4().hex[:12]
     started: list[HubProcess] = []
 
-    def start() -> HubProcess:
-        started.append(HubProcess(home, tmp_path / "hub.log"))
+    def start(*options: str) -> HubProcess:
+        started.append(HubProcess(home, tmp_path / "hub.log", *options))
         started[-1].wait_ready(STARTED_WITHIN)
         return started[-1]
 
@@ -147,8 +149,12 @@ def hubs(tmp_path: Path) -> Iterator[Callable[[], HubProcess]]:
     finally:
         for hub in started:
             if hub.process.poll() is None:
+                workers = psutil.Process(hub.process.pid).children(recursive=True)
                 hub.process.kill()
                 hub.process.wait(10)
+                for worker in workers:  # of `hub serve --workers N`
+                    with contextlib.suppress(psutil.Error):
+                        worker.kill()
         for process in _postgres_of((home / "pgdata").resolve()):
             process.kill()
         shutil.rmtree(home, ignore_errors=True)

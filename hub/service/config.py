@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(
         "auto", description="`json`, `text`, or `auto`: text on a terminal, JSON otherwise"
     )
+    workers: Count = Field(1, description="API processes `hub serve` runs on one port")
+    read_database_url: str | None = Field(
+        None, description="a streaming replica's PostgreSQL URL for reads; unset: the primary"
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -345,10 +345,10 @@ class EmbeddedServer:
 
     async def supervise(self) -> None:
         """Check every second that the server runs, and start it again when it died, for as
-        long as the hub runs."""
-        while True:
+        long as the hub runs (until `release`)."""
+        while not self._closing.is_set():
             await asyncio.sleep(CHECK_SECONDS)
-            if await asyncio.to_thread(self.postmaster) is not None:
+            if self._closing.is_set() or await asyncio.to_thread(self.postmaster) is not None:
                 continue
             log.warning("the embedded PostgreSQL in %s is not running; starting it", self.pgdata)
             attempts = 0

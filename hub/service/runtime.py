@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -29,7 +30,13 @@ from hub.registry.personal_data import KeysByWorker, check_and_upgrade, load_kek
 from hub.registry.recorder import EventStoreReads
 from hub.service import metrics
 from hub.service.config import Settings
-from hub.service.database import event_store_env, migrate, open_database, unavailable
+from hub.service.database import (
+    Outage,
+    event_store_env,
+    migrate,
+    open_database,
+    unavailable,
+)
 from hub.service.operations import AllowList, PersistedQueries
 from hub.service.signals import Signals
 from hub.streams.slots import StreamSlots
@@ -37,6 +44,10 @@ from hub.streams.slots import StreamSlots
 log = logging.getLogger("hub")
 
 RESTART_SECONDS = 1.0
+LEASE = "hub.projector"
+"""The advisory lock whose holder, one process of all those on the database, runs the projector."""
+LEASE_SECONDS = 0.5
+"""How often a process waiting for the lease tries for it, and the holder checks it still has it."""
 
 
 def projections() -> list[Projection]:
@@ -107,7 +118,12 @@ class Hub:
         """Worker keys for the read side, unwrapped with this process's KEK."""
         self._executor = ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command")
         self._projecting: asyncio.Task[None] | None = None
+        self._leasing: asyncio.Task[None] | None = None
+        self.replica_url = settings.read_database_url
+        """Where reads go, when not to the primary (`HUB_READ_DATABASE_URL`)."""
         self.runs_projections = False
+        self.leads = False
+        """Whether this process holds the lease (`LEASE`), so runs the projector."""
         self._stopping = False
         self.background: list[asyncio.Task[Any]] = []
         """Tasks that live as long as this process serves (stopped by `stop`)."""
@@ -141,7 +157,7 @@ class Hub:
             outcome_check_seconds=self.settings.outcome_check_seconds,
         )
         self.pool = await asyncpg.create_pool(
-            self.url,
+            self.replica_url or self.url,
             min_size=2,
             max_size=10,
             reset=_no_reset,
@@ -152,12 +168,16 @@ class Hub:
                 "statement_timeout": str(self.settings.statement_timeout_ms),
             },
         )
+        self.primary: asyncpg.Pool = self.pool
+        """The read pool's twin on the primary, for what a replica cannot answer or take."""
+        if self.replica_url:
+            self.primary = await asyncpg.create_pool(self.url, min_size=1, max_size=2)
         if self.allowed is not None:
             await self.allowed.load(self.pool)
             following = self.allowed.follow(self.pool)
             self.background.append(asyncio.create_task(following, name="allowed operations"))
         self._projector_pool = await open_pool(self.url)
-        self.signals = Signals(self.url)
+        self.signals = Signals(self.url, replica=self.pool if self.replica_url else None)
         self.projector = Projector(
             self._projector_pool,
             self.registry.mapper,
@@ -169,20 +189,64 @@ class Hub:
         await self.signals.start(min(positions.values()))
         self.runs_projections = self.settings.run_projections if project is None else project
         if self.runs_projections:
-            self._project()
+            tried = asyncio.Event()
+            self._leasing = asyncio.create_task(self._lease(tried), name="projector lease")
+            self.background.append(self._leasing)
+            # one process alone on its database projects from its start, as it did before leases
+            waiting = asyncio.ensure_future(tried.wait())
+            await asyncio.wait([waiting, self._leasing], return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
         if self.database.embedded is not None:
             supervising = self.database.embedded.supervise()
             self.background.append(asyncio.create_task(supervising, name="embedded PostgreSQL"))
 
+    async def _lease(self, tried: asyncio.Event) -> None:
+        """Run the projector while this process holds the lease, so that one process of all
+        those on the database projects (`hub serve --workers N`), and another takes over
+        within `LEASE_SECONDS` when it dies or loses its connection."""
+        outage = Outage("the projector's lease", log)
+        while True:
+            try:
+                conn = await asyncpg.connect(
+                    self.url, server_settings={"application_name": f"hub projector {os.getpid()}"}
+                )
+            except Exception as error:
+                if not unavailable(error):
+                    raise
+                await asyncio.sleep(outage.failed(error))
+                continue
+            try:
+                while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", LEASE):
+                    tried.set()
+                    await asyncio.sleep(LEASE_SECONDS)
+                outage.ended()
+                log.info("process %s holds the projector's lease: it projects", os.getpid())
+                self.leads = True
+                self._project()
+                tried.set()
+                while True:
+                    await asyncio.sleep(LEASE_SECONDS)
+                    await conn.fetchval("SELECT 1")
+            except Exception as error:
+                if not unavailable(error):
+                    raise
+                log.warning("the projector's lease is lost (%s); trying for it again", error)
+                await asyncio.sleep(outage.failed(error))
+            finally:
+                self.leads = False
+                if self._projecting is not None:
+                    self._projecting.cancel()
+                conn.terminate()
+
     def _project(self) -> None:
         """Run the projector; should it ever end before `stop`, log it and run it again."""
-        if self._stopping:
+        if self._stopping or not self.leads:
             return
         self._projecting = asyncio.create_task(self.projector.run(), name="projector")
         self._projecting.add_done_callback(self._projector_ended)
 
     def _projector_ended(self, task: asyncio.Task[None]) -> None:
-        if self._stopping:
+        if self._stopping or not self.leads:
             return
         error = None if task.cancelled() else task.exception()
         log.error(
@@ -214,6 +278,8 @@ class Hub:
             await _bounded(self.signals.stop(), "closing the LISTEN connection", deadline)
             await _bounded(self._projector_pool.close(), "closing the projector's pool", deadline)
             await _bounded(self.pool.close(), "closing the read pool", deadline)
+            if self.primary is not self.pool:
+                await _bounded(self.primary.close(), "closing the primary's pool", deadline)
             closing = asyncio.to_thread(self.registry.close)
             await _bounded(closing, "closing the event store", deadline)
         finally:
@@ -249,10 +315,11 @@ class Hub:
         views have been behind: the age of the oldest stored event they do not include yet
         (0 when they include every one)."""
         async with self.pool.acquire() as conn:
-            store = EventStoreReads(conn)
-            head = await store.head()
             rows = await conn.fetch("SELECT name, position, updated_at FROM projection_positions")
             held = await every_held(conn)
+        async with self.primary.acquire() as conn:
+            store = EventStoreReads(conn)
+            head = await store.head()
             oldest = await store.first_after(min((r["position"] for r in rows), default=head))
         behind = 0.0
         if oldest is not None:
@@ -274,14 +341,32 @@ class Hub:
                 for r in rows
             },
             "heldBack": [h.public() for h in held],
+            **({"replica": await self.replica_lag()} if self.replica_url else {}),
+        }
+
+    async def replica_lag(self) -> dict[str, Any]:
+        """How far the read replica is behind the primary: WAL bytes not replayed yet, and the
+        age of the last transaction it replayed when it has not replayed all it received."""
+        primary_lsn = await self.primary.fetchval("SELECT pg_current_wal_lsn()::text")
+        row = await self.pool.fetchrow(
+            "SELECT pg_wal_lsn_diff($1::text::pg_lsn, pg_last_wal_replay_lsn()) AS bytes,"
+            " CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+            " ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS seconds",
+            primary_lsn,
+        )
+        return {
+            "replayLagBytes": max(0, int(row["bytes"] or 0)),
+            "replayLagSeconds": round(float(row["seconds"] or 0), 3),
         }
 
     async def readiness(self) -> tuple[str | None, dict[str, Any]]:
         """Why this process should get no traffic now (None: it is ready), with
         `projection_lag`. Raises when the database cannot be reached."""
         lag = await self.projection_lag()
-        if self.runs_projections and not self.projecting:
+        if self.runs_projections and self.leads and not self.projecting:
             return "the projector of this process is not running", lag
+        if self.runs_projections and (self._leasing is None or self._leasing.done()):
+            return "this process no longer tries for the projector's lease", lag
         behind, limit = lag["behindSeconds"], self.settings.ready_max_lag_seconds
         if behind > limit:
             return (

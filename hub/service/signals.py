@@ -1,5 +1,8 @@
 """One LISTEN connection per process: it wakes the projector when events are stored, and
-wakes requests waiting to read their own writes when the projections move on."""
+wakes requests waiting to read their own writes when the projections move on.
+
+With a read replica, "moved on" means the replica shows it: a position the primary's views
+reached counts once the replica's `projection_positions` have replayed it."""
 
 from __future__ import annotations
 
@@ -15,12 +18,19 @@ from hub.service.database import Outage, unavailable
 log = logging.getLogger(__name__)
 
 STORED_CHANNEL = "registry_events"
+REPLICA_POLL_SECONDS = 0.005
+"""How often the replica is asked how far it shows while a position is awaited from it."""
 
 
 class Signals:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, replica: asyncpg.Pool | None = None) -> None:
         self.url = url
+        self.replica = replica
         self.projected = 0
+        """The position this process's reads (the replica's, if one) include."""
+        self._announced = 0
+        self._replaying = asyncio.Event()
+        self._following: asyncio.Task[None] | None = None
         self.stored = asyncio.Event()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._conn: asyncpg.Connection | None = None
@@ -29,12 +39,16 @@ class Signals:
         self._closed = asyncio.Event()
 
     async def start(self, projected: int) -> None:
-        self.advance(projected)
+        self._announce(projected)
         await self._connect()
         self._task = asyncio.create_task(self._watch())
+        if self.replica is not None:
+            self._following = asyncio.create_task(self._follow_replica(), name="replica")
 
     async def stop(self) -> None:
         self._closed.set()
+        if self._following is not None:
+            self._following.cancel()
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -59,7 +73,7 @@ class Signals:
             conn.terminate()
             raise
         self._conn, self._lost = conn, lost
-        self.advance(projected)
+        self._announce(projected)
         self.stored.set()
 
     async def _watch(self) -> None:
@@ -87,7 +101,40 @@ class Signals:
         self.stored.set()
 
     def _on_projected(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self.advance(int(payload))
+        self._announce(int(payload))
+
+    def _announce(self, position: int) -> None:
+        """The primary's views include `position`."""
+        if self.replica is None:
+            self.advance(position)
+            return
+        self._announced = max(self._announced, position)
+        self._replaying.set()
+
+    async def _follow_replica(self) -> None:
+        """While the primary's views are ahead of what the replica shows, ask the replica how
+        far it shows every `REPLICA_POLL_SECONDS`."""
+        assert self.replica is not None
+        outage = Outage("the read replica", log)
+        while True:
+            await self._replaying.wait()
+            self._replaying.clear()
+            while self.projected < self._announced:
+                try:
+                    shown = await self.replica.fetchval(
+                        "SELECT coalesce(min(position), 0) FROM projection_positions"
+                    )
+                except Exception as error:
+                    if unavailable(error):
+                        await asyncio.sleep(outage.failed(error))
+                    else:
+                        log.exception("could not read the replica's positions; retrying in 1 s")
+                        await asyncio.sleep(1)
+                    continue
+                outage.ended()
+                self.advance(shown)
+                if self.projected < self._announced:
+                    await asyncio.sleep(REPLICA_POLL_SECONDS)
 
     def advance(self, position: int) -> None:
         self.projected = max(self.projected, position)

@@ -9,6 +9,7 @@ import gc
 import json
 import logging
 import math
+import os
 import socket
 import struct
 import time
@@ -701,7 +702,9 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        streams = hub.streams.counts()
+        # which of `hub serve --workers N` answered, and whether it is the one projecting
+        process = {"pid": os.getpid(), "projects": hub.leads}
+        about = {"streams": hub.streams.counts(), "process": process}
         try:
             reason, lag = await hub.readiness()
         except Exception as error:  # noqa: BLE001 - any failure means not ready
@@ -714,14 +717,14 @@ def create_app(
                 }
             )
             return JSONResponse(
-                {"status": "unavailable", **said, "streams": streams}, status_code=503
+                {"status": "unavailable", **said, **about}, status_code=503
             )
         if reason is not None:
             return JSONResponse(
-                {"status": "not ready", "reason": reason, **lag, "streams": streams},
+                {"status": "not ready", "reason": reason, **lag, **about},
                 status_code=503,
             )
-        return JSONResponse({"status": "ready", **lag, "streams": streams})
+        return JSONResponse({"status": "ready", **lag, **about})
 
     async def events(request: Request) -> Response:
         return await event_stream(hub, request)
