@@ -716,9 +716,7 @@ def create_app(
                     "error": str(error) or type(error).__name__,
                 }
             )
-            return JSONResponse(
-                {"status": "unavailable", **said, **about}, status_code=503
-            )
+            return JSONResponse({"status": "unavailable", **said, **about}, status_code=503)
         if reason is not None:
             return JSONResponse(
                 {"status": "not ready", "reason": reason, **lag, **about},
