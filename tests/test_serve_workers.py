@@ -31,6 +31,10 @@ TAKEN_OVER_WITHIN = 15
 RESTARTED_WITHIN = 60
 
 
+REGISTERED = 'hub_commands_total{{command="registerAgency",outcome="ok"}} {}.0'
+"""The metrics line of the agencies registered, in all the workers."""
+
+
 async def _processes(http: httpx.AsyncClient, requests: int = 40) -> dict[int, bool]:
     """The workers that answered `requests` readiness checks: pid, and whether it projects."""
     seen: dict[int, bool] = {}
@@ -124,6 +128,9 @@ async def test_two_workers_share_the_port_and_project_once(tmp_path: Path) -> No
             with contextlib.suppress(asyncio.CancelledError):
                 await reading
             assert sse == positions
+            for _ in range(6):  # any worker's scrape counts every worker's commands
+                scraped = (await fresh.get("/metrics")).text
+                assert REGISTERED.format(len(positions)) in scraped.splitlines()
 
             projecting = next(pid for pid, projects in seen.items() if projects)
             os.kill(projecting, signal.SIGKILL)
