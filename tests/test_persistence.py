@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import threading
 from collections.abc import Sequence
 
 import asyncpg
@@ -11,7 +13,9 @@ import pytest
 from hub.projections.changes import Change
 from hub.projections.runner import Projection, Projector
 from hub.projections.timeline import EarlierChanges
-from hub.service.database import migrate, migration_files, unavailable
+from hub.registry.application import Registry
+from hub.registry.personal_data import Kek
+from hub.service.database import event_store_env, migrate, migration_files, unavailable
 from hub.service.runtime import projections
 from tests.agency_api import (
     AGENCY,
@@ -24,7 +28,7 @@ from tests.agency_api import (
     send,
     unseen,
 )
-from tests.conftest import running
+from tests.conftest import PERSONAL_DATA_KEY, fresh_database, running
 
 
 async def test_a_restart_keeps_the_data(database: str) -> None:
@@ -154,3 +158,16 @@ async def test_a_projection_stopped_part_way_resumes_without_gap_or_repeat(datab
         assert await hub.pool.fetchval("SELECT count(*) FROM agencies") == 0
         await resumed.catch_up()
         assert await snapshot(hub.pool) == resumed_state
+
+
+async def test_registries_starting_together_on_a_new_database_all_start(server_url: str) -> None:
+    """Workers of one `hub serve --workers N` create the event store at the same moment."""
+    kek = Kek(base64.b64decode(PERSONAL_DATA_KEY))
+
+    def start(url: str, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        Registry(env=event_store_env(url), kek=kek).close()
+
+    for _ in range(3):
+        url, barrier = await fresh_database(server_url), threading.Barrier(6)
+        await asyncio.gather(*(asyncio.to_thread(start, url, barrier) for _ in range(6)))

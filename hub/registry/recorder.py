@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
@@ -32,6 +32,15 @@ TABLE = "registry_events"
 class RegistryRecorder(PostgresApplicationRecorder):
     # the registry retries a command's reads itself, within HUB_OUTCOME_CHECK_SECONDS
     select_events = PostgresApplicationRecorder.select_events.__wrapped__  # type: ignore[attr-defined]
+
+    def create_table(self) -> None:
+        """Create the store; two processes making its composite types at once collide in
+        PostgreSQL's catalog (a unique violation, not the DuplicateObject the library expects),
+        so the one that lost tries again, and then finds them made."""
+        try:
+            super().create_table()
+        except IntegrityError:
+            super().create_table()
 
     def _create_table(self, curs: Cursor[DictRow]) -> None:
         """Create the store's table and functions one process at a time: two hubs starting
