@@ -15,20 +15,16 @@ import httpx
 import pytest
 
 from tests.agency_api import REGISTER, registration
-from tests.conftest import token
+from tests.conftest import missing, token
 from tests.streams import served
 from tests.test_streams import AUDITOR, logged, mutate
 
 CLIENT = Path(__file__).resolve().parent / "js"
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or shutil.which("npm") is None,
-    reason="the reference client needs Node.js and npm",
-)
-
-
 @pytest.fixture(scope="module")
 def installed() -> Path:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        missing("the reference graphql-ws client needs Node.js and npm, not installed here")
     if not (CLIENT / "node_modules" / "graphql-ws").exists():
         subprocess.run(
             ["npm", "install", "--no-package-lock", "--no-audit", "--no-fund"],
