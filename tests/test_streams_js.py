@@ -21,6 +21,7 @@ from tests.test_streams import AUDITOR, logged, mutate
 
 CLIENT = Path(__file__).resolve().parent / "js"
 
+
 @pytest.fixture(scope="module")
 def installed() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
