@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, SECRET
+from tests.private_server import scratch
 from tests.streams import free_port
 
 START_SECONDS = 60
@@ -88,7 +89,12 @@ def test_the_wheel_carries_the_hub_and_its_migrations(installed: Path, tmp_path:
 
 
 def test_hub_serve_from_the_wheel_answers_a_query(installed: Path, tmp_path: Path) -> None:
-    home, elsewhere, port = tmp_path / "home", tmp_path / "elsewhere", free_port()
+    with scratch("wheel-home-") as home:  # the embedded server's user must reach its data
+        _serve_from_the_wheel(installed, home, tmp_path / "elsewhere")
+
+
+def _serve_from_the_wheel(installed: Path, home: Path, elsewhere: Path) -> None:
+    port = free_port()
     elsewhere.mkdir()
     env = _env(home, port)
     token = _run(installed / "hub", "token", "--role", "MUNICIPAL", env=env, cwd=elsewhere)
