@@ -14,6 +14,7 @@ from hub.schema.root import schema
 from hub.service.runtime import projections
 from tests.agency_api import REGISTER, register, registration, send, unseen
 from tests.conftest import ROOT, SECRET, Client, hub_cli, running
+from tests.private_server import scratch
 
 
 async def test_graphiql_is_served_to_browsers(client: Client) -> None:
@@ -76,8 +77,12 @@ async def test_hub_migrate_then_hub_project_catches_up(database: str) -> None:
         assert await client.hub.pool.fetchval("SELECT count(*) FROM agencies") == 3
 
 
-def test_the_embedded_database_is_kept_between_runs_and_stopped_on_exit(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_the_embedded_database_is_kept_between_runs_and_stopped_on_exit() -> None:
+    with scratch("kept-") as home:  # not under pytest's root, which may turn private
+        _kept_between_runs(home)
+
+
+def _kept_between_runs(home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "HUB_DATABASE_URL"}
     env["HUB_HOME"] = str(home)
 
