@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_client import SECRET, Connection, ServedHub, fresh_database, graphql  # noqa: E402
+from http_client import (  # noqa: E402
+    SECRET,
+    Connection,
+    ServedHub,
+    compare,
+    fresh_database,
+    graphql,
+    p,
+)
 
 from hub.domain.identifiers import make_credit_code  # noqa: E402
 
@@ -128,10 +135,6 @@ async def guarded(hub: ServedHub, allow_listed: bool) -> None:
     await connection.close()
 
 
-def p(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1]
-
-
 async def main(rounds: int, seconds: float, clients: int, allow_listed: bool) -> None:
     url = await fresh_database(ROOT)
     async with ServedHub(ROOT, url) as loader:
@@ -169,15 +172,7 @@ async def main(rounds: int, seconds: float, clients: int, allow_listed: bool) ->
                     f"{n:5} {name:>6} {rate:8.0f} {p(latencies, 50):7.2f} {p(latencies, 99):7.2f}"
                 )
 
-    print(f"\n{'all rounds':24} {'on':>8} {'off':>8} {'on/off':>7}")
-    figures = {
-        "req/s (median of rounds)": {k: statistics.median(v) for k, v in rates.items()},
-        "p50 ms": {k: p(v, 50) for k, v in timings.items()},
-        "p99 ms": {k: p(v, 99) for k, v in timings.items()},
-    }
-    for label, values in figures.items():
-        on_value, off_value = values["on"], values["off"]
-        print(f"{label:24} {on_value:8.2f} {off_value:8.2f} {on_value / off_value:7.3f}")
+    compare(rates, timings, "on", "off")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import uuid
@@ -129,3 +130,23 @@ async def graphql(connection: Connection, document: str, variables: dict | None 
     payload = next(iter(body["data"].values()))
     assert not isinstance(payload, dict) or not payload.get("errors"), payload
     return payload
+
+
+def p(values: list[float], q: int) -> float:
+    """The `q`th percentile of `values`."""
+    return statistics.quantiles(values, n=100)[q - 1]
+
+
+def compare(
+    rates: dict[str, list[float]], timings: dict[str, list[float]], name: str, baseline: str
+) -> None:
+    """Print the rounds' figures of `name` beside `baseline`'s (same run) and their ratio."""
+    print(f"\n{'all rounds':24} {name:>8} {baseline:>8} {name + '/' + baseline:>7}")
+    figures = {
+        "req/s (median of rounds)": {k: statistics.median(v) for k, v in rates.items()},
+        "p50 ms": {k: p(v, 50) for k, v in timings.items()},
+        "p99 ms": {k: p(v, 99) for k, v in timings.items()},
+    }
+    for label, values in figures.items():
+        ours, theirs = values[name], values[baseline]
+        print(f"{label:24} {ours:8.2f} {theirs:8.2f} {ours / theirs:7.3f}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -32,8 +31,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from guards import MEASURED, QUERY, load, p, populate  # noqa: E402
-from http_client import ServedHub, fresh_database  # noqa: E402
+from guards import MEASURED, QUERY, load, populate  # noqa: E402
+from http_client import ServedHub, compare, fresh_database, p  # noqa: E402
 
 
 def cores(text: str) -> set[int]:
@@ -101,14 +100,7 @@ async def main(
                     f" {sum(hub_cpu):7.2f} {busiest:>9} {load_cpu[0]:8.2f}"
                 )
 
-    print(f"\n{'all rounds':24} {'1':>8} {'2':>8} {'2/1':>7}")
-    figures = {
-        "req/s (median of rounds)": {k: statistics.median(v) for k, v in rates.items()},
-        "p50 ms": {k: p(v, 50) for k, v in timings.items()},
-        "p99 ms": {k: p(v, 99) for k, v in timings.items()},
-    }
-    for label, values in figures.items():
-        print(f"{label:24} {values['1']:8.2f} {values['2']:8.2f} {values['2'] / values['1']:7.3f}")
+    compare(rates, timings, "2", "1")
 
 
 if __name__ == "__main__":
