@@ -47,6 +47,8 @@ class GroupCommit:
         """Groups saved so far (for the tests)."""
         self.largest = 0
         """The most commands one group held so far (for the tests)."""
+        self.split = 0
+        """Groups the store refused as a whole, whose commands each tried again alone."""
 
     @contextlib.contextmanager
     def deciding(self) -> Iterator[None]:
@@ -103,4 +105,5 @@ class GroupCommit:
             finally:
                 self.groups += 1
                 self.largest = max(self.largest, group.commands)
+                self.split += isinstance(group.error, IntegrityError) and group.commands > 1
                 group.saved.set()
