@@ -17,7 +17,17 @@ from tests.agency_api import AGENCY, AUDITOR, MUNICIPAL, REGISTER, UPDATE, regis
 from tests.agency_api import registration as agency
 from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, running, token
 from tests.streams import free_port
-from tests.test_database_restart import until
+from tests.test_database_restart import (
+    SAVING,
+    backend_waiting,
+    database_name,
+    private_database,
+    server,
+    stored_registrations,
+    until,
+)
+
+__all__ = ["private_database", "server"]  # the fixtures of the cut-off test
 
 
 async def test_commands_in_one_group_each_answer_their_own(database: str) -> None:
@@ -66,6 +76,34 @@ async def test_commands_in_one_group_each_answer_their_own(database: str) -> Non
         assert (final[b["id"]]["version"], final[b["id"]]["name"]) == (2, "b")
         positions = [r["position"] for r in (one, two, b_updated, fresh, *racing) if r["position"]]
         assert len(set(positions)) == len(positions), "each answers its own event's position"
+
+
+async def test_a_group_save_cut_off_before_its_commit_is_decided_again_by_each(
+    private_database: str,
+) -> None:
+    """The group's save waits for the table lock and its connection is cut: nothing was
+    stored, so every command of the group runs again, each stored once."""
+    names = [f"重庆市渝中区断线重做{n}号社工服务中心" for n in range(5)]
+    async with running(private_database, group_commit_ms=200) as client:
+        conn = await asyncpg.connect(private_database)
+        try:
+            locking = conn.transaction()
+            await locking.start()
+            await conn.execute("LOCK TABLE registry_events IN EXCLUSIVE MODE")  # as writers do
+            sending = asyncio.gather(*(send(client, REGISTER, **agency(name=n)) for n in names))
+            saver = await backend_waiting(conn, database_name(private_database), SAVING)
+            await asyncio.sleep(0.3)  # the group's other commands join it meanwhile
+            assert await conn.fetchval("SELECT pg_terminate_backend($1)", saver)
+            await asyncio.sleep(0.5)
+            await locking.commit()
+            payloads = await sending
+            assert [p["errors"] for p in payloads] == [[]] * len(names)
+            assert [p["agency"]["name"] for p in payloads] == names
+            for name in names:
+                assert await stored_registrations(conn, name) == 1
+            assert client.hub.registry.group.largest > 1
+        finally:
+            await conn.close()
 
 
 async def test_a_hub_killed_while_saving_groups_loses_no_acknowledged_mutation(
