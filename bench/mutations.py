@@ -9,7 +9,7 @@ embedded one), then measures:
     without group commit (HUB_GROUP_COMMIT_MS=0) and one with it.
 Prints each figure and its ratio to the direct-command baseline.
 
-    python bench/mutations.py [--count 400] [--rounds 3] [--group-commit-ms 2]
+    python bench/mutations.py [--count 400] [--rounds 3] [--group-commit-ms 2] [--workers 1]
 """
 
 from __future__ import annotations
@@ -111,9 +111,10 @@ def direct_baseline(url: str, count: int) -> float:
     return count / elapsed
 
 
-async def measure(count: int, group_commit_ms: str) -> dict[str, tuple[float, float]]:
+async def measure(count: int, group_commit_ms: str, workers: int) -> dict[str, tuple[float, float]]:
     """One round of the GraphQL figures against a hub served with `HUB_GROUP_COMMIT_MS`."""
-    async with ServedHub(ROOT, env={"HUB_GROUP_COMMIT_MS": group_commit_ms}) as hub:
+    env = {"HUB_GROUP_COMMIT_MS": group_commit_ms, "HUB_WORKERS": str(workers)}
+    async with ServedHub(ROOT, env=env) as hub:
 
         def connect() -> Awaitable[Connection]:
             return hub.connect()
@@ -141,7 +142,7 @@ async def measure(count: int, group_commit_ms: str) -> dict[str, tuple[float, fl
         return figures
 
 
-async def main(count: int, rounds: int, group_commit_ms: str) -> None:
+async def main(count: int, rounds: int, group_commit_ms: str, workers: int) -> None:
     async with ServedHub(ROOT) as hub:
         baseline = await asyncio.to_thread(direct_baseline, hub.url, count)
         query, _ = await rate(hub.connect, count * 4, 16, read)
@@ -149,10 +150,11 @@ async def main(count: int, rounds: int, group_commit_ms: str) -> None:
     runs: dict[str, list[dict[str, tuple[float, float]]]] = {m: [] for m in modes}
     for _ in range(rounds):
         for mode in modes:  # interleaved, so both see the same load on the machine
-            runs[mode].append(await measure(count, mode))
+            runs[mode].append(await measure(count, mode, workers))
 
     print(f"{count} operations per figure, {rounds} interleaved rounds (medians); server:")
-    print("`hub serve` in its own process; HUB_GROUP_COMMIT_MS=0 is the ungrouped code path")
+    print(f"`hub serve --workers {workers}` in its own process; HUB_GROUP_COMMIT_MS=0 is the")
+    print("ungrouped code path")
     print(f"direct registerAgency (baseline): {baseline:.1f}/s")
     print(f"GraphQL query {{ position }}, 16 clients: {query:.1f}/s")
     head = f"{'what':60} {'ms':>4} {'per second':>11} {'vs direct':>10} {'p50 ms':>7}"
@@ -174,5 +176,8 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--group-commit-ms", default="2", help="the grouped figures' setting")
+    parser.add_argument("--workers", type=int, default=1, help="the served hub's HUB_WORKERS")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.count, arguments.rounds, arguments.group_commit_ms))
+    asyncio.run(
+        main(arguments.count, arguments.rounds, arguments.group_commit_ms, arguments.workers)
+    )
