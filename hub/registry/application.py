@@ -292,8 +292,9 @@ class Registry(Application):
     def run(
         self, request: Request, decide: Callable[[Unit], Record], also: Iterable[UUID] = ()
     ) -> Outcome:
-        """Decide the command on fresh state and store its events, retrying lost races; while
-        it runs, commands on its record (and on the records `also`) wait."""
+        """Decide the command on fresh state and store its events (with those of commands
+        decided at the same time, see `hub.registry.group`), retrying lost races; while it
+        runs, commands on its record (and on the records `also`) wait."""
         ids = [request.record_id] if request.record_id is not None else []
         with self._locked([*ids, *also]), self.group.deciding():
             return self._run(request, decide)
