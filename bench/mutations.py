@@ -4,16 +4,19 @@ Starts `hub serve` in a subprocess on a fresh database (HUB_DATABASE_URL's serve
 embedded one), then measures:
   - baseline: the same commands called on the registry directly (no HTTP, no GraphQL, no
     waiting for the read views), and a read-only GraphQL query over HTTP;
-  - registerAgency and updateAgencyProfile through GraphQL, one client and 16 concurrent.
+  - registerAgency and updateAgencyProfile through GraphQL, one client and 16 concurrent,
+    with the median call's time (read-your-writes included), in rounds that alternate a hub
+    without group commit (HUB_GROUP_COMMIT_MS=0) and one with it.
 Prints each figure and its ratio to the direct-command baseline.
 
-    python bench/mutations.py [--count 400]
+    python bench/mutations.py [--count 400] [--rounds 3] [--group-commit-ms 2] [--workers 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import sys
 import time
 import uuid
@@ -56,21 +59,25 @@ async def rate(
     count: int,
     concurrency: int,
     one: Callable[[Connection, int], Awaitable[None]],
-) -> float:
-    """Operations per second for `count` calls of `one`, `concurrency` connections at a time."""
+) -> tuple[float, float]:
+    """Operations per second for `count` calls of `one`, `concurrency` connections at a time,
+    and the median call's milliseconds."""
     queue = iter(range(count))
     connections = [await connect() for _ in range(concurrency)]
+    took: list[float] = []
 
     async def worker(connection: Connection) -> None:
         for n in queue:
+            began = time.perf_counter()
             await one(connection, n)
+            took.append(time.perf_counter() - began)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(c) for c in connections))
     elapsed = time.perf_counter() - started
     for connection in connections:
         await connection.close()
-    return count / elapsed
+    return count / elapsed, statistics.median(took) * 1000
 
 
 def direct_baseline(url: str, count: int) -> float:
@@ -104,8 +111,10 @@ def direct_baseline(url: str, count: int) -> float:
     return count / elapsed
 
 
-async def main(count: int) -> None:
-    async with ServedHub(ROOT) as hub:
+async def measure(count: int, group_commit_ms: str, workers: int) -> dict[str, tuple[float, float]]:
+    """One round of the GraphQL figures against a hub served with `HUB_GROUP_COMMIT_MS`."""
+    env = {"HUB_GROUP_COMMIT_MS": group_commit_ms, "HUB_WORKERS": str(workers)}
+    async with ServedHub(ROOT, env=env) as hub:
 
         def connect() -> Awaitable[Connection]:
             return hub.connect()
@@ -120,46 +129,55 @@ async def main(count: int) -> None:
             name = f"名称 {len(figures)}-{n}"
             await graphql(connection, UPDATE, {"input": {"id": ids[n % len(ids)], "name": name}})
 
-        async def read(connection: Connection, _: int) -> None:
-            await graphql(connection, "{ position }", {})
-
-        figures = [
-            (
-                "direct registerAgency (baseline)",
-                await asyncio.to_thread(direct_baseline, hub.url, count),
-            )
-        ]
-        figures.append(
-            ("GraphQL query { position }, 16 clients", await rate(connect, count * 4, 16, read))
-        )
-        figures.append(
-            ("GraphQL registerAgency, 1 client", await rate(connect, count, 1, register))
-        )
-        figures.append(
-            ("GraphQL registerAgency, 16 clients", await rate(connect, count, 16, register))
-        )
-        figures.append(
-            (
-                "GraphQL updateAgencyProfile, 16 clients (distinct agencies)",
-                await rate(connect, count, 16, update),
-            )
+        figures: dict[str, tuple[float, float]] = {}
+        figures["GraphQL registerAgency, 1 client"] = await rate(connect, count, 1, register)
+        figures["GraphQL registerAgency, 16 clients"] = await rate(connect, count, 16, register)
+        figures["GraphQL updateAgencyProfile, 16 clients (distinct agencies)"] = await rate(
+            connect, count, 16, update
         )
         ids[:] = ids[:1]
-        figures.append(
-            (
-                "GraphQL updateAgencyProfile, 16 clients (one agency)",
-                await rate(connect, count // 4, 16, update),
-            )
+        figures["GraphQL updateAgencyProfile, 16 clients (one agency)"] = await rate(
+            connect, count // 4, 16, update
         )
+        return figures
 
-    baseline = figures[0][1]
-    print(f"{count} operations per figure; server: `hub serve` in its own process")
-    print(f"{'what':64} {'per second':>11} {'vs baseline':>12}")
-    for name, value in figures:
-        print(f"{name:64} {value:11.1f} {value / baseline:11.2f}x")
+
+async def main(count: int, rounds: int, group_commit_ms: str, workers: int) -> None:
+    async with ServedHub(ROOT) as hub:
+        baseline = await asyncio.to_thread(direct_baseline, hub.url, count)
+        query, _ = await rate(hub.connect, count * 4, 16, read)
+    modes = ("0", group_commit_ms)
+    runs: dict[str, list[dict[str, tuple[float, float]]]] = {m: [] for m in modes}
+    for _ in range(rounds):
+        for mode in modes:  # interleaved, so both see the same load on the machine
+            runs[mode].append(await measure(count, mode, workers))
+
+    print(f"{count} operations per figure, {rounds} interleaved rounds (medians); server:")
+    print(f"`hub serve --workers {workers}` in its own process; HUB_GROUP_COMMIT_MS=0 is the")
+    print("ungrouped code path")
+    print(f"direct registerAgency (baseline): {baseline:.1f}/s")
+    print(f"GraphQL query {{ position }}, 16 clients: {query:.1f}/s")
+    head = f"{'what':60} {'ms':>4} {'per second':>11} {'vs direct':>10} {'p50 ms':>7}"
+    print(head)
+    for name in runs[modes[0]][0]:
+        for mode in modes:
+            per_second = statistics.median(r[name][0] for r in runs[mode])
+            p50 = statistics.median(r[name][1] for r in runs[mode])
+            ratio = per_second / baseline
+            print(f"{name:60} {mode:>4} {per_second:11.1f} {ratio:9.2f}x {p50:7.1f}")
+
+
+async def read(connection: Connection, _: int) -> None:
+    await graphql(connection, "{ position }", {})
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=400)
-    asyncio.run(main(parser.parse_args().count))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--group-commit-ms", default="2", help="the grouped figures' setting")
+    parser.add_argument("--workers", type=int, default=1, help="the served hub's HUB_WORKERS")
+    arguments = parser.parse_args()
+    asyncio.run(
+        main(arguments.count, arguments.rounds, arguments.group_commit_ms, arguments.workers)
+    )

@@ -38,6 +38,7 @@ from hub.domain.errors import (
 )
 from hub.domain.record import Record, require_reason
 from hub.registry.batch import DEFAULT_SIZE, Batch
+from hub.registry.group import GroupCommit
 from hub.registry.personal_data import Kek, KeyStore
 from hub.registry.recorder import RegistryRecorder
 from hub.service.database import Outage, unavailable
@@ -234,12 +235,19 @@ class Registry(Application):
     name = "Registry"
 
     def __init__(
-        self, *args: Any, kek: Kek, outcome_check_seconds: float = 5.0, **kwargs: Any
+        self,
+        *args: Any,
+        kek: Kek,
+        outcome_check_seconds: float = 5.0,
+        group_commit_ms: float = 0.0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.kek = kek
         self.outcome_check_seconds = outcome_check_seconds
         """How long a command waits for an unavailable database (`HUB_OUTCOME_CHECK_SECONDS`)."""
+        self.group = GroupCommit(self.events.put, group_commit_ms)
+        """Where commands' saves go (`HUB_GROUP_COMMIT_MS`; see `hub.registry.group`)."""
         # Commands on one record queue here instead of racing to the store; races with other
         # processes are still caught by the store and retried.
         self._stripes = [threading.Lock() for _ in range(STRIPES)]
@@ -284,10 +292,11 @@ class Registry(Application):
     def run(
         self, request: Request, decide: Callable[[Unit], Record], also: Iterable[UUID] = ()
     ) -> Outcome:
-        """Decide the command on fresh state and store its events, retrying lost races; while
-        it runs, commands on its record (and on the records `also`) wait."""
+        """Decide the command on fresh state and store its events (with those of commands
+        decided at the same time, see `hub.registry.group`), retrying lost races; while it
+        runs, commands on its record (and on the records `also`) wait."""
         ids = [request.record_id] if request.record_id is not None else []
-        with self._locked([*ids, *also]):
+        with self._locked([*ids, *also]), self.group.deciding():
             return self._run(request, decide)
 
     def _run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
@@ -311,9 +320,10 @@ class Registry(Application):
                 return decided
             unit, record = decided
             saving = (record, *unit.others, *unit.claims)
-            events = [e for r in saving for e in r.pending_events if isinstance(e, Record.Event)]
+            pending = [e for r in saving for e in r.collect_events()]
+            events = [e for e in pending if isinstance(e, Record.Event)]
             try:
-                recordings = self.save(*saving)
+                recordings = self.group.save(pending)
             except IntegrityError:
                 races += 1
                 if races == ATTEMPTS:

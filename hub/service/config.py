@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     )
     ready_max_lag_seconds: Seconds = Field(10.0, description="the lag past which /readyz is 503")
     command_threads: Count = Field(8, description="threads running commands")
+    group_commit_ms: Rate = Field(
+        2.0, description="how long a save waits for concurrent commands to join it (0: none)"
+    )
     projection_batch: Count = Field(500, description="stored events per projection transaction")
     stream_buffer: Count = Field(1000, description="events a stream reads ahead")
     stream_stall_seconds: Seconds = Field(30.0, description="how long a stalled consumer is kept")

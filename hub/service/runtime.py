@@ -155,6 +155,7 @@ class Hub:
             env=event_store_env(self.url),
             kek=kek,
             outcome_check_seconds=self.settings.outcome_check_seconds,
+            group_commit_ms=self.settings.group_commit_ms,
         )
         self.pool = await asyncpg.create_pool(
             self.replica_url or self.url,

@@ -1,0 +1,175 @@
+"""Group commit (`HUB_GROUP_COMMIT_MS`): commands decided at the same time are saved in one
+transaction, yet each answers as it would alone, and a killed hub loses no acknowledged one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import asyncpg
+import httpx
+
+from tests.agency_api import AGENCY, AUDITOR, MUNICIPAL, REGISTER, UPDATE, register, send
+from tests.agency_api import registration as agency
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, running, token
+from tests.streams import free_port
+from tests.test_database_restart import (
+    SAVING,
+    backend_waiting,
+    database_name,
+    private_database,
+    server,
+    stored_registrations,
+    until,
+)
+
+__all__ = ["private_database", "server"]  # the fixtures of the cut-off test
+
+
+async def test_commands_in_one_group_each_answer_their_own(database: str) -> None:
+    async with running(database, group_commit_ms=200) as client:
+        a = (await register(client))["agency"]
+        b = (await register(client))["agency"]
+        repeated = agency(idempotencyKey="group-once")
+        first = await send(client, REGISTER, **repeated)
+        contested = agency()
+        before = await client.events()
+        answers = await asyncio.gather(
+            *(
+                send(client, REGISTER, auth=token("MUNICIPAL", sub=f"clerk-{n}"), **contested)
+                for n in range(3)
+            ),
+            send(client, UPDATE, id=a["id"], name="a one"),
+            send(client, UPDATE, id=a["id"], name="a two"),
+            send(client, UPDATE, id=b["id"], name="b", expectedVersion=1),
+            send(client, UPDATE, id=b["id"], name="b stale", expectedVersion=9),
+            send(client, REGISTER, **agency(creditCode=a["creditCode"])),
+            send(client, REGISTER, **repeated),
+            send(client, REGISTER, **agency()),
+        )
+        *racing, one, two, b_updated, stale, taken, again, fresh = answers
+        group = client.hub.registry.group
+        assert group.largest > 1, "the commands were saved in groups"
+        assert group.split >= 1, "the racing registrations' group was refused, then split"
+
+        assert one["errors"] == two["errors"] == b_updated["errors"] == fresh["errors"] == []
+        assert max(one["agency"]["version"], two["agency"]["version"]) == 3  # as the views show
+        assert b_updated["agency"]["version"] == 2
+        assert [e["code"] for e in stale["errors"]] == ["CONFLICT"]
+        assert stale["errors"][0]["field"] == "expectedVersion"
+        assert [e["field"] for e in taken["errors"]] == ["creditCode"]
+        assert again == first
+        assert sum(not r["errors"] for r in racing) == 1
+        assert [e["field"] for r in racing for e in r["errors"]] == ["creditCode"] * 2
+
+        # a's two renames, b's, and two registrations of an agency and its credit code
+        assert await client.events() == before + 3 + 2 * 2
+        final = {
+            id: (await client.run(AGENCY, {"id": id}, auth=AUDITOR))["agency"]
+            for id in (a["id"], b["id"])
+        }
+        assert final[a["id"]]["version"] == 3
+        assert (final[b["id"]]["version"], final[b["id"]]["name"]) == (2, "b")
+        positions = [r["position"] for r in (one, two, b_updated, fresh, *racing) if r["position"]]
+        assert len(set(positions)) == len(positions), "each answers its own event's position"
+
+
+async def test_a_group_save_cut_off_before_its_commit_is_decided_again_by_each(
+    private_database: str,
+) -> None:
+    """The group's save waits for the table lock and its connection is cut: nothing was
+    stored, so every command of the group runs again, each stored once."""
+    names = [f"重庆市渝中区断线重做{n}号社工服务中心" for n in range(5)]
+    async with running(private_database, group_commit_ms=200) as client:
+        conn = await asyncpg.connect(private_database)
+        try:
+            locking = conn.transaction()
+            await locking.start()
+            await conn.execute("LOCK TABLE registry_events IN EXCLUSIVE MODE")  # as writers do
+            sending = asyncio.gather(*(send(client, REGISTER, **agency(name=n)) for n in names))
+            saver = await backend_waiting(conn, database_name(private_database), SAVING)
+            await asyncio.sleep(0.3)  # the group's other commands join it meanwhile
+            assert await conn.fetchval("SELECT pg_terminate_backend($1)", saver)
+            await asyncio.sleep(0.5)
+            await locking.commit()
+            payloads = await sending
+            assert [p["errors"] for p in payloads] == [[]] * len(names)
+            assert [p["agency"]["name"] for p in payloads] == names
+            for name in names:
+                assert await stored_registrations(conn, name) == 1
+            assert client.hub.registry.group.largest > 1
+        finally:
+            await conn.close()
+
+
+async def test_a_hub_killed_while_saving_groups_loses_no_acknowledged_mutation(
+    database: str,
+) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub", "serve"],
+        env={
+            **os.environ,
+            "HUB_DATABASE_URL": database,
+            "HUB_PORT": str(port),
+            "HUB_JWT_SECRET": SECRET,
+            "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
+            "HUB_RATE_LIMIT_PER_TOKEN": "0",
+            "HUB_GROUP_COMMIT_MS": "20",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+    acknowledged: list[str] = []
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+
+            async def ready() -> bool:
+                assert process.poll() is None, "hub serve ended"
+                try:
+                    return (await http.get("/readyz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await until(ready, 90, "hub serve ready")
+
+            async def write() -> None:
+                while True:
+                    try:
+                        response = await http.post(
+                            "/graphql",
+                            json={"query": REGISTER, "variables": {"input": agency()}},
+                            headers={"Authorization": f"Bearer {MUNICIPAL}"},
+                        )
+                    except httpx.TransportError:
+                        return  # killed before it answered: not acknowledged
+                    payload: Any = response.json()["data"]["registerAgency"]
+                    if payload["position"] is not None:
+                        acknowledged.append(payload["agency"]["id"])
+
+            writers = [asyncio.create_task(write()) for _ in range(16)]
+
+            async def enough() -> bool:
+                return len(acknowledged) >= 60
+
+            await until(enough, 60, "60 registrations acknowledged")
+            os.kill(process.pid, signal.SIGKILL)
+            await asyncio.gather(*writers)
+    finally:
+        process.kill()
+        process.wait(10)
+
+    connection = await asyncpg.connect(database)
+    try:
+        rows = await connection.fetch("SELECT originator_id, topic FROM registry_events")
+    finally:
+        await connection.close()
+    agencies = {r["originator_id"] for r in rows if r["topic"].startswith("hub.domain.agency:")}
+    claims = [r for r in rows if r["topic"].startswith("hub.domain.claim:")]
+    assert {str(id) for id in agencies} >= set(acknowledged)
+    assert len(claims) == len(agencies) == len(rows) // 2, "each stored whole or not at all"
