@@ -186,3 +186,21 @@ async def test_a_rebuild_killed_at_any_moment_leaves_the_live_views_and_runs_aga
         assert done.returncode == 0, done.stderr
         assert await snapshot(pool) == live
         assert not await leftovers(pool)
+
+
+async def test_a_reshaping_rebuild_swaps_in_tables_of_the_new_shape(database: str) -> None:
+    """How a migration that changes a view's tables rebuilds it beside instead of in place."""
+    async with running(database) as client:
+        ids = {(await register(client))["agency"]["id"] for _ in range(3)}
+        pool = client.hub.pool
+        before = await pool.fetch("SELECT * FROM agencies ORDER BY id, recorded_from")
+        await client.hub.projector.rebuild(
+            ["agencies"],
+            reshape="ALTER TABLE agencies ADD COLUMN note text NOT NULL DEFAULT 'reshaped';"
+            " CREATE INDEX agencies_note ON agencies (note)",
+        )
+        after = await pool.fetch("SELECT * FROM agencies ORDER BY id, recorded_from")
+        assert [(*r.values(), "reshaped") for r in before] == [tuple(r.values()) for r in after]
+        assert ("agencies", "agencies_note") in {i[:2] for i in await indexes(pool)}
+        assert {str(r["id"]) for r in after} == ids
+        assert (await client.run(COUNTS, auth=AUDITOR))["agencies"]["totalCount"] == 3

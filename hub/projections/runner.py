@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -369,7 +370,9 @@ class Projector:
                 [p.name for p in chosen],
             )
 
-    async def rebuild(self, names: Sequence[str], progress: Meter | None = None) -> int:
+    async def rebuild(
+        self, names: Sequence[str], progress: Meter | None = None, *, reshape: str = ""
+    ) -> int:
         """Rebuild the named projections from position 0 beside the live views, then swap them
         in; return how many stored events the rebuild covered (counted on `progress`).
 
@@ -379,6 +382,10 @@ class Projector:
         it catches the copies up to at least the live position, replaces the live tables by
         them, and moves the positions and held-back records to the copies'. Cut short anywhere,
         the live views stay as they were; a rebuild started again drops what was left.
+
+        `reshape` is SQL run on the empty copies before they are built (unqualified names
+        reach the copies): how a migration that changes a view's tables rebuilds it beside
+        instead of truncating it in place.
         """
         chosen = [p for p in self.projections if p.name in names]
         async with self.pool.acquire() as conn:
@@ -389,6 +396,8 @@ class Projector:
             try:
                 await _make_shadow(conn, live, [t for p in chosen for t in p.tables])
                 await conn.execute(f"SET search_path TO {SHADOW}, {path}")
+                if reshape:
+                    await conn.execute(reshape)
                 beside = Projector(
                     _Lent(conn), self.mapper, chosen, asyncio.Event(), self.batch_size,
                     announce=False,
@@ -462,6 +471,7 @@ async def _swap(conn: asyncpg.Connection, beside: Projector, live: str) -> int:
     names = [p.name for p in beside.projections]
     schema = _ident(live)
     covered = 0
+    started = time.monotonic()
     async with conn.transaction():
         rows = await conn.fetch(
             f"SELECT position FROM {schema}.projection_positions WHERE name = ANY($1) FOR UPDATE",
@@ -492,4 +502,10 @@ async def _swap(conn: asyncpg.Connection, beside: Projector, live: str) -> int:
             f"SELECT pg_notify($1, min(position)::text) FROM {schema}.projection_positions",
             PROJECTED_CHANNEL,
         )
+    log.info(
+        "swapped in the rebuilt %s in %.3f s (%d events caught up meanwhile)",
+        ", ".join(names),
+        time.monotonic() - started,
+        covered,
+    )
     return covered
