@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 import pytest
 
+from hub.projections import runner
 from hub.projections.runner import SHADOW
 from hub.service.runtime import projections
 from tests.agency_api import AUDITOR, register
@@ -204,3 +205,22 @@ async def test_a_reshaping_rebuild_swaps_in_tables_of_the_new_shape(database: st
         assert ("agencies", "agencies_note") in {i[:2] for i in await indexes(pool)}
         assert {str(r["id"]) for r in after} == ids
         assert (await client.run(COUNTS, auth=AUDITOR))["agencies"]["totalCount"] == 3
+
+
+async def test_the_swap_gives_way_to_a_long_query_and_tries_again(
+    database: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(runner, "SWAP_LOCK_TIMEOUT", "100ms")
+    async with running(database) as client:
+        await register(client)
+        pool = client.hub.pool
+        before = await snapshot(pool)
+        async with pool.acquire() as reader, reader.transaction():
+            await reader.execute("LOCK TABLE agencies IN ACCESS SHARE MODE")
+            rebuilding = asyncio.create_task(client.hub.projector.rebuild(["agencies"]))
+            await asyncio.sleep(1.0)
+            assert not rebuilding.done()
+            assert (await client.run(COUNTS, auth=AUDITOR))["agencies"]["totalCount"] == 1
+        await rebuilding
+        assert await snapshot(pool) == before
+        assert "the swap waited 100ms for the live views' locks; trying again" in caplog.text

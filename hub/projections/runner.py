@@ -42,6 +42,9 @@ PROJECTED_CHANNEL = "hub_projected"
 SHADOW = "hub_rebuild"
 """The schema a rebuild builds in; what a rebuild cut short leaves there is dropped by the next."""
 REBUILD_LOCK = "hub.rebuild"
+SWAP_LOCK_TIMEOUT = "2s"
+"""How long the swap waits for a query still reading a live table before it lets the views go
+on, catches the copies up further and tries again (queries arriving meanwhile wait behind it)."""
 IDLE_SECONDS = 1.0
 ERROR_PAUSE_SECONDS = 1.0
 
@@ -404,7 +407,16 @@ class Projector:
                 )  # fmt: skip
                 covered = await beside.catch_up(progress)
                 await beside.tidy()
-                last = await _swap(conn, beside, live)
+                while True:
+                    try:
+                        last = await _swap(conn, beside, live)
+                        break
+                    except asyncpg.exceptions.LockNotAvailableError:
+                        log.warning(
+                            "the swap waited %s for the live views' locks; trying again",
+                            SWAP_LOCK_TIMEOUT,
+                        )
+                        covered += await beside.catch_up(progress)
                 if progress is not None:
                     progress.advance(last)
                 return covered + last
@@ -473,6 +485,7 @@ async def _swap(conn: asyncpg.Connection, beside: Projector, live: str) -> int:
     covered = 0
     started = time.monotonic()
     async with conn.transaction():
+        await conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
         rows = await conn.fetch(
             f"SELECT position FROM {schema}.projection_positions WHERE name = ANY($1) FOR UPDATE",
             names,
