@@ -139,6 +139,7 @@ def _migrate(_: argparse.Namespace) -> None:
 
 
 def _project(args: argparse.Namespace) -> None:
+    from hub.projections.runner import RebuildRunning
     from hub.service.runtime import Hub
 
     async def main() -> int:
@@ -149,7 +150,10 @@ def _project(args: argparse.Namespace) -> None:
                 return await _retry(hub, lambda line: print(line, flush=True))
             if args.rebuild:
                 print(f"rebuilding {', '.join(args.rebuild)} from position 0", flush=True)
-                await _rebuild(hub, args.rebuild, lambda line: print(line, flush=True))
+                try:
+                    await _rebuild(hub, args.rebuild, lambda line: print(line, flush=True))
+                except RebuildRunning as running:
+                    sys.exit(f"hub project: {running}; the live views are as they were")
             await _catch_up(hub, lambda line: print(line, flush=True))
             if not args.once:
                 print("following the event store (Ctrl-C to stop)", flush=True)

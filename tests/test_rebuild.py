@@ -224,3 +224,18 @@ async def test_the_swap_gives_way_to_a_long_query_and_tries_again(
         await rebuilding
         assert await snapshot(pool) == before
         assert "the swap waited 100ms for the live views' locks; trying again" in caplog.text
+
+
+async def test_one_rebuild_at_a_time(database: str) -> None:
+    async with running(database) as client, client.hub.pool.acquire() as other:
+        await register(client)
+        before = await snapshot(client.hub.pool)
+        await other.execute("SELECT pg_advisory_lock(hashtext($1))", runner.REBUILD_LOCK)
+        done = await hub_command(database, "project", "--once", "--rebuild", "agencies")
+        await other.execute("SELECT pg_advisory_unlock(hashtext($1))", runner.REBUILD_LOCK)
+        assert done.returncode == 1
+        assert done.stderr.endswith(
+            "hub project: another rebuild is running on this database;"
+            " the live views are as they were\n"
+        ), done.stderr
+        assert await snapshot(client.hub.pool) == before

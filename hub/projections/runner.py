@@ -393,7 +393,7 @@ class Projector:
         chosen = [p for p in self.projections if p.name in names]
         async with self.pool.acquire() as conn:
             if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", REBUILD_LOCK):
-                raise RuntimeError("another rebuild is running on this database")
+                raise RebuildRunning("another rebuild is running on this database")
             live = await conn.fetchval("SELECT current_schema()")
             path = await conn.fetchval("SHOW search_path")
             try:
@@ -402,9 +402,13 @@ class Projector:
                 if reshape:
                     await conn.execute(reshape)
                 beside = Projector(
-                    _Lent(conn), self.mapper, chosen, asyncio.Event(), self.batch_size,
+                    _Lent(conn),
+                    self.mapper,
+                    chosen,
+                    asyncio.Event(),
+                    self.batch_size,
                     announce=False,
-                )  # fmt: skip
+                )
                 covered = await beside.catch_up(progress)
                 await beside.tidy()
                 while True:
@@ -425,6 +429,10 @@ class Projector:
                     await conn.execute(f"SET search_path TO {path}")
                     await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
                     await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", REBUILD_LOCK)
+
+
+class RebuildRunning(Exception):
+    """A rebuild is under way on the database already (one at a time: they share a schema)."""
 
 
 class _Lent:
