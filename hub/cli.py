@@ -139,6 +139,7 @@ def _migrate(_: argparse.Namespace) -> None:
 
 
 def _project(args: argparse.Namespace) -> None:
+    from hub.projections.runner import RebuildRunning
     from hub.service.runtime import Hub
 
     async def main() -> int:
@@ -148,8 +149,11 @@ def _project(args: argparse.Namespace) -> None:
             if args.retry:
                 return await _retry(hub, lambda line: print(line, flush=True))
             if args.rebuild:
-                await hub.projector.rebuild(args.rebuild)
                 print(f"rebuilding {', '.join(args.rebuild)} from position 0", flush=True)
+                try:
+                    await _rebuild(hub, args.rebuild, lambda line: print(line, flush=True))
+                except RebuildRunning as running:
+                    sys.exit(f"hub project: {running}; the live views are as they were")
             await _catch_up(hub, lambda line: print(line, flush=True))
             if not args.once:
                 print("following the event store (Ctrl-C to stop)", flush=True)
@@ -272,6 +276,15 @@ async def _catch_up(hub: Hub, say: Callable[[str], None]) -> tuple[int, float]:
         await hub.projector.tidy()
         say(f"vacuumed and analyzed the read tables in {time.monotonic() - tidied:.1f} s")
     return covered, seconds
+
+
+async def _rebuild(hub: Hub, names: list[str], say: Callable[[str], None]) -> None:
+    """Rebuild the views `names` beside the live ones and swap them in, showing how far the
+    copies are."""
+    total = await hub.projector.stored()
+    with meter("projections", total, unit="events", say=say) as counting:
+        await hub.projector.rebuild(names, counting)
+        counting.finish(f"rebuilt {', '.join(names)} and swapped them in")
 
 
 async def _retry(hub: Hub, say: Callable[[str], None]) -> int:
@@ -427,7 +440,7 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         metavar="NAME",
         choices=[p.name for p in projections()],
-        help="rebuild these from zero first",
+        help="rebuild these from zero beside the live views, swap them in, then go on",
     )
     project.add_argument("--once", action="store_true", help="stop when caught up")
     project.set_defaults(run=_project)

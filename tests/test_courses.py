@@ -577,7 +577,7 @@ async def test_a_rebuild_gives_the_same_courses_and_attendances(database: str) -
         projector = Projector(
             hub.pool, hub.registry.mapper, projections(), wake=asyncio.Event(), batch_size=4
         )
-        await projector.rebuild(["courses"])
+        await projector.rewind(["courses"])
         assert await hub.pool.fetchval("SELECT count(*) FROM course_attendances") == 0
         await projector.catch_up()
         assert await snapshot() == before

@@ -395,7 +395,7 @@ async def test_events_stored_before_request_ids_were_kept_still_load(database: s
     finally:
         await conn.close()
     async with running(database, run_projections=False) as client:
-        await client.hub.projector.rebuild(["event_log"])
+        await client.hub.projector.rewind(["event_log"])
         await client.hub.projector.catch_up()
         history = HISTORY.replace("correlationId", "correlationId requestId")
         [event] = (await client.run(history, {"id": agency}, auth=MUNICIPAL))["history"]

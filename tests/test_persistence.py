@@ -154,7 +154,7 @@ async def test_a_projection_stopped_part_way_resumes_without_gap_or_repeat(datab
         assert len(record_positions) == 18
         resumed_state = await snapshot(hub.pool)
 
-        await resumed.rebuild([p.name for p in projections()])
+        await resumed.rewind([p.name for p in projections()])
         assert await hub.pool.fetchval("SELECT count(*) FROM agencies") == 0
         await resumed.catch_up()
         assert await snapshot(hub.pool) == resumed_state

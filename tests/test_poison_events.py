@@ -207,7 +207,6 @@ async def test_an_event_from_a_newer_hub_is_held_back_until_retried_after_an_upg
 
         retried = await snapshot(client.hub.pool)
         await client.hub.projector.rebuild([p.name for p in projections()])
-        await client.hub.projector.catch_up()
         assert await snapshot(client.hub.pool) == retried
 
 
@@ -223,7 +222,6 @@ async def test_a_rebuild_from_zero_applies_again_what_was_held_back(
 
         eventsourcing.utils.register_topic(NEWER_TOPIC, Agency.ProfileUpdated)
         await client.hub.projector.rebuild(["agencies"])
-        await client.hub.projector.catch_up()
         assert held(await ready_held(client)) == {
             (p.name, id, position) for p in projections() if p.name != "agencies"
         }

@@ -133,7 +133,7 @@ async def test_posts_projected_by_the_stations_projection_carry_on_in_their_own(
         upgraded = await snapshot(client.hub.pool)
 
         # the same as projecting the posts from zero
-        await client.hub.projector.rebuild(["posts"])
+        await client.hub.projector.rewind(["posts"])
         await caught_up(client)
         assert await snapshot(client.hub.pool) == upgraded
         assert await held(client) == {("posts", UUID(broken["id"]), poison)}

@@ -114,7 +114,7 @@ async def test_the_catch_up_at_start_up_logs_how_far_it_is(
 ) -> None:
     database, _ = seeded
     async with running(database, run_projections=False) as stopped:
-        await stopped.hub.projector.rebuild(["workers", "event_log"])
+        await stopped.hub.projector.rewind(["workers", "event_log"])
         behind = await stopped.hub.projector.behind()
     assert behind > 500
     caplog.set_level(logging.INFO, logger="hub.projections.runner")

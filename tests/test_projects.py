@@ -701,7 +701,7 @@ async def test_one_batch_or_one_event_per_batch_give_the_same_rows(database: str
         apart = Projector(
             hub.pool, hub.registry.mapper, projections(), wake=asyncio.Event(), batch_size=1
         )
-        await apart.rebuild(["projects"])
+        await apart.rewind(["projects"])
         assert await hub.pool.fetchval("SELECT count(*) FROM projects") == 0
         await apart.catch_up()
         assert await _read_model(hub.pool) == in_one_batch

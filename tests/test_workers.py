@@ -239,7 +239,7 @@ async def test_erasure_is_for_good_and_keeps_the_rest(client: Client) -> None:
     )
 
     hub = client.hub
-    await hub.projector.rebuild([p.name for p in hub.projector.projections])
+    await hub.projector.rewind([p.name for p in hub.projector.projections])
     await hub.projector.catch_up()
     again = (await client.run(WORKER, {"id": worker["id"]}, auth=AUDITOR))["worker"]
     assert again == {**shown, "version": shown["version"]}

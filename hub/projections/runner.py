@@ -7,6 +7,11 @@ The store's writers serialise on a table lock, so positions commit in order: rea
 
 An event a projection cannot apply (or nobody can decode) does not stop the views: that
 projection holds its record back (`hub.projections.held_back`) and every other record goes on.
+
+A rebuild (`Projector.rebuild`) builds beside the live views: in a schema of its own that
+holds empty copies of the projections' tables (and of the positions and held-back records),
+reached first on the search path, so the projections' own SQL writes there unchanged. It swaps
+the copies in within one short transaction; until then the live views answer as they were.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -33,6 +39,12 @@ from hub.service.progress import Meter, meter
 log = logging.getLogger(__name__)
 
 PROJECTED_CHANNEL = "hub_projected"
+SHADOW = "hub_rebuild"
+"""The schema a rebuild builds in; what a rebuild cut short leaves there is dropped by the next."""
+REBUILD_LOCK = "hub.rebuild"
+SWAP_LOCK_TIMEOUT = "2s"
+"""How long the swap waits for a query still reading a live table before it lets the views go
+on, catches the copies up further and tries again (queries arriving meanwhile wait behind it)."""
 IDLE_SECONDS = 1.0
 ERROR_PAUSE_SECONDS = 1.0
 
@@ -102,12 +114,17 @@ class Projector:
         projections: Sequence[Projection],
         wake: asyncio.Event,
         batch_size: int = 500,
+        *,
+        announce: bool = True,
     ) -> None:
         self.pool = pool
         self.mapper = mapper
         self.projections = list(projections)
         self.batch_size = batch_size
         self.wake = wake
+        self.announce = announce
+        """Whether each batch tells the listeners where the views are (not a rebuild's copies,
+        which no query reads)."""
 
     async def positions(self) -> dict[str, int]:
         async with self.pool.acquire() as conn:
@@ -207,7 +224,8 @@ class Projector:
             [p.name for p in self.projections],
             last,
         )
-        await conn.execute("SELECT pg_notify($1, $2)", PROJECTED_CHANNEL, str(last))
+        if self.announce:
+            await conn.execute("SELECT pg_notify($1, $2)", PROJECTED_CHANNEL, str(last))
         return len(stored), list(newly.values())
 
     async def retry(self) -> list[Retried]:
@@ -264,6 +282,10 @@ class Projector:
         for change in changes:
             found[change.entity_id].append(change)
         return found
+
+    async def stored(self) -> int:
+        """How many events are stored: what a rebuild covers."""
+        return await EventStoreReads(self.pool).count_after(0)
 
     async def behind(self) -> int:
         """How many stored events the furthest-behind projection has yet to cover."""
@@ -338,8 +360,9 @@ class Projector:
         async with self.pool.acquire() as conn:
             await conn.execute(f"VACUUM ANALYZE {', '.join(tables)}")
 
-    async def rebuild(self, names: Sequence[str]) -> None:
-        """Empty the named projections' tables and rewind them to position 0."""
+    async def rewind(self, names: Sequence[str]) -> None:
+        """Empty the named projections' tables in place and rewind them to position 0: the
+        views are empty until the projector has caught up again (`rebuild` keeps them)."""
         chosen = [p for p in self.projections if p.name in names]
         async with self.pool.acquire() as conn, conn.transaction():
             tables = [table for projection in chosen for table in projection.tables]
@@ -349,3 +372,161 @@ class Projector:
                 "UPDATE projection_positions SET position = 0 WHERE name = ANY($1)",
                 [p.name for p in chosen],
             )
+
+    async def rebuild(
+        self, names: Sequence[str], progress: Meter | None = None, *, reshape: str = ""
+    ) -> int:
+        """Rebuild the named projections from position 0 beside the live views, then swap them
+        in; return how many stored events the rebuild covered (counted on `progress`).
+
+        The copies catch up with the store batch by batch, while the live projector (here or in
+        another process) goes on with the live tables. The swap locks the projections' live
+        positions (`FOR UPDATE`, as every live batch does), so no live batch commits during it;
+        it catches the copies up to at least the live position, replaces the live tables by
+        them, and moves the positions and held-back records to the copies'. Cut short anywhere,
+        the live views stay as they were; a rebuild started again drops what was left.
+
+        `reshape` is SQL run on the empty copies before they are built (unqualified names
+        reach the copies): how a migration that changes a view's tables rebuilds it beside
+        instead of truncating it in place.
+        """
+        chosen = [p for p in self.projections if p.name in names]
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", REBUILD_LOCK):
+                raise RebuildRunning("another rebuild is running on this database")
+            live = await conn.fetchval("SELECT current_schema()")
+            path = await conn.fetchval("SHOW search_path")
+            try:
+                await _make_shadow(conn, live, [t for p in chosen for t in p.tables])
+                await conn.execute(f"SET search_path TO {SHADOW}, {path}")
+                if reshape:
+                    await conn.execute(reshape)
+                beside = Projector(
+                    _Lent(conn),
+                    self.mapper,
+                    chosen,
+                    asyncio.Event(),
+                    self.batch_size,
+                    announce=False,
+                )
+                covered = await beside.catch_up(progress)
+                await beside.tidy()
+                while True:
+                    try:
+                        last = await _swap(conn, beside, live)
+                        break
+                    except asyncpg.exceptions.LockNotAvailableError:
+                        log.warning(
+                            "the swap waited %s for the live views' locks; trying again",
+                            SWAP_LOCK_TIMEOUT,
+                        )
+                        covered += await beside.catch_up(progress)
+                if progress is not None:
+                    progress.advance(last)
+                return covered + last
+            finally:
+                with contextlib.suppress(Exception):
+                    await conn.execute(f"SET search_path TO {path}")
+                    await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
+                    await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", REBUILD_LOCK)
+
+
+class RebuildRunning(Exception):
+    """A rebuild is under way on the database already (one at a time: they share a schema)."""
+
+
+class _Lent:
+    """One connection lent as a pool, so that a projector runs on it (with its search path)."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.conn
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+_BOOKKEEPING = ("projection_positions", "held_back")
+"""A rebuild's own copies of these keep its position and what it holds back."""
+
+_INDEX_SHAPE = (
+    "SELECT c.relname AS name, i.indisprimary, regexp_replace(pg_get_indexdef(i.indexrelid),"
+    r" '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ', '') AS shape"
+    " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " WHERE i.indrelid = $1::regclass ORDER BY c.relname"
+)
+
+
+async def _make_shadow(conn: asyncpg.Connection, live: str, tables: Sequence[str]) -> None:
+    """The rebuild's schema, afresh, with empty copies of `tables` and of the bookkeeping,
+    their indexes named as the live ones (so that a later migration finds them by name)."""
+    async with conn.transaction():
+        await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
+        await conn.execute(f"CREATE SCHEMA {SHADOW}")
+        for table in (*tables, *_BOOKKEEPING):
+            source, copy = f"{_ident(live)}.{_ident(table)}", f"{SHADOW}.{_ident(table)}"
+            await conn.execute(f"CREATE TABLE {copy} (LIKE {source} INCLUDING ALL)")
+            wanted = await conn.fetch(_INDEX_SHAPE, source)
+            made = await conn.fetch(_INDEX_SHAPE, copy)
+            for n, index in enumerate(made):
+                await conn.execute(
+                    f"ALTER INDEX {SHADOW}.{_ident(index['name'])} RENAME TO {_ident(f'_{n}')}"
+                )
+            unnamed = [(i["indisprimary"], i["shape"], f"_{n}") for n, i in enumerate(made)]
+            for index in wanted:
+                found = next(u for u in unnamed if u[:2] == (index["indisprimary"], index["shape"]))
+                unnamed.remove(found)
+                await conn.execute(
+                    f"ALTER INDEX {SHADOW}.{_ident(found[2])} RENAME TO {_ident(index['name'])}"
+                )
+
+
+async def _swap(conn: asyncpg.Connection, beside: Projector, live: str) -> int:
+    """Put the rebuilt copies in place of the live tables in one transaction; return how many
+    stored events the copies still had to cover first."""
+    names = [p.name for p in beside.projections]
+    schema = _ident(live)
+    covered = 0
+    started = time.monotonic()
+    async with conn.transaction():
+        await conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+        rows = await conn.fetch(
+            f"SELECT position FROM {schema}.projection_positions WHERE name = ANY($1) FOR UPDATE",
+            names,
+        )
+        reached = max((r["position"] for r in rows), default=0)
+        while min((await beside.positions()).values()) < reached:
+            if not (step := await beside.step()):
+                break
+            covered += step
+        for table in (t for p in beside.projections for t in p.tables):
+            await conn.execute(f"DROP TABLE {schema}.{_ident(table)}")
+            await conn.execute(f"ALTER TABLE {SHADOW}.{_ident(table)} SET SCHEMA {schema}")
+        await conn.execute(
+            f"UPDATE {schema}.projection_positions live SET position = copy.position,"
+            f" updated_at = now() FROM {SHADOW}.projection_positions copy"
+            " WHERE live.name = copy.name AND live.name = ANY($1)",
+            names,
+        )
+        await conn.execute(f"DELETE FROM {schema}.held_back WHERE projection = ANY($1)", names)
+        await conn.execute(
+            f"INSERT INTO {schema}.held_back SELECT * FROM {SHADOW}.held_back"
+            " WHERE projection = ANY($1)",
+            names,
+        )
+        await conn.execute(f"DROP SCHEMA {SHADOW} CASCADE")
+        await conn.execute(
+            f"SELECT pg_notify($1, min(position)::text) FROM {schema}.projection_positions",
+            PROJECTED_CHANNEL,
+        )
+    log.info(
+        "swapped in the rebuilt %s in %.3f s (%d events caught up meanwhile)",
+        ", ".join(names),
+        time.monotonic() - started,
+        covered,
+    )
+    return covered

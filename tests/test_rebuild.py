@@ -1,0 +1,241 @@
+"""`hub project --rebuild` builds beside the live views and swaps its copies in: queries answer
+from whole views the whole time, a rebuild killed at any moment leaves the live views as they
+were, and the views it swaps in are, row by row, the ones the live projector built."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from hub.projections import runner
+from hub.projections.runner import SHADOW
+from hub.service.runtime import projections
+from tests.agency_api import AUDITOR, register
+from tests.conftest import (
+    PERSONAL_DATA_KEY,
+    ROOT,
+    SECRET,
+    Client,
+    fresh_database,
+    hub_command,
+    running,
+)
+from tests.test_demo import COUNTS
+from tests.test_persistence import snapshot
+
+VIEWS = [p.name for p in projections()]
+
+
+@pytest.fixture(scope="module")
+async def seeded(server_url: str) -> str:
+    """A database `hub seed` filled at a small scale, its views caught up."""
+    database = await fresh_database(server_url)
+    done = await hub_command(database, "seed", "--profile", "city-2018", "--scale", "0.01")
+    assert done.returncode == 0, done.stderr
+    return database
+
+
+async def indexes(pool: asyncpg.Pool) -> set[tuple[str, str, str]]:
+    """Every index of the views' tables: (table, index, definition)."""
+    tables = [t for p in projections() for t in p.tables]
+    rows = await pool.fetch(
+        "SELECT tablename, indexname, indexdef FROM pg_indexes"
+        " WHERE schemaname = current_schema() AND tablename = ANY($1)",
+        tables,
+    )
+    return {tuple(r) for r in rows}
+
+
+async def leftovers(pool: asyncpg.Pool) -> bool:
+    return await pool.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1", SHADOW) > 0
+
+
+async def caught_up(client: Client) -> None:
+    for _ in range(600):
+        if not await client.hub.projector.behind():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the live projector did not catch up")
+
+
+async def test_the_rebuilt_views_equal_row_by_row_what_the_live_projector_built(
+    seeded: str,
+) -> None:
+    async with running(seeded) as client:
+        await caught_up(client)
+        built = await snapshot(client.hub.pool)
+        named = await indexes(client.hub.pool)
+        assert sum(map(len, built.values())) > 1000
+        done = await hub_command(seeded, "project", "--once", "--rebuild", *VIEWS)
+        assert done.returncode == 0, done.stderr
+        assert f"rebuilt {', '.join(VIEWS)} and swapped them in" in done.stdout
+        assert await snapshot(client.hub.pool) == built
+        assert await indexes(client.hub.pool) == named
+        assert not await leftovers(client.hub.pool)
+
+
+async def test_queries_answer_from_whole_views_while_a_rebuild_runs_beside_the_live_projector(
+    seeded: str,
+) -> None:
+    """The live projector goes on applying new records during the rebuild; none is lost or
+    applied twice by the swap."""
+    async with running(seeded) as client:
+        await caught_up(client)
+        whole = {k: v["totalCount"] for k, v in (await client.run(COUNTS, auth=AUDITOR)).items()}
+        rebuilding = asyncio.create_task(
+            hub_command(seeded, "project", "--once", "--rebuild", *VIEWS)
+        )
+        answers, registered = 0, 0
+        while not rebuilding.done():
+            body = await client.post(COUNTS, auth=AUDITOR)
+            assert "errors" not in body, body
+            counts = {k: v["totalCount"] for k, v in body["data"].items()}
+            assert counts == {**whole, "agencies": whole["agencies"] + registered}, counts
+            answers += 1
+            if answers % 10 == 0:
+                await register(client)  # answers once the live projector has applied it
+                registered += 1
+        done = await rebuilding
+        assert done.returncode == 0, done.stderr
+        assert answers > 20 and registered > 0, (answers, registered)
+        await caught_up(client)
+        counts = {k: v["totalCount"] for k, v in (await client.run(COUNTS, auth=AUDITOR)).items()}
+        assert counts == {**whole, "agencies": whole["agencies"] + registered}
+        swapped = await snapshot(client.hub.pool)
+        await client.hub.projector.rewind(VIEWS)
+        await client.hub.projector.catch_up()
+        assert await snapshot(client.hub.pool) == swapped
+
+
+def _rebuilding(database: str) -> subprocess.Popen[str]:
+    """`hub project --rebuild` of every view, in small batches so that it can be caught."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hub", "project", "--once", "--rebuild", *VIEWS],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "HUB_JWT_SECRET": SECRET,
+            "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
+            "HUB_DATABASE_URL": database,
+            "HUB_PROJECTION_BATCH": "20",
+        },
+    )
+
+
+async def _until(process: subprocess.Popen[str], moment: Callable[[], Awaitable[bool]]) -> None:
+    for _ in range(3000):
+        assert process.poll() is None, f"the rebuild ended first: {process.stderr}"
+        if await moment():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the moment never came")
+
+
+async def test_a_rebuild_killed_at_any_moment_leaves_the_live_views_and_runs_again(
+    seeded: str,
+) -> None:
+    async with running(seeded, run_projections=False) as client:
+        pool = client.hub.pool
+        await client.hub.projector.catch_up()
+        live = await snapshot(pool)
+        positions = await pool.fetch("SELECT name, position FROM projection_positions")
+
+        async def copied() -> bool:
+            return await leftovers(pool)
+
+        async def copying() -> bool:
+            return bool(
+                await leftovers(pool)
+                and await pool.fetchval(
+                    f"SELECT to_regclass('{SHADOW}.projection_positions') IS NOT NULL"
+                    f" AND EXISTS (SELECT FROM {SHADOW}.projection_positions WHERE position > 0)"
+                )
+            )
+
+        async def swapping() -> bool:
+            return bool(
+                await pool.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%'"
+                )
+            )
+
+        for moment in (copied, copying, swapping):
+            async with pool.acquire() as reader, reader.transaction():
+                if moment is swapping:  # a query that the swap waits for, killed meanwhile
+                    await reader.execute("LOCK TABLE agencies IN ACCESS SHARE MODE")
+                process = _rebuilding(seeded)
+                try:
+                    await _until(process, moment)
+                finally:
+                    process.send_signal(signal.SIGKILL)
+                    process.wait()
+            assert await snapshot(pool) == live, moment.__name__
+            assert await pool.fetch("SELECT name, position FROM projection_positions") == positions
+
+        done = await hub_command(seeded, "project", "--once", "--rebuild", *VIEWS)
+        assert done.returncode == 0, done.stderr
+        assert await snapshot(pool) == live
+        assert not await leftovers(pool)
+
+
+async def test_a_reshaping_rebuild_swaps_in_tables_of_the_new_shape(database: str) -> None:
+    """How a migration that changes a view's tables rebuilds it beside instead of in place."""
+    async with running(database) as client:
+        ids = {(await register(client))["agency"]["id"] for _ in range(3)}
+        pool = client.hub.pool
+        before = await pool.fetch("SELECT * FROM agencies ORDER BY id, recorded_from")
+        await client.hub.projector.rebuild(
+            ["agencies"],
+            reshape="ALTER TABLE agencies ADD COLUMN note text NOT NULL DEFAULT 'reshaped';"
+            " CREATE INDEX agencies_note ON agencies (note)",
+        )
+        after = await pool.fetch("SELECT * FROM agencies ORDER BY id, recorded_from")
+        assert [(*r.values(), "reshaped") for r in before] == [tuple(r.values()) for r in after]
+        assert ("agencies", "agencies_note") in {i[:2] for i in await indexes(pool)}
+        assert {str(r["id"]) for r in after} == ids
+        assert (await client.run(COUNTS, auth=AUDITOR))["agencies"]["totalCount"] == 3
+
+
+async def test_the_swap_gives_way_to_a_long_query_and_tries_again(
+    database: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(runner, "SWAP_LOCK_TIMEOUT", "100ms")
+    async with running(database) as client:
+        await register(client)
+        pool = client.hub.pool
+        before = await snapshot(pool)
+        async with pool.acquire() as reader, reader.transaction():
+            await reader.execute("LOCK TABLE agencies IN ACCESS SHARE MODE")
+            rebuilding = asyncio.create_task(client.hub.projector.rebuild(["agencies"]))
+            await asyncio.sleep(1.0)
+            assert not rebuilding.done()
+            assert (await client.run(COUNTS, auth=AUDITOR))["agencies"]["totalCount"] == 1
+        await rebuilding
+        assert await snapshot(pool) == before
+        assert "the swap waited 100ms for the live views' locks; trying again" in caplog.text
+
+
+async def test_one_rebuild_at_a_time(database: str) -> None:
+    async with running(database) as client, client.hub.pool.acquire() as other:
+        await register(client)
+        before = await snapshot(client.hub.pool)
+        await other.execute("SELECT pg_advisory_lock(hashtext($1))", runner.REBUILD_LOCK)
+        done = await hub_command(database, "project", "--once", "--rebuild", "agencies")
+        await other.execute("SELECT pg_advisory_unlock(hashtext($1))", runner.REBUILD_LOCK)
+        assert done.returncode == 1
+        assert done.stderr.endswith(
+            "hub project: another rebuild is running on this database;"
+            " the live views are as they were\n"
+        ), done.stderr
+        assert await snapshot(client.hub.pool) == before
