@@ -8,7 +8,8 @@ update may carry, vocabularies, what an id refers to, the prose) are in the expl
 below, never guessed.
 
 A published version is a promise: `docs/events/<Type>.v<N>.json` never changes once written.
-A changed payload gets a new version (raise it in `VERSIONS`), and the old file stays beside it.
+A changed payload gets a new version (raise it in `hub.domain.records.SCHEMA_VERSIONS`), and
+the old file stays beside it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from eventsourcing.domain import CommandMethodDecorator
 
 from hub.domain.checks import camel_case
 from hub.domain.record import Record
-from hub.domain.records import RECORDS
+from hub.domain.records import RECORDS, schema_version
 from hub.domain.station import ASSESSMENT_DIMENSIONS
 from hub.domain.vocabulary import (
     AgencyKind,
@@ -53,9 +54,6 @@ NOT_PAYLOAD = {"self", "id", "envelope"}
 its actor, dates and reason."""
 
 # --- What the signatures cannot tell -------------------------------------------------------
-
-VERSIONS: dict[str, int] = {}
-"""The current version of each type whose payload changed since it was first published (1)."""
 
 CHANGEABLE: dict[str, tuple[str, ...]] = {
     "AgencyProfileUpdated": ("name", "kind", "fields"),
@@ -290,7 +288,7 @@ def event_types() -> list[EventType]:
             name = record.__name__ + event_name
             if method is not None and name not in DESCRIPTIONS:
                 raise LookupError(f"{name} has no description: add one to DESCRIPTIONS")
-            version = VERSIONS.get(name, 1)
+            version = schema_version(name)
             schema = (
                 _schema(record, name, version, method)
                 if method is not None
@@ -510,7 +508,7 @@ def _snake_case(name: str) -> str:
 
 POLICY = (
     "A published version never changes: to change a payload, raise its version in "
-    "hub/tools/event_reference.py VERSIONS and run `hub export-event-reference`, which adds "
+    "hub/domain/records.py SCHEMA_VERSIONS and run `hub export-event-reference`, which adds "
     "events/<Type>.v<N+1>.json beside the old file; never edit or delete a published one."
 )
 ANNOTATIONS = {"title", "description", "examples", "$comment"}
