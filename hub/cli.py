@@ -1,4 +1,4 @@
-"""The `hub` command: serve, migrate, project, import-reference, seed, operations, token,
+"""The `hub` command: serve, migrate, project, relay, import-reference, seed, operations, token,
 export-schema, export-event-reference."""
 
 from __future__ import annotations
@@ -162,6 +162,35 @@ def _project(args: argparse.Namespace) -> None:
         held = asyncio.run(main())
         if held:
             sys.exit(f"hub project --retry: {held} record(s) remain held back")
+
+
+def _relay(args: argparse.Namespace) -> None:
+    from hub.service.runtime import Hub
+    from hub.streams.relay import RelayRefused, run
+
+    settings = Settings.from_env()
+    if not settings.nats_url:
+        sys.exit("hub relay: HUB_NATS_URL is not set: which NATS server should it publish to?")
+
+    async def main() -> None:
+        hub = Hub(settings)
+        await hub.start(project=False)
+        try:
+            relay = await run(hub, once=args.once)
+            print(
+                f"relayed {relay.published} events ({relay.rate:.0f} events/s while "
+                f"publishing); the stream {settings.nats_stream} holds the log up to "
+                f"position {relay.position}",
+                flush=True,
+            )
+        finally:
+            await hub.stop()
+
+    with _interruptible():
+        try:
+            asyncio.run(main())
+        except RelayRefused as refused:
+            sys.exit(f"hub relay: {refused}")
 
 
 def _import_reference(args: argparse.Namespace) -> None:
@@ -431,6 +460,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     project.add_argument("--once", action="store_true", help="stop when caught up")
     project.set_defaults(run=_project)
+
+    relay = commands.add_parser(
+        "relay",
+        help="publish the event log into NATS JetStream (HUB_NATS_URL), in order, each event once",
+    )
+    relay.add_argument(
+        "--once", action="store_true", help="stop when the stream holds the whole log"
+    )
+    relay.set_defaults(run=_relay)
 
     imports = commands.add_parser(
         "import-reference",
