@@ -76,15 +76,16 @@ def relay_env(database: str, stream: str, prefix: str, url: str = NATS_URL) -> d
     }
 
 
-def start_relay(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "hub", "relay", *args],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def start_relay(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    """`hub relay` in a process of its own, its output appended to `output`."""
+    with output.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "hub", "relay"],
+            env=env,
+            cwd=ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
 
 
 async def relay_once(env: dict[str, str]) -> str:
@@ -114,7 +115,7 @@ async def consumed(js: JetStreamContext, stream: str, prefix: str) -> list[nats.
     while True:
         try:
             batch = await sub.fetch(500, timeout=1)
-        except nats.errors.TimeoutError:
+        except TimeoutError:  # nats-py raises its own or asyncio's
             break
         for msg in batch:
             await msg.ack()
@@ -169,7 +170,7 @@ async def test_the_stream_holds_the_log_as_a_partner_sees_it(
 
 
 async def test_kill_9_at_random_moments_under_writers_skips_and_repeats_nothing(
-    database: str, names: tuple[str, str]
+    database: str, names: tuple[str, str], tmp_path: Path
 ) -> None:
     stream, prefix = names
     rng = random.Random(os.environ.get("HUB_TEST_SEED", "relay"))
@@ -179,7 +180,7 @@ async def test_kill_9_at_random_moments_under_writers_skips_and_repeats_nothing(
         writing = asyncio.create_task(write(client, stop))
         try:
             for _ in range(10):
-                relay = start_relay(env)
+                relay = start_relay(env, tmp_path / "relay.log")
                 await asyncio.sleep(rng.uniform(1.0, 3.5))
                 relay.send_signal(signal.SIGKILL)
                 await asyncio.to_thread(relay.wait)
@@ -225,12 +226,13 @@ async def test_a_nats_restart_loses_and_repeats_nothing(
     async with running(database) as client:
         stop = asyncio.Event()
         writing = asyncio.create_task(write(client, stop, writers=2))
-        relay = start_relay(env)
+        output = tmp_path / "relay.log"
+        relay = start_relay(env, output)
         try:
-            with private_nats(tmp_path, port):
+            with private_nats(tmp_path / "store", port):
                 await asyncio.sleep(4)
             await asyncio.sleep(1)  # stopped: the relay waits, the writers go on
-            with private_nats(tmp_path, port):  # back on the same port and store
+            with private_nats(tmp_path / "store", port):  # back on the same port and store
                 await asyncio.sleep(3)
                 stop.set()
                 await writing
@@ -243,6 +245,7 @@ async def test_a_nats_restart_loses_and_repeats_nothing(
             relay.kill()
             relay.wait()
         assert found == log
+        assert "starting again from the stream" in output.read_text()
 
 
 async def until_relayed(js: JetStreamContext, stream: str, position: int) -> None:
@@ -258,15 +261,17 @@ async def until_relayed(js: JetStreamContext, stream: str, position: int) -> Non
     raise AssertionError(f"the relay did not reach position {position}")
 
 
-async def test_a_second_relay_waits_for_the_first(database: str, names: tuple[str, str]) -> None:
+async def test_a_second_relay_waits_for_the_first(
+    database: str, names: tuple[str, str], tmp_path: Path
+) -> None:
     stream, prefix = names
     async with running(database) as client, jetstream() as js, own_stream(js, stream):
         await register(client)
         env = relay_env(database, stream, prefix)
-        first = start_relay(env)
+        first = start_relay(env, tmp_path / "first.log")
         try:
             await asyncio.sleep(4)
-            second = start_relay(env)
+            second = start_relay(env, tmp_path / "second.log")
             try:
                 await asyncio.sleep(4)
                 assert second.poll() is None
@@ -276,11 +281,12 @@ async def test_a_second_relay_waits_for_the_first(database: str, names: tuple[st
                 await asyncio.sleep(4)
             finally:
                 second.terminate()
-                said, _ = second.communicate(timeout=20)
+                second.wait(20)
         finally:
             if first.poll() is None:
                 first.kill()
                 first.wait()
+        said = (tmp_path / "second.log").read_text()
         assert "waiting for its lock" in said
         assert "holding the relay lock" in said
         assert positions(await consumed(js, stream, prefix)) == await logged(client)

@@ -586,6 +586,43 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
 
 
+JETSTREAM = (
+    "## From NATS JetStream",
+    "",
+    "`hub relay` publishes the log into a JetStream stream (default `hub-events`), one message",
+    "per event on `hub.events.<entityType>.<district>` (`CITY` for a record of no district).",
+    "The body is the event object the SSE stream sends a PARTNER (`position`, `type`,",
+    "`entityId`, `entityType`, `recordedAt`, `effectiveOn`, `actor`, `reason`, `retracts`,",
+    "`schemaVersion`, `data` with personal data left out, and the rest of the `Event`); the",
+    "headers are `Hub-Position`, `Hub-Type`, `Hub-Schema-Version`, `Hub-Recorded-At` and",
+    "`Nats-Msg-Id` (the position).",
+    "",
+    "- Guaranteed: the stream holds the log in position order, every position once, none",
+    "  skipped, whatever the relay or NATS went through (the relay resumes after the stream's",
+    "  last `Hub-Position`, and each publish names the sequence it must follow).",
+    "- Redaction: what a PARTNER may not see never enters the stream; an erasure after an",
+    "  event was relayed does not reach the copy already in the stream (it held no personal",
+    "  data to begin with).",
+    "- Consume with a durable consumer, acknowledging each message once stored:",
+    "",
+    "```sh",
+    "nats consumer add hub-events my-platform --pull --deliver all --ack explicit --defaults",
+    "nats consumer next hub-events my-platform --count 10",
+    "```",
+    "",
+    "```python",
+    "sub = await js.pull_subscribe('hub.events.>', durable='my-platform', stream='hub-events')",
+    "for msg in await sub.fetch(100, timeout=5):",
+    "    event = json.loads(msg.data)",
+    "    await msg.ack()",
+    "```",
+    "",
+    "- Several relays may run: one publishes (holding a PostgreSQL advisory lock per stream),",
+    "  the others wait and take over when it stops.",
+)
+"""The partners' JetStream section of docs/events.md."""
+
+
 def _page(types_: list[EventType]) -> str:
     """docs/events.md: every type with its fields and a sample payload."""
     lines = [
@@ -609,6 +646,9 @@ def _page(types_: list[EventType]) -> str:
         "- Who made the change, when it took effect and why are in the `Event` itself",
         "  (`actor`, `effectiveOn`, `reason`), not in `data`.",
         f"- {POLICY}",
+        "- Each `Event` says which version its `data` follows in `schemaVersion`",
+        "  (`events/<type>.v<schemaVersion>.json`); JetStream messages also in the",
+        "  `Hub-Schema-Version` header. The last section says how to consume them from NATS.",
         "",
         "| type | entity | version | description |",
         "| --- | --- | --- | --- |",
@@ -647,6 +687,7 @@ def _page(types_: list[EventType]) -> str:
     lines += ["", "## Vocabularies", ""]
     for vocabulary in vocabularies:
         lines.append(f"- `{vocabulary.__name__}`: " + ", ".join(v.value for v in vocabulary))
+    lines += ["", *JETSTREAM]
     return "\n".join(lines) + "\n"
 
 
