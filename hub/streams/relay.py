@@ -262,8 +262,21 @@ async def _until_ok(attempt: Callable[[], Awaitable[T]]) -> T:
             await asyncio.sleep(PAUSE_SECONDS)
 
 
+async def _said_error(error: Exception) -> None:
+    log.warning("NATS: %r", error)
+
+
+async def _said_disconnected() -> None:
+    log.warning("disconnected from NATS; reconnecting")
+
+
+async def _said_reconnected() -> None:
+    log.info("reconnected to NATS")
+
+
 async def connect(url: str) -> NATS:
-    """A NATS connection that reconnects for ever; waits for the server if it is away."""
+    """A NATS connection that reconnects for ever; waits for the server if it is away. Its
+    troubles are logged in one line each (the client's own logging is a traceback each)."""
     while True:
         try:
             return await nats.connect(
@@ -273,6 +286,9 @@ async def connect(url: str) -> NATS:
                 reconnect_time_wait=0.5,
                 connect_timeout=2,
                 allow_reconnect=True,
+                error_cb=_said_error,
+                disconnected_cb=_said_disconnected,
+                reconnected_cb=_said_reconnected,
             )
         except (nats.errors.Error, OSError) as error:
             log.warning("cannot reach NATS at %s (%r); trying again", url, error)
