@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -193,23 +193,24 @@ class Relay:
         pending: collections.deque[tuple[int, asyncio.Future[Any]]] = collections.deque()
         expected = resume.sequence
         events = follow(self.hub, _SCOPE, resume.position, heartbeat_seconds=1.0, transport="relay")
+        arrived: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.window)
+        reading = asyncio.create_task(_read(events, arrived), name="relay follower")
         reported, counted = time.monotonic(), self.published
         try:
-            async for row in events:
-                if row is None:
+            while True:
+                rows = await _batch(arrived, self.window)
+                if not rows:
                     await self._settle(pending, 0)
                     if self.once and not await events_after(self.hub.pool, self.position, limit=1):
                         return True
                     continue
-                for shown in await present(self.hub, PARTNER, [row]):
+                for row, shown in zip(rows, await present(self.hub, PARTNER, rows), strict=True):
                     body, headers = message(as_json(shown))
                     headers["Nats-Expected-Last-Sequence"] = str(expected)
                     try:
+                        # never stalls: `_settle` keeps fewer than the client's window pending
                         ack = await self.js.publish_async(
-                            subject(self.prefix, row),
-                            body,
-                            headers=headers,
-                            wait_stall=ACK_SECONDS,
+                            subject(self.prefix, row), body, headers=headers
                         )
                     except (nats.errors.Error, OSError) as error:
                         raise _Again(f"publishing failed: {error!r}") from error
@@ -217,16 +218,18 @@ class Relay:
                     pending.append((shown.position, ack))
                     if self.publishing is None:
                         self.publishing = (time.monotonic(), time.monotonic())
-                await self._settle(pending, self.window - 1)
+                    await self._settle(pending, self.window - 1)
                 if time.monotonic() - reported >= REPORT_SECONDS:
                     rate = (self.published - counted) / (time.monotonic() - reported)
                     log.info("relayed up to position %d (%.0f events/s)", self.position, rate)
                     reported, counted = time.monotonic(), self.published
         finally:
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
             await events.aclose()
             for _, ack in pending:
                 ack.cancel()
-        return False
 
     async def _settle(
         self, pending: collections.deque[tuple[int, asyncio.Future[Any]]], keep: int
@@ -236,7 +239,8 @@ class Relay:
         while pending and (len(pending) > keep or pending[0][1].done()):
             position, ack = pending[0]
             try:
-                await asyncio.wait_for(asyncio.shield(ack), ACK_SECONDS)
+                if not ack.done():
+                    await asyncio.wait_for(asyncio.shield(ack), ACK_SECONDS)
                 ack.result()
             except TimeoutError:
                 raise _Again(f"no acknowledgement of position {position}") from None
@@ -247,6 +251,35 @@ class Relay:
             self.published += 1
             if self.publishing is not None:
                 self.publishing = (self.publishing[0], time.monotonic())
+
+
+async def _read(events: AsyncIterator[Any], into: asyncio.Queue[Any]) -> None:
+    """The follower's rows (None: caught up, a heartbeat) into `into`, then what ended it."""
+    try:
+        async for row in events:
+            await into.put(row)
+    except asyncio.CancelledError:
+        raise
+    except Exception as ended:  # noqa: BLE001 - raised again by `_batch`, in the relay
+        await into.put(ended)
+
+
+async def _batch(arrived: asyncio.Queue[Any], most: int) -> list[Any]:
+    """The rows that have arrived (at least one, at most `most`), so that they are shown in one
+    `present` and sent in one write; [] for a heartbeat."""
+    rows: list[Any] = []
+    item = await arrived.get()
+    while True:
+        if isinstance(item, Exception):
+            raise item  # the rows before it are not lost: the relay starts again from the stream
+        if item is None:
+            if not rows:
+                return rows
+        else:
+            rows.append(item)
+        if len(rows) >= most or arrived.empty():
+            return rows
+        item = arrived.get_nowait()
 
 
 async def _until_ok(attempt: Callable[[], Awaitable[T]]) -> T:
