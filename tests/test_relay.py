@@ -28,9 +28,10 @@ import nats.errors
 import pytest
 from nats.js import JetStreamContext
 
+from hub.domain.records import schema_version
 from hub.streams.relay import NO_DISTRICT
-from tests.agency_api import register
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, missing, running
+from tests.agency_api import AUDITOR, register
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, hub_cli, missing, running
 from tests.worker_api import register_worker
 
 NATS_URL = os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
@@ -159,6 +160,15 @@ async def test_the_stream_holds_the_log_as_a_partner_sees_it(
             district = msg.subject.split(".")[-1]
             assert msg.subject.startswith(f"{prefix}.{body['entityType']}.")
             assert district == NO_DISTRICT or district.isdigit()
+        trail = await client.run(
+            "{ auditTrail(first: 10) { edges { node { position type schemaVersion } } } }",
+            auth=AUDITOR,
+        )
+        shown = {e["node"]["position"]: e["node"] for e in trail["auditTrail"]["edges"]}
+        for msg in messages:
+            node = shown[int(msg.headers["Hub-Position"])]
+            assert node["schemaVersion"] == schema_version(node["type"])
+            assert msg.headers["Hub-Schema-Version"] == str(node["schemaVersion"])
         worker = next(json.loads(m.data) for m in messages if ".WORKER." in m.subject)
         assert worker["data"]["personalDataRedacted"] is True
         assert worker["data"]["name"] is None
@@ -294,3 +304,9 @@ async def test_a_second_relay_waits_for_the_first(
         assert "waiting for its lock" in said
         assert "holding the relay lock" in said
         assert positions(await consumed(js, stream, prefix)) == await logged(client)
+
+
+def test_without_a_nats_url_the_relay_refuses_in_one_line() -> None:
+    done = hub_cli("relay", HUB_NATS_URL="")
+    assert done.returncode == 1
+    assert "HUB_NATS_URL is not set" in done.stderr
