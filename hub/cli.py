@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import importlib.metadata
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -166,17 +167,27 @@ def _project(args: argparse.Namespace) -> None:
 
 def _relay(args: argparse.Namespace) -> None:
     from hub.service.runtime import Hub
-    from hub.streams.relay import RelayRefused, run
+    from hub.streams.relay import RelayRefused, nats_url, run
 
     settings = Settings.from_env()
-    if not settings.nats_url:
-        sys.exit("hub relay: HUB_NATS_URL is not set: which NATS server should it publish to?")
+    try:
+        nats_url(settings)  # refused before the hub starts
+    except RelayRefused as refused:
+        sys.exit(f"hub relay: {refused}")
 
     async def main() -> None:
         hub = Hub(settings)
         await hub.start(project=False)
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM,
+            asyncio.current_task().cancel,  # type: ignore[union-attr]
+        )
         try:
-            relay = await run(hub, once=args.once)
+            try:
+                relay = await run(hub, once=args.once)
+            except asyncio.CancelledError:
+                print("hub relay: stopped (SIGTERM)", flush=True)
+                return
             print(
                 f"relayed {relay.published} events ({relay.rate:.0f} events/s while "
                 f"publishing); the stream {settings.nats_stream} holds the log up to "

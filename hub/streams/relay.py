@@ -39,6 +39,7 @@ from nats.js.api import StorageType, StreamConfig
 from hub.domain.envelope import Actor, Role
 from hub.projections.event_log import events_after
 from hub.schema.events import as_json, present
+from hub.service.config import Settings
 from hub.service.runtime import Hub
 from hub.streams.follow import Scope, StreamEnded, follow
 
@@ -353,13 +354,19 @@ async def _lost(conn: asyncpg.Connection) -> None:
             return
 
 
+def nats_url(settings: Settings) -> str:
+    """`HUB_NATS_URL`, which the relay cannot do without."""
+    if not settings.nats_url:
+        raise RelayRefused("HUB_NATS_URL is not set: which NATS server should it publish to?")
+    return settings.nats_url
+
+
 async def run(hub: Hub, *, once: bool = False) -> Relay:
     """Relay `hub`'s log into `HUB_NATS_STREAM` while this process holds the stream's lock."""
     settings = hub.settings
-    if not settings.nats_url:
-        raise RelayRefused("HUB_NATS_URL is not set: which NATS server should it publish to?")
+    url = nats_url(settings)
     held = await lock(hub.url, settings.nats_stream)
-    nc = await connect(settings.nats_url)
+    nc = await connect(url)
     try:
         js = nc.jetstream(publish_async_max_pending=WINDOW)
         relay = Relay(hub, js, settings.nats_stream, settings.nats_subject_prefix, once=once)
