@@ -1,4 +1,4 @@
-"""The `hub` command: serve, migrate, project, import-reference, seed, operations, token,
+"""The `hub` command: serve, migrate, project, relay, import-reference, seed, operations, token,
 export-schema, export-event-reference."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import importlib.metadata
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -166,6 +167,45 @@ def _project(args: argparse.Namespace) -> None:
         held = asyncio.run(main())
         if held:
             sys.exit(f"hub project --retry: {held} record(s) remain held back")
+
+
+def _relay(args: argparse.Namespace) -> None:
+    from hub.service.runtime import Hub
+    from hub.streams.relay import RelayRefused, nats_url, run
+
+    settings = Settings.from_env()
+    try:
+        nats_url(settings)  # refused before the hub starts
+    except RelayRefused as refused:
+        sys.exit(f"hub relay: {refused}")
+
+    async def main() -> None:
+        hub = Hub(settings)
+        await hub.start(project=False)
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGTERM,
+            asyncio.current_task().cancel,  # type: ignore[union-attr]
+        )
+        try:
+            try:
+                relay = await run(hub, once=args.once)
+            except asyncio.CancelledError:
+                print("hub relay: stopped (SIGTERM)", flush=True)
+                return
+            print(
+                f"relayed {relay.published} events ({relay.rate:.0f} events/s while "
+                f"publishing); the stream {settings.nats_stream} holds the log up to "
+                f"position {relay.position}",
+                flush=True,
+            )
+        finally:
+            await hub.stop()
+
+    with _interruptible():
+        try:
+            asyncio.run(main())
+        except RelayRefused as refused:
+            sys.exit(f"hub relay: {refused}")
 
 
 def _import_reference(args: argparse.Namespace) -> None:
@@ -444,6 +484,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     project.add_argument("--once", action="store_true", help="stop when caught up")
     project.set_defaults(run=_project)
+
+    relay = commands.add_parser(
+        "relay",
+        help="publish the event log into NATS JetStream (HUB_NATS_URL), in order, each event once",
+    )
+    relay.add_argument(
+        "--once", action="store_true", help="stop when the stream holds the whole log"
+    )
+    relay.set_defaults(run=_relay)
 
     imports = commands.add_parser(
         "import-reference",

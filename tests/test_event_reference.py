@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from hub.tools import event_reference
+from hub.domain import records
 from hub.tools.event_reference import POLICY, differences, event_types, export
 from hub.tools.reference_import import import_communities, import_sample, parse_csv
 from tests.agency_api import AUDITOR, MUNICIPAL, register
@@ -31,7 +31,7 @@ def test_the_published_reference_is_what_the_code_says() -> None:
     assert not found, (
         "The published event reference (docs/events/, docs/events.md) differs from the code. "
         "Changing a payload means a new version, never a silent change: add a new version file "
-        "(raise the type's version in VERSIONS, hub/event_reference.py, and run "
+        "(raise the type's version in SCHEMA_VERSIONS, hub/domain/records.py, and run "
         "`hub export-event-reference`) rather than editing a published one.\n" + "\n".join(found)
     )
 
@@ -71,7 +71,7 @@ def test_a_changed_payload_is_refused_until_it_gets_a_new_version(
     assert export(tmp_path) == ([], found)
     assert json.loads(published.read_text(encoding="utf-8")) == old
 
-    monkeypatch.setitem(event_reference.VERSIONS, "AgencyIncubated", 2)
+    monkeypatch.setitem(records.SCHEMA_VERSIONS, "AgencyIncubated", 2)
     assert export(tmp_path) == (["events/AgencyIncubated.v2.json", "events.md"], [])
     assert json.loads(published.read_text(encoding="utf-8")) == old
     assert differences(tmp_path) == []

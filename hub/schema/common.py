@@ -15,6 +15,7 @@ from strawberry.scalars import JSON
 from hub.domain import reference
 from hub.domain.envelope import Role as DomainRole
 from hub.domain.errors import CommandRefused, InvalidInput, OutcomeUnknown
+from hub.domain.records import schema_version
 from hub.domain.vocabulary import EntityType as DomainEntityType
 from hub.projections.event_log import last_recorded
 from hub.projections.held_back import Held
@@ -140,6 +141,11 @@ class Event:
     retracts: list[int]
     correlation_id: str
     data: JSON
+    schema_version: int = strawberry.field(
+        default=1,
+        description="The version of the JSON Schema `data` follows: "
+        "`docs/events/<type>.v<schemaVersion>.json` of the partners' event reference.",
+    )
     request_id: str | None = strawberry.field(
         default=None,
         description="The `X-Request-ID` of the request that wrote the event (the caller's, or "
@@ -173,6 +179,7 @@ class Event:
             retracts=list(row["retracts"]),
             correlation_id=row["correlation_id"],
             data=data,
+            schema_version=schema_version(row["type"]),
             request_id=row["request_id"],
         )
 

@@ -79,6 +79,7 @@ def as_json(event: Event) -> dict[str, Any]:
         },
         "reason": event.reason,
         "retracts": event.retracts,
+        "schemaVersion": event.schema_version,
         "correlationId": event.correlation_id,
         "requestId": event.request_id,
         "data": event.data,

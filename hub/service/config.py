@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     read_database_url: str | None = Field(
         None, description="a streaming replica's PostgreSQL URL for reads; unset: the primary"
     )
+    nats_url: str | None = Field(
+        None, description="NATS server `hub relay` publishes to (e.g. nats://127.0.0.1:4222)"
+    )
+    nats_stream: str = Field("hub-events", description="the JetStream stream `hub relay` fills")
+    nats_subject_prefix: str = Field(
+        "hub.events", description="subjects of the relayed events: `<prefix>.<type>.<district>`"
+    )
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

@@ -8,7 +8,8 @@ update may carry, vocabularies, what an id refers to, the prose) are in the expl
 below, never guessed.
 
 A published version is a promise: `docs/events/<Type>.v<N>.json` never changes once written.
-A changed payload gets a new version (raise it in `VERSIONS`), and the old file stays beside it.
+A changed payload gets a new version (raise it in `hub.domain.records.SCHEMA_VERSIONS`), and
+the old file stays beside it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from eventsourcing.domain import CommandMethodDecorator
 
 from hub.domain.checks import camel_case
 from hub.domain.record import Record
-from hub.domain.records import RECORDS
+from hub.domain.records import RECORDS, schema_version
 from hub.domain.station import ASSESSMENT_DIMENSIONS
 from hub.domain.vocabulary import (
     AgencyKind,
@@ -53,9 +54,6 @@ NOT_PAYLOAD = {"self", "id", "envelope"}
 its actor, dates and reason."""
 
 # --- What the signatures cannot tell -------------------------------------------------------
-
-VERSIONS: dict[str, int] = {}
-"""The current version of each type whose payload changed since it was first published (1)."""
 
 CHANGEABLE: dict[str, tuple[str, ...]] = {
     "AgencyProfileUpdated": ("name", "kind", "fields"),
@@ -290,7 +288,7 @@ def event_types() -> list[EventType]:
             name = record.__name__ + event_name
             if method is not None and name not in DESCRIPTIONS:
                 raise LookupError(f"{name} has no description: add one to DESCRIPTIONS")
-            version = VERSIONS.get(name, 1)
+            version = schema_version(name)
             schema = (
                 _schema(record, name, version, method)
                 if method is not None
@@ -510,7 +508,7 @@ def _snake_case(name: str) -> str:
 
 POLICY = (
     "A published version never changes: to change a payload, raise its version in "
-    "hub/tools/event_reference.py VERSIONS and run `hub export-event-reference`, which adds "
+    "hub/domain/records.py SCHEMA_VERSIONS and run `hub export-event-reference`, which adds "
     "events/<Type>.v<N+1>.json beside the old file; never edit or delete a published one."
 )
 ANNOTATIONS = {"title", "description", "examples", "$comment"}
@@ -588,6 +586,43 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
 
 
+JETSTREAM = (
+    "## From NATS JetStream",
+    "",
+    "`hub relay` publishes the log into a JetStream stream (default `hub-events`), one message",
+    "per event on `hub.events.<entityType>.<district>` (`CITY` for a record of no district).",
+    "The body is the event object the SSE stream sends a PARTNER (`position`, `type`,",
+    "`entityId`, `entityType`, `recordedAt`, `effectiveOn`, `actor`, `reason`, `retracts`,",
+    "`schemaVersion`, `data` with personal data left out, and the rest of the `Event`); the",
+    "headers are `Hub-Position`, `Hub-Type`, `Hub-Schema-Version`, `Hub-Recorded-At` and",
+    "`Nats-Msg-Id` (the position).",
+    "",
+    "- Guaranteed: the stream holds the log in position order, every position once, none",
+    "  skipped, whatever the relay or NATS went through (the relay resumes after the stream's",
+    "  last `Hub-Position`, and each publish names the sequence it must follow).",
+    "- Redaction: what a PARTNER may not see never enters the stream; an erasure after an",
+    "  event was relayed does not reach the copy already in the stream (it held no personal",
+    "  data to begin with).",
+    "- Consume with a durable consumer, acknowledging each message once stored:",
+    "",
+    "```sh",
+    "nats consumer add hub-events my-platform --pull --deliver all --ack explicit --defaults",
+    "nats consumer next hub-events my-platform --count 10",
+    "```",
+    "",
+    "```python",
+    "sub = await js.pull_subscribe('hub.events.>', durable='my-platform', stream='hub-events')",
+    "for msg in await sub.fetch(100, timeout=5):",
+    "    event = json.loads(msg.data)",
+    "    await msg.ack()",
+    "```",
+    "",
+    "- Several relays may run: one publishes (holding a PostgreSQL advisory lock per stream),",
+    "  the others wait and take over when it stops.",
+)
+"""The partners' JetStream section of docs/events.md."""
+
+
 def _page(types_: list[EventType]) -> str:
     """docs/events.md: every type with its fields and a sample payload."""
     lines = [
@@ -611,6 +646,9 @@ def _page(types_: list[EventType]) -> str:
         "- Who made the change, when it took effect and why are in the `Event` itself",
         "  (`actor`, `effectiveOn`, `reason`), not in `data`.",
         f"- {POLICY}",
+        "- Each `Event` says which version its `data` follows in `schemaVersion`",
+        "  (`events/<type>.v<schemaVersion>.json`); JetStream messages also in the",
+        "  `Hub-Schema-Version` header. The last section says how to consume them from NATS.",
         "",
         "| type | entity | version | description |",
         "| --- | --- | --- | --- |",
@@ -649,6 +687,7 @@ def _page(types_: list[EventType]) -> str:
     lines += ["", "## Vocabularies", ""]
     for vocabulary in vocabularies:
         lines.append(f"- `{vocabulary.__name__}`: " + ", ".join(v.value for v in vocabulary))
+    lines += ["", *JETSTREAM]
     return "\n".join(lines) + "\n"
 
 
