@@ -3,9 +3,11 @@
 Starts `hub serve` on a fresh database, opens SUBSCRIBERS graphql-transport-ws subscriptions to
 `events` (from now), then commits EVENTS registrations at a steady rate and measures, for every
 delivered event, the time from its recording (`recordedAt`) to its arrival at the client. The
-baseline is the same run with one subscriber. Also prints the server's resident memory.
+baselines are the same run with one subscriber, and with SUBSCRIBERS whose selections all
+differ (an alias each), so the hub renders each event once per subscriber, as it did before it
+shared renders. Also prints the server's resident memory and what each idle subscriber adds.
 
-    python bench/subscribers.py [--subscribers 1000] [--events 40] [--rate 10]
+    python bench/subscribers.py [--subscribers 2000] [--distinct 1000] [--events 40] [--rate 10]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from hub.domain.envelope import Role  # noqa: E402
 from hub.domain.identifiers import make_credit_code  # noqa: E402
 from hub.service.auth import issue_token  # noqa: E402
 
-SUBSCRIPTION = "subscription { events { position recordedAt } }"
+SUBSCRIPTION = "subscription { %s: events { position recordedAt } }"
 REGISTER = """mutation($input: RegisterAgencyInput!) { registerAgency(input: $input) {
   position errors { message } } }"""
 _serial = iter(range(10**8))
@@ -51,6 +53,7 @@ async def subscriber(
     latencies: list[float],
     expected: int,
     done: asyncio.Event,
+    alias: str,
 ) -> None:
     async with websockets.connect(
         f"ws://127.0.0.1:{port}/graphql",
@@ -63,7 +66,7 @@ async def subscriber(
         )
         assert json.loads(await ws.recv())["type"] == "connection_ack"
         await ws.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION % alias}})
         )
         opened.append(1)
         ready.set()
@@ -72,14 +75,16 @@ async def subscriber(
             message = json.loads(await ws.recv())
             if message["type"] != "next":
                 continue
-            event = message["payload"]["data"]["events"]
+            event = message["payload"]["data"][alias]
             recorded = datetime.fromisoformat(event["recordedAt"]).timestamp()
             latencies.append((time.time() - recorded) * 1000)
             received += 1
         done.set()
 
 
-async def round_of(hub: ServedHub, subscribers: int, events: int, rate: float) -> dict:
+async def round_of(
+    hub: ServedHub, subscribers: int, events: int, rate: float, distinct: bool = False
+) -> dict:
     token = issue_token(SECRET, Role.PARTNER, sub="bench-partner", ttl_seconds=3600)
     latencies: list[float] = []
     opened: list[int] = []
@@ -91,7 +96,16 @@ async def round_of(hub: ServedHub, subscribers: int, events: int, rate: float) -
     for n in range(subscribers):
         tasks.append(
             asyncio.create_task(
-                subscriber(hub.port, token, ready, opened, latencies, events, finished[n])
+                subscriber(
+                    hub.port,
+                    token,
+                    ready,
+                    opened,
+                    latencies,
+                    events,
+                    finished[n],
+                    f"e{n}" if distinct else "events",
+                )
             )
         )
         if n % 50 == 49:
@@ -126,6 +140,7 @@ async def round_of(hub: ServedHub, subscribers: int, events: int, rate: float) -
     cuts = statistics.quantiles(latencies, n=100)
     return {
         "subscribers": subscribers,
+        "selections": subscribers if distinct else 1,
         "delivered": len(latencies),
         "p50": cuts[49],
         "p99": cuts[98],
@@ -135,34 +150,47 @@ async def round_of(hub: ServedHub, subscribers: int, events: int, rate: float) -
     }
 
 
-async def main(subscribers: int, events: int, rate: float) -> None:
+async def main(subscribers: int, distinct: int, events: int, rate: float) -> None:
     # Every subscriber holds the same token: let them all in (and the baseline's one).
-    most = str(subscribers + 1)
+    most = str(max(subscribers, distinct) + 1)
     caps = {"HUB_MAX_STREAMS": most, "HUB_MAX_STREAMS_PER_TOKEN": most}
     async with ServedHub(ROOT, env=caps) as hub:
         baseline = await round_of(hub, 1, events, rate)
-        many = await round_of(hub, subscribers, events, rate)
+        rounds = [baseline]
+        for count in sorted({distinct, subscribers}):
+            rounds.append(await round_of(hub, count, events, rate, distinct=True))
+            rounds.append(await round_of(hub, count, events, rate))
     print(
         f"{events} events committed at {rate:g}/s; `hub serve` in its own process; "
         f"latency = client arrival - recordedAt"
     )
     print(
-        f"{'subscribers':>11} {'delivered':>10} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'p50 vs 1':>9} {'RSS MiB before/subscribed/after':>32}"
+        f"{'subscribers':>11} {'selections':>10} {'delivered':>10} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'p50 vs 1':>9} {'RSS MiB before/subscribed/after':>32} "
+        f"{'KiB/idle sub':>12}"
     )
-    for figures in (baseline, many):
+    for figures in rounds:
+        idle = (figures["rss_subscribed"] - figures["rss_before"]) * 1024 / figures["subscribers"]
         print(
-            f"{figures['subscribers']:>11} {figures['delivered']:>10} {figures['p50']:8.1f} "
+            f"{figures['subscribers']:>11} {figures['selections']:>10} "
+            f"{figures['delivered']:>10} {figures['p50']:8.1f} "
             f"{figures['p99']:8.1f} {figures['p50'] / baseline['p50']:8.2f}x "
             f"{figures['rss_before']:>12.0f} / {figures['rss_subscribed']:.0f} / "
-            f"{figures['rss_after']:.0f}"
+            f"{figures['rss_after']:.0f} {idle:12.1f}"
         )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument(
+        "--distinct",
+        type=int,
+        default=1000,
+        help="subscribers in the rounds whose selections all differ (and a shared round of "
+        "as many)",
+    )
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--rate", type=float, default=10.0)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.subscribers, arguments.events, arguments.rate))
+    asyncio.run(main(arguments.subscribers, arguments.distinct, arguments.events, arguments.rate))

@@ -53,6 +53,7 @@ from hub.service.logs import Observed, observed_of, request_id
 from hub.service.operations import OperationRefused, resolve
 from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
+from hub.streams.fanout import Rendered, renderings_of, view_of
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
 
@@ -189,6 +190,20 @@ class HubGraphQL(GraphQL):
         except OperationRefused as refused:
             response = answer(refused).response()
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> str | bytes:
+        """As strawberry's, but a subscription's event shared by several subscribers is sent
+        as the JSON it was encoded to once (`hub.streams.fanout.Rendered`)."""
+        if isinstance(data, dict) and data.get("type") in ("next", "data"):
+            payload = data.get("payload")
+            if isinstance(payload, dict) and len(payload) == 1:
+                rendered = payload.get("data")
+                if isinstance(rendered, Rendered):
+                    rest = {k: v for k, v in data.items() if k != "payload"}
+                    head = super().encode_json(rest)
+                    head = head.decode() if isinstance(head, bytes) else head
+                    return f'{head[:-1]},"payload":{{"data":{rendered.text}}}}}'
+        return super().encode_json(data)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         """The hub's own GraphiQL page, whose assets the hub serves (strawberry's loads them
@@ -795,6 +810,12 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     except TooManyStreams as refused:
         return answer(refused).response()
 
+    renderings, view = renderings_of(hub), view_of(found.actor)
+
+    async def show(row: Any) -> Any:
+        (event,) = await present(hub, found.actor, [row])
+        return event
+
     async def body() -> AsyncGenerator[str, None]:
         events = follow(
             hub,
@@ -809,9 +830,8 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                     if row is None:
                         yield ": keep-alive\n\n"
                         continue
-                    for event in await present(hub, found.actor, [row]):
-                        payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
-                        yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
+                    shown = await renderings.shown(view, row, show)
+                    yield shown.render("sse", _sse_frame)
             except StreamEnded as ended:
                 said = answer(ended)
                 end = {
@@ -822,6 +842,12 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                 yield f"event: end\ndata: {json.dumps(end)}\n\n"
 
     return _EventStream(body(), slot)
+
+
+def _sse_frame(event: Any) -> str:
+    """One event as a Server-Sent Events frame, `id:` its position."""
+    payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
+    return f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
 
 
 class _EventStream(StreamingResponse):
