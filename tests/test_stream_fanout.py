@@ -18,7 +18,7 @@ from tests.agency_api import REGISTER, registration
 from tests.conftest import token
 from tests.streams import EVENTS, served
 from tests.test_streams import AUDITOR, mutate
-from tests.worker_api import REGISTER_WORKER, worker_input
+from tests.worker_api import ERASE, REGISTER_WORKER, worker_input
 
 PARTNER = token("PARTNER")
 NAMES = """subscription($withType: Boolean!) {
@@ -67,32 +67,53 @@ async def test_subscribers_of_one_view_and_selection_get_the_same_bytes(database
             RawSubscriber(app.port, PARTNER, NAMES, named) as shaped,
             RawSubscriber(app.port, PARTNER, NAMES, {"withType": False}) as unshaped,
         ):
-            await asyncio.sleep(0.5)  # every subscription started: the event comes live
+            await asyncio.sleep(0.5)  # every subscription started: the events come live
             await mutate(
                 http,
                 REGISTER_WORKER,
                 **worker_input(district="500103", name="隐私姓名", employer=agency["agency"]["id"]),
             )
-            (seen,), (also,), (full,), (own,), (bare,) = await asyncio.gather(
-                partner.texts(1),
-                other.texts(1),
-                auditor.texts(1),
-                shaped.texts(1),
-                unshaped.texts(1),
+            await mutate(http, REGISTER, **registration(district="500103"))
+            seen, also, full, own, bare = await asyncio.gather(
+                *(s.texts(2) for s in (partner, other, auditor, shaped, unshaped))
             )
         assert seen == also
-        event = json.loads(seen)["payload"]["data"]["events"]
-        assert event["data"]["name"] is None and event["data"]["personalDataRedacted"] is True
-        assert json.loads(full)["payload"]["data"]["events"]["data"]["name"] == "隐私姓名"
-        assert json.loads(own)["payload"]["data"]["named"]["type"] == "WorkerRegistered"
-        assert "type" not in json.loads(bare)["payload"]["data"]["named"]
-        assert json.loads(own)["payload"]["data"]["named"]["data"] == event["data"]
+        worker, registered = (json.loads(t)["payload"]["data"]["events"] for t in seen)
+        assert worker["data"]["name"] is None and worker["data"]["personalDataRedacted"] is True
+        assert json.loads(full[0])["payload"]["data"]["events"]["data"]["name"] == "隐私姓名"
+        assert [json.loads(t)["payload"]["data"]["named"]["type"] for t in own] == [
+            "WorkerRegistered",
+            "AgencyRegistered",
+        ]
+        assert all("type" not in json.loads(t)["payload"]["data"]["named"] for t in bare)
+        assert json.loads(own[1])["payload"]["data"]["named"]["data"] == registered["data"]
 
-        partner_view = view_of(Actor("bench", Role.PARTNER))
-        shown = await renderings_of(app.hub).shown(
-            partner_view, {"position": event["position"]}, _unused
-        )
+        partner_view = view_of(Actor("someone", Role.PARTNER))
+        row = {"position": registered["position"], "entity_type": "AGENCY"}
+        shown = await renderings_of(app.hub).shown(partner_view, row, _unused)
         assert len(shown.renders) == 3  # EVENTS, and NAMES with and without `type`
+
+
+async def test_an_erasure_shows_to_a_follower_after_the_event_was_sent_live(
+    database: str,
+) -> None:
+    async with served(database) as app, httpx.AsyncClient(base_url=app.base) as http:
+        agency = await mutate(http, REGISTER, **registration(district="500103"))
+        head = await app.hub.pool.fetchval("SELECT max(position) FROM event_log")
+        async with RawSubscriber(app.port, AUDITOR, EVENTS, {"after": head}) as live:
+            await asyncio.sleep(0.5)
+            worker = await mutate(
+                http,
+                REGISTER_WORKER,
+                **worker_input(district="500103", name="隐私姓名", employer=agency["agency"]["id"]),
+            )
+            (sent,) = await live.texts(1)
+        assert json.loads(sent)["payload"]["data"]["events"]["data"]["name"] == "隐私姓名"
+        await mutate(http, ERASE, id=worker["worker"]["id"], reason="本人申请")
+        async with RawSubscriber(app.port, AUDITOR, EVENTS, {"after": head}) as later:
+            replayed, _ = await later.texts(2)
+        data = json.loads(replayed)["payload"]["data"]["events"]["data"]
+        assert data["name"] is None and data["personalDataErased"] is True
 
 
 async def _unused(row: Any) -> Any:
@@ -125,7 +146,9 @@ async def test_server_sent_events_of_one_view_share_their_frame(database: str) -
         assert first == second and len(first) == 2
         position = int(first[0].split("\n")[0].removeprefix("id: "))
         shown = await renderings_of(app.hub).shown(
-            view_of(Actor("x", Role.PARTNER)), {"position": position}, _unused
+            view_of(Actor("x", Role.PARTNER)),
+            {"position": position, "entity_type": "AGENCY"},
+            _unused,
         )
         assert shown.renders["sse"] == first[0] + "\n"
 

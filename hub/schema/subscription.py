@@ -109,8 +109,9 @@ class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if getattr(self, "selection", None) is None:
+            values = self.variable_values
             self.selection = selection_of(
-                self.operation, self.fragment_definitions, self.variable_values
+                self.operation, self.fragment_definitions, getattr(values, "coerced", values)
             )
         return super().build_per_event_executor(payload)
 

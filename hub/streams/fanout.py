@@ -7,7 +7,8 @@ district and the agency, not on who the caller is) and what they select. So the 
 view sees it (`Shown`) is made once, and each of its renders (a subscription's selection, the
 Server-Sent Events frame) once: the thousandth subscriber of a view sends the bytes the first
 one made. Only the newest `SHOWN` (view, position) pairs are kept; a follower far behind makes
-its own again, as a replay does.
+its own again, as a replay does. A worker's event is made for each follower, as before: its
+personal data is shown as it is at that moment, so an erasure shows at once.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class Renderings:
         self, view: Hashable, row: Any, present: Callable[[Any], Awaitable[Any]]
     ) -> Shown:
         """The event of `row` as `view` sees it; `present(row)` makes it if no follower has."""
+        if row["entity_type"] == "WORKER":
+            return Shown(await present(row))
         key = (view, row["position"])
         found = self._shown.get(key)
         if found is None:
