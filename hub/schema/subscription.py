@@ -13,11 +13,13 @@ from graphql import ExecutionResult, FieldNode, OperationDefinitionNode, print_a
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from hub.domain.envelope import Actor
 from hub.domain.errors import CommandRefused
 from hub.schema.common import EntityType, Event
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.service.refusals import answer
+from hub.service.runtime import Hub
 from hub.streams.fanout import Rendered, Shown, renderings_of, view_of
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import TooManyStreams
@@ -63,19 +65,13 @@ class Subscription:
         events = follow(
             context.hub, scope, after, expires_at=context.expires_at, transport=transport
         )
-        renderings, view = renderings_of(context.hub), view_of(actor)
-
-        async def show(row: Any) -> Event:
-            (event,) = await present(context.hub, actor, [row])
-            return event
-
         context.following += 1
         with slot:
             async with contextlib.aclosing(events):
                 try:
                     async for row in events:
                         if row is not None:
-                            yield await renderings.shown(view, row, show)  # type: ignore[misc]
+                            yield await shown_to(context.hub, actor, row)  # type: ignore[misc]
                 except StreamEnded as ended:
                     if ended.code == "UNAUTHENTICATED" and isinstance(context.request, WebSocket):
                         await close_expired(
@@ -85,6 +81,16 @@ class Subscription:
                     raise answer(ended).graphql_error(resumeAfter=ended.resume_after) from None
                 finally:
                     context.following -= 1
+
+
+async def shown_to(hub: Hub, actor: Actor, row: Any) -> Shown:
+    """The event of `row` as `actor` sees it, made once for every follower of its role view."""
+
+    async def show(row: Any) -> Event:
+        (event,) = await present(hub, actor, [row])
+        return event
+
+    return await renderings_of(hub).shown(view_of(actor), row, show)
 
 
 def selection_of(operation: OperationDefinitionNode, fragments: Any, variables: Any) -> Hashable:

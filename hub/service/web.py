@@ -42,9 +42,9 @@ from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
 from hub.projections.event_log import complete_position
 from hub.schema.context import Context
-from hub.schema.events import as_json, present
+from hub.schema.events import as_json
 from hub.schema.root import schema
-from hub.schema.subscription import close_expired
+from hub.schema.subscription import close_expired, shown_to
 from hub.service import metrics, tracing
 from hub.service.auth import Credentials, Unauthenticated, credentials
 from hub.service.config import Settings
@@ -53,7 +53,7 @@ from hub.service.logs import Observed, observed_of, request_id
 from hub.service.operations import OperationRefused, resolve
 from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
-from hub.streams.fanout import Rendered, renderings_of, view_of
+from hub.streams.fanout import Rendered
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
 
@@ -810,12 +810,6 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     except TooManyStreams as refused:
         return answer(refused).response()
 
-    renderings, view = renderings_of(hub), view_of(found.actor)
-
-    async def show(row: Any) -> Any:
-        (event,) = await present(hub, found.actor, [row])
-        return event
-
     async def body() -> AsyncGenerator[str, None]:
         events = follow(
             hub,
@@ -830,7 +824,7 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                     if row is None:
                         yield ": keep-alive\n\n"
                         continue
-                    shown = await renderings.shown(view, row, show)
+                    shown = await shown_to(hub, found.actor, row)
                     yield shown.render("sse", _sse_frame)
             except StreamEnded as ended:
                 said = answer(ended)
