@@ -3,9 +3,12 @@
 Starts `hub serve` on a fresh database, opens SUBSCRIBERS graphql-transport-ws subscriptions to
 `events` (from now), then commits EVENTS registrations at a steady rate and measures, for every
 delivered event, the time from its recording (`recordedAt`) to its arrival at the client. The
-baseline is the same run with one subscriber. Also prints the server's resident memory.
+baselines are the same run with one subscriber, and with SUBSCRIBERS whose selections all
+differ (an alias each), so the hub renders each event once per subscriber, as it did before it
+shared renders. Also prints the server's resident memory and what each idle subscriber adds.
 
-    python bench/subscribers.py [--subscribers 1000] [--events 40] [--rate 10]
+    python bench/subscribers.py [--subscribers 2000] [--distinct 1000] [--events 40] [--rate 10]
+        [--baseline-tree DIR]
 """
 
 from __future__ import annotations
@@ -16,10 +19,9 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
-
-import websockets
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,7 +32,7 @@ from hub.domain.envelope import Role  # noqa: E402
 from hub.domain.identifiers import make_credit_code  # noqa: E402
 from hub.service.auth import issue_token  # noqa: E402
 
-SUBSCRIPTION = "subscription { events { position recordedAt } }"
+SUBSCRIPTION = "subscription { %s: events { position recordedAt } }"
 REGISTER = """mutation($input: RegisterAgencyInput!) { registerAgency(input: $input) {
   position errors { message } } }"""
 _serial = iter(range(10**8))
@@ -43,62 +45,104 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-async def subscriber(
-    port: int,
-    token: str,
-    ready: asyncio.Event,
-    opened: list[int],
-    latencies: list[float],
-    expected: int,
-    done: asyncio.Event,
-) -> None:
-    async with websockets.connect(
-        f"ws://127.0.0.1:{port}/graphql",
-        subprotocols=["graphql-transport-ws"],
-        max_queue=None,
-        ping_interval=None,
-    ) as ws:
-        await ws.send(
-            json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+class Frames(asyncio.Protocol):
+    """A minimal graphql-transport-ws client: the upgrade, then each server frame kept as it
+    arrives with its arrival time, decoded after the round. A Python WebSocket library spends
+    tens of microseconds on every message, and 2,000 subscribers in one client process on the
+    hub's own cores would measure the client; this one spends a few."""
+
+    def __init__(self, token: str, alias: str) -> None:
+        self.token, self.alias = token, alias
+        self.buffer = b""
+        self.upgraded = False
+        self.acknowledged = asyncio.get_running_loop().create_future()
+        self.arrived: list[tuple[float, bytes]] = []
+        self.transport: asyncio.Transport | None = None
+        self.closed: int | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(
+            b"GET /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-transport-ws\r\n\r\n"
         )
-        assert json.loads(await ws.recv())["type"] == "connection_ack"
-        await ws.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}})
-        )
-        opened.append(1)
-        ready.set()
-        received = 0
-        while received < expected:
-            message = json.loads(await ws.recv())
-            if message["type"] != "next":
+
+    def send(self, message: dict) -> None:
+        data = json.dumps(message).encode()
+        mask = b"\x00\x00\x00\x00"
+        if len(data) < 126:
+            head = bytes([0x81, 0x80 | len(data)])
+        else:
+            head = bytes([0x81, 0x80 | 126]) + len(data).to_bytes(2, "big")
+        assert self.transport is not None
+        self.transport.write(head + mask + data)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            assert self.buffer.startswith(b"HTTP/1.1 101"), self.buffer[:200]
+            self.buffer, self.upgraded = self.buffer[end + 4 :], True
+            auth = {"Authorization": f"Bearer {self.token}"}
+            self.send({"type": "connection_init", "payload": auth})
+        while len(self.buffer) >= 2:
+            size, start = self.buffer[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < start + size:
+                return
+            opcode, payload = self.buffer[0] & 0x0F, self.buffer[start : start + size]
+            self.buffer = self.buffer[start + size :]
+            if opcode == 8:
+                self.closed = int.from_bytes(payload[:2], "big")
+            elif opcode != 1:
                 continue
-            event = message["payload"]["data"]["events"]
-            recorded = datetime.fromisoformat(event["recordedAt"]).timestamp()
-            latencies.append((time.time() - recorded) * 1000)
-            received += 1
-        done.set()
+            elif not self.acknowledged.done():
+                assert json.loads(payload)["type"] == "connection_ack", payload
+                self.acknowledged.set_result(None)
+                query = SUBSCRIPTION % self.alias
+                self.send({"id": "1", "type": "subscribe", "payload": {"query": query}})
+            else:
+                self.arrived.append((now, payload))
+
+    def latencies(self) -> list[float]:
+        found = []
+        for arrived, payload in self.arrived:
+            message = json.loads(payload)
+            if message["type"] == "next":
+                event = message["payload"]["data"][self.alias]
+                recorded = datetime.fromisoformat(event["recordedAt"]).timestamp()
+                found.append((arrived - recorded) * 1000)
+        return found
+
+    def received(self) -> int:
+        return sum(b'"type":"next"' in payload for _, payload in self.arrived)
 
 
-async def round_of(hub: ServedHub, subscribers: int, events: int, rate: float) -> dict:
+async def round_of(
+    hub: ServedHub, subscribers: int, events: int, rate: float, distinct: bool = False
+) -> dict:
     token = issue_token(SECRET, Role.PARTNER, sub="bench-partner", ttl_seconds=3600)
-    latencies: list[float] = []
-    opened: list[int] = []
-    ready = asyncio.Event()
-    finished = [asyncio.Event() for _ in range(subscribers)]
     assert hub.process is not None
     before = rss_mib(hub.process.pid)
-    tasks = []
+    loop = asyncio.get_running_loop()
+    clients = []
     for n in range(subscribers):
-        tasks.append(
-            asyncio.create_task(
-                subscriber(hub.port, token, ready, opened, latencies, events, finished[n])
-            )
+        _, client = await loop.create_connection(
+            lambda n=n: Frames(token, f"e{n}" if distinct else "events"), "127.0.0.1", hub.port
         )
+        clients.append(client)
         if n % 50 == 49:
-            await asyncio.sleep(0.05)
-    while len(opened) < subscribers:
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1)
+            await asyncio.gather(*(c.acknowledged for c in clients))
+    await asyncio.gather(*(c.acknowledged for c in clients))
+    await asyncio.sleep(1 + subscribers / 1000)
     subscribed = rss_mib(hub.process.pid)
     writer = await hub.connect()
     started = time.perf_counter()
@@ -117,15 +161,26 @@ async def round_of(hub: ServedHub, subscribers: int, events: int, rate: float) -
             },
         )
         await asyncio.sleep(max(0.0, (n + 1) / rate - (time.perf_counter() - started)))
-    await asyncio.wait_for(asyncio.gather(*(f.wait() for f in finished)), 120)
+    deadline = time.perf_counter() + 120
+    while (
+        any(c.received() < events and c.closed is None for c in clients)
+        and time.perf_counter() < deadline
+    ):
+        await asyncio.sleep(0.2)
     after = rss_mib(hub.process.pid)
     await writer.close()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for client in clients:
+        assert client.transport is not None
+        client.transport.close()
+    latencies = [ms for client in clients for ms in client.latencies()]
     cuts = statistics.quantiles(latencies, n=100)
     return {
         "subscribers": subscribers,
+        "closed": ",".join(
+            f"{code}x{n}" for code, n in Counter(c.closed for c in clients if c.closed).items()
+        )
+        or "0",
+        "selections": subscribers if distinct else 1,
         "delivered": len(latencies),
         "p50": cuts[49],
         "p99": cuts[98],
@@ -135,34 +190,66 @@ async def round_of(hub: ServedHub, subscribers: int, events: int, rate: float) -
     }
 
 
-async def main(subscribers: int, events: int, rate: float) -> None:
+async def main(
+    subscribers: int, distinct: int, events: int, rate: float, baseline_tree: str | None
+) -> None:
     # Every subscriber holds the same token: let them all in (and the baseline's one).
-    most = str(subscribers + 1)
+    most = str(max(subscribers, distinct) + 1)
     caps = {"HUB_MAX_STREAMS": most, "HUB_MAX_STREAMS_PER_TOKEN": most}
-    async with ServedHub(ROOT, env=caps) as hub:
-        baseline = await round_of(hub, 1, events, rate)
-        many = await round_of(hub, subscribers, events, rate)
+    served = [("this tree", caps)]
+    if baseline_tree:
+        served.append(("baseline", {**caps, "PYTHONPATH": str(Path(baseline_tree).resolve())}))
+    rounds = []
+    for name, env in served:
+        async with ServedHub(ROOT, env=env) as hub:
+            rounds.append((name, await round_of(hub, 1, events, rate)))
+            for count in sorted({distinct, subscribers}):
+                if name == "this tree":
+                    rounds.append((name, await round_of(hub, count, events, rate, True)))
+                rounds.append((name, await round_of(hub, count, events, rate)))
     print(
         f"{events} events committed at {rate:g}/s; `hub serve` in its own process; "
-        f"latency = client arrival - recordedAt"
+        f"latency = client arrival - recordedAt; selections = distinct selections"
     )
     print(
-        f"{'subscribers':>11} {'delivered':>10} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'p50 vs 1':>9} {'RSS MiB before/subscribed/after':>32}"
+        f"{'served by':>10} {'subscribers':>11} {'selections':>10} {'delivered':>10} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'RSS MiB before/subscribed/after':>32} "
+        f"{'KiB/idle sub':>12} {'closed':>6}"
     )
-    for figures in (baseline, many):
+    for name, figures in rounds:
+        idle = (figures["rss_subscribed"] - figures["rss_before"]) * 1024 / figures["subscribers"]
         print(
-            f"{figures['subscribers']:>11} {figures['delivered']:>10} {figures['p50']:8.1f} "
-            f"{figures['p99']:8.1f} {figures['p50'] / baseline['p50']:8.2f}x "
+            f"{name:>10} {figures['subscribers']:>11} {figures['selections']:>10} "
+            f"{figures['delivered']:>10} {figures['p50']:8.1f} {figures['p99']:8.1f} "
             f"{figures['rss_before']:>12.0f} / {figures['rss_subscribed']:.0f} / "
-            f"{figures['rss_after']:.0f}"
+            f"{figures['rss_after']:.0f} {idle:12.1f} {figures['closed']:>6}"
         )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--subscribers", type=int, default=2000)
+    parser.add_argument(
+        "--distinct",
+        type=int,
+        default=1000,
+        help="subscribers in the rounds whose selections all differ (and a shared round of "
+        "as many)",
+    )
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument(
+        "--baseline-tree",
+        help="another checkout of the hub (say, of main) whose `hub serve` the same rounds "
+        "are run against after this tree's, for figures measured in the same run",
+    )
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.subscribers, arguments.events, arguments.rate))
+    asyncio.run(
+        main(
+            arguments.subscribers,
+            arguments.distinct,
+            arguments.events,
+            arguments.rate,
+            arguments.baseline_tree,
+        )
+    )

@@ -27,7 +27,7 @@ from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.limits import QueryLimits
 from hub.schema.mutations import record_id
-from hub.schema.subscription import Subscription
+from hub.schema.subscription import SharedEventExecution, Subscription
 
 # Each record type contributes its queries and mutations.
 RECORD_QUERIES = (
@@ -102,6 +102,7 @@ schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    execution_context_class=SharedEventExecution,
     extensions=[
         Authenticated,
         PlainTextArguments,

@@ -42,9 +42,9 @@ from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
 from hub.projections.event_log import complete_position
 from hub.schema.context import Context
-from hub.schema.events import as_json, present
+from hub.schema.events import as_json
 from hub.schema.root import schema
-from hub.schema.subscription import close_expired
+from hub.schema.subscription import close_expired, shown_to
 from hub.service import metrics, tracing
 from hub.service.auth import Credentials, Unauthenticated, credentials
 from hub.service.config import Settings
@@ -53,6 +53,7 @@ from hub.service.logs import Observed, observed_of, request_id
 from hub.service.operations import OperationRefused, resolve
 from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
+from hub.streams.fanout import Rendered
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
 
@@ -189,6 +190,20 @@ class HubGraphQL(GraphQL):
         except OperationRefused as refused:
             response = answer(refused).response()
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> str | bytes:
+        """As strawberry's, but a subscription's event shared by several subscribers is sent
+        as the JSON it was encoded to once (`hub.streams.fanout.Rendered`)."""
+        if isinstance(data, dict) and data.get("type") in ("next", "data"):
+            payload = data.get("payload")
+            if isinstance(payload, dict) and len(payload) == 1:
+                rendered = payload.get("data")
+                if isinstance(rendered, Rendered):
+                    rest = {k: v for k, v in data.items() if k != "payload"}
+                    head = super().encode_json(rest)
+                    head = head.decode() if isinstance(head, bytes) else head
+                    return f'{head[:-1]},"payload":{{"data":{rendered.text}}}}}'
+        return super().encode_json(data)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         """The hub's own GraphiQL page, whose assets the hub serves (strawberry's loads them
@@ -809,9 +824,8 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                     if row is None:
                         yield ": keep-alive\n\n"
                         continue
-                    for event in await present(hub, found.actor, [row]):
-                        payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
-                        yield f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
+                    shown = await shown_to(hub, found.actor, row)
+                    yield shown.render("sse", _sse_frame)
             except StreamEnded as ended:
                 said = answer(ended)
                 end = {
@@ -822,6 +836,12 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                 yield f"event: end\ndata: {json.dumps(end)}\n\n"
 
     return _EventStream(body(), slot)
+
+
+def _sse_frame(event: Any) -> str:
+    """One event as a Server-Sent Events frame, `id:` its position."""
+    payload = json.dumps(as_json(event), ensure_ascii=False, default=str)
+    return f"id: {event.position}\nevent: {event.type}\ndata: {payload}\n\n"
 
 
 class _EventStream(StreamingResponse):

@@ -105,7 +105,8 @@ class Tail:
         if self.head > position:
             return True
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(advanced.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no task per follower, as `wait_for` makes
+                await advanced.wait()
         return self.head > position
 
     async def _run(self) -> None:
@@ -286,11 +287,14 @@ async def _produce(
                 rows = [row for row in buffered if scope.admits(row)]
                 caught_up, upto = True, head
             for row in rows:
-                try:
-                    await asyncio.wait_for(queue.put(row), stall_seconds)
-                except TimeoutError:
-                    await _force(queue, _Gap(last))
-                    return
+                if queue.full():  # only then a timer: a follower that keeps up costs none
+                    try:
+                        await asyncio.wait_for(queue.put(row), stall_seconds)
+                    except TimeoutError:
+                        await _force(queue, _Gap(last))
+                        return
+                else:
+                    queue.put_nowait(row)
                 last = row["position"]
             last = max(last, upto)
             if caught_up and not await tail.moved_past(last, heartbeat_seconds):
