@@ -337,13 +337,8 @@ class Projector:
                         catching_up.finish("caught up")
                         catching_up = None
                 except Exception as error:
-                    if unavailable(error):
-                        await asyncio.sleep(outage.failed(error))
-                    else:
-                        log.exception(
-                            "projection batch failed; retrying in %g s", ERROR_PAUSE_SECONDS
-                        )
-                        await asyncio.sleep(ERROR_PAUSE_SECONDS)
+                    failure = "projection batch failed"
+                    await asyncio.sleep(outage.retry_after(error, failure, ERROR_PAUSE_SECONDS))
                     continue
                 outage.ended()
                 with contextlib.suppress(TimeoutError):

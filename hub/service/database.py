@@ -153,6 +153,15 @@ class Outage:
         left = self.left
         return self.pause if left is None else min(self.pause, left)
 
+    def retry_after(self, error: BaseException, failure: str, pause: float = 1.0) -> float:
+        """The pause before trying again after `error`: the outage's (`failed`) when the
+        database is out of reach; for any other error `pause`, the error logged with its
+        traceback as `failure` (to this outage's log)."""
+        if unavailable(error):
+            return self.failed(error)
+        (self.log or log).exception("%s; retrying in %g s", failure, pause)
+        return pause
+
     @property
     def left(self) -> float | None:
         """Seconds until it expires (None: never)."""

@@ -13,7 +13,7 @@ import logging
 import asyncpg
 
 from hub.projections.runner import PROJECTED_CHANNEL
-from hub.service.database import Outage, unavailable
+from hub.service.database import Outage
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +88,7 @@ class Signals:
                 try:
                     await self._connect()
                 except Exception as error:
-                    if unavailable(error):
-                        await asyncio.sleep(outage.failed(error))
-                    else:
-                        log.exception("could not LISTEN again; retrying in 1 s")
-                        await asyncio.sleep(1)
+                    await asyncio.sleep(outage.retry_after(error, "could not LISTEN again"))
                     continue
                 outage.ended()
                 break
@@ -125,11 +121,8 @@ class Signals:
                         "SELECT coalesce(min(position), 0) FROM projection_positions"
                     )
                 except Exception as error:
-                    if unavailable(error):
-                        await asyncio.sleep(outage.failed(error))
-                    else:
-                        log.exception("could not read the replica's positions; retrying in 1 s")
-                        await asyncio.sleep(1)
+                    failure = "could not read the replica's positions"
+                    await asyncio.sleep(outage.retry_after(error, failure))
                     continue
                 outage.ended()
                 self.advance(shown)
