@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 import websockets
 
 from hub.service.config import Settings
 from hub.service.runtime import Hub
 from hub.service.web import create_app
-from tests.conftest import PERSONAL_DATA_KEY, SECRET
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET
 
 EVENTS = """subscription($after: Int, $types: [EntityType!], $district: String) {
   events(after: $after, entityTypes: $types, district: $district) {
@@ -116,3 +122,41 @@ class Subscriber:
             assert "errors" not in message["payload"], message
             found.append(message["payload"]["data"]["events"])
         return found
+
+
+@contextlib.asynccontextmanager
+async def hub_serve(
+    log: Path | None, timeout: float = 30, **env: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, subprocess.Popen[bytes]]]:
+    """`hub serve` as a process of its own with `env` (its output to `log`, if given), and a
+    client for it once `/readyz` answers 200; terminated afterwards (killed if it lingers)."""
+    port = free_port()
+    with contextlib.ExitStack() as files:
+        output = files.enter_context(log.open("wb")) if log else subprocess.DEVNULL
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hub", "serve"],
+            env={**os.environ, "HUB_JWT_SECRET": SECRET, **env, "HUB_PORT": str(port)},
+            stdout=output,
+            stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=base, timeout=timeout) as http:
+                deadline = time.monotonic() + 90
+                while True:
+                    said = log.read_text()[-3000:] if log else "hub serve ended"
+                    assert process.poll() is None, said
+                    assert time.monotonic() < deadline, "hub serve not ready within 90 s"
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get("/readyz")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.05)
+                yield http, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)

@@ -11,12 +11,10 @@ import asyncio
 import contextlib
 import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +27,9 @@ from hub.projections.runner import Projector
 from hub.service.database import create_database
 from hub.service.runtime import projections
 from tests.agency_api import REGISTER, UPDATE, registration, send, unseen
-from tests.conftest import ROOT, SECRET, running, token
+from tests.conftest import running, token
 from tests.private_server import Cluster, PrivateServer, scratch, wait_until_ready
-from tests.streams import free_port
+from tests.streams import hub_serve
 from tests.test_persistence import CrashingOnce
 from tests.worker_api import register_worker
 
@@ -527,44 +525,6 @@ class Run:
         await until(ready, READY_WITHIN + SLACK, f"{what}: /readyz 200 after the database's return")
 
 
-@contextlib.asynccontextmanager
-async def hub_process(env: dict[str, str], log: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """`hub serve` as a process of its own, and a client for it once it is ready."""
-    port = free_port()
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "hub"), "serve"],
-            env={
-                **os.environ,
-                **env,
-                "HUB_PORT": str(port),
-                "HUB_JWT_SECRET": SECRET,
-                "HUB_RATE_LIMIT_PER_TOKEN": "0",  # the writers share one token, at full speed
-            },
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-
-                async def up() -> bool:
-                    assert process.poll() is None, log.read_text()[-3000:]
-                    with contextlib.suppress(httpx.HTTPError):
-                        return (await http.get("/readyz")).status_code == 200
-                    return False
-
-                await until(up, 90, "hub serve ready")
-                yield http
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-
-
 @pytest.mark.parametrize("mode", ["external", "embedded"])
 async def test_the_hub_rides_out_a_database_killed_at_random(
     mode: str, server: PrivateServer
@@ -593,7 +553,9 @@ async def ride_out(mode: str, server: PrivateServer, directory: Path) -> None:
         return seed, run.failures[:5], log.read_text()[-4000:]
 
     try:
-        async with hub_process(env, log) as http:
+        # the writers share one token, at full speed
+        served = hub_serve(log, timeout=60, HUB_RATE_LIMIT_PER_TOKEN="0", **env)
+        async with served as (http, _):
             run = Run(http, cluster)
             writers = [asyncio.create_task(run.write(n, rng)) for n in range(WRITERS)]
             watchers = [

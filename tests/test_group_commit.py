@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from typing import Any
 
 import asyncpg
@@ -15,8 +13,8 @@ import httpx
 
 from tests.agency_api import AGENCY, AUDITOR, MUNICIPAL, REGISTER, UPDATE, register, send
 from tests.agency_api import registration as agency
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, running, token
-from tests.streams import free_port
+from tests.conftest import PERSONAL_DATA_KEY, running, token
+from tests.streams import hub_serve
 from tests.test_database_restart import (
     SAVING,
     backend_waiting,
@@ -109,60 +107,37 @@ async def test_a_group_save_cut_off_before_its_commit_is_decided_again_by_each(
 async def test_a_hub_killed_while_saving_groups_loses_no_acknowledged_mutation(
     database: str,
 ) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub", "serve"],
-        env={
-            **os.environ,
-            "HUB_DATABASE_URL": database,
-            "HUB_PORT": str(port),
-            "HUB_JWT_SECRET": SECRET,
-            "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
-            "HUB_RATE_LIMIT_PER_TOKEN": "0",
-            "HUB_GROUP_COMMIT_MS": "20",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
     acknowledged: list[str] = []
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+    settings = {
+        "HUB_DATABASE_URL": database,
+        "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
+        "HUB_RATE_LIMIT_PER_TOKEN": "0",
+        "HUB_GROUP_COMMIT_MS": "20",
+    }
+    async with hub_serve(None, **settings) as (http, process):
 
-            async def ready() -> bool:
-                assert process.poll() is None, "hub serve ended"
+        async def write() -> None:
+            while True:
                 try:
-                    return (await http.get("/readyz")).status_code == 200
+                    response = await http.post(
+                        "/graphql",
+                        json={"query": REGISTER, "variables": {"input": agency()}},
+                        headers={"Authorization": f"Bearer {MUNICIPAL}"},
+                    )
                 except httpx.TransportError:
-                    return False
+                    return  # killed before it answered: not acknowledged
+                payload: Any = response.json()["data"]["registerAgency"]
+                if payload["position"] is not None:
+                    acknowledged.append(payload["agency"]["id"])
 
-            await until(ready, 90, "hub serve ready")
+        writers = [asyncio.create_task(write()) for _ in range(16)]
 
-            async def write() -> None:
-                while True:
-                    try:
-                        response = await http.post(
-                            "/graphql",
-                            json={"query": REGISTER, "variables": {"input": agency()}},
-                            headers={"Authorization": f"Bearer {MUNICIPAL}"},
-                        )
-                    except httpx.TransportError:
-                        return  # killed before it answered: not acknowledged
-                    payload: Any = response.json()["data"]["registerAgency"]
-                    if payload["position"] is not None:
-                        acknowledged.append(payload["agency"]["id"])
+        async def enough() -> bool:
+            return len(acknowledged) >= 60
 
-            writers = [asyncio.create_task(write()) for _ in range(16)]
-
-            async def enough() -> bool:
-                return len(acknowledged) >= 60
-
-            await until(enough, 60, "60 registrations acknowledged")
-            os.kill(process.pid, signal.SIGKILL)
-            await asyncio.gather(*writers)
-    finally:
-        process.kill()
-        process.wait(10)
+        await until(enough, 60, "60 registrations acknowledged")
+        os.kill(process.pid, signal.SIGKILL)
+        await asyncio.gather(*writers)
 
     connection = await asyncpg.connect(database)
     try:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from hub.service.logs import JsonFormatter
 from hub.service.metrics import OTHER, OperationNames
 from tests.agency_api import HISTORY, REGISTER, registration
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, Client, hub_cli, running, token
-from tests.streams import Subscriber, free_port, served
+from tests.conftest import PERSONAL_DATA_KEY, ROOT, Client, hub_cli, running, token
+from tests.streams import Subscriber, hub_serve, served
 
 MUNICIPAL = token("MUNICIPAL")
 NAMED_REGISTER = REGISTER.replace("mutation(", "mutation Register(", 1)
@@ -246,45 +246,9 @@ def collector() -> Iterator[str]:
         server.shutdown()
 
 
-@contextlib.asynccontextmanager
-async def hub_serve(
-    database: str, log: Path, **env: str
-) -> AsyncIterator[tuple[httpx.AsyncClient, subprocess.Popen[bytes]]]:
-    """`hub serve` in a process of its own, its stderr to `log`, and a client once it is up."""
-    port = free_port()
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "hub", "serve"],
-            env={
-                **os.environ,
-                "HUB_DATABASE_URL": database,
-                "HUB_PORT": str(port),
-                "HUB_JWT_SECRET": SECRET,
-                "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY,
-                **env,
-            },
-            stdout=subprocess.DEVNULL,
-            stderr=output,
-            cwd=ROOT,
-        )
-        try:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-                deadline = time.monotonic() + 90
-                while True:
-                    assert process.poll() is None, log.read_text()[-3000:]
-                    assert time.monotonic() < deadline, "hub serve did not start"
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await http.get("/healthz")).status_code == 200:
-                            break
-                    await asyncio.sleep(0.2)
-                yield http, process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+def on(database: str) -> dict[str, str]:
+    """The settings of a `hub serve` process on the test's `database`."""
+    return {"HUB_DATABASE_URL": database, "HUB_PERSONAL_DATA_KEY": PERSONAL_DATA_KEY}
 
 
 async def test_hub_serve_logs_json_lines_and_shares_metrics_across_processes(
@@ -294,7 +258,7 @@ async def test_hub_serve_logs_json_lines_and_shares_metrics_across_processes(
     shared.mkdir()
     log = tmp_path / "serve.log"
     env = {"HUB_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(shared)}
-    async with hub_serve(database, log, **env) as (http, _):
+    async with hub_serve(log, **on(database), **env) as (http, _):
         said = await http.post(
             "/graphql",
             json={"query": HELLO},
@@ -342,7 +306,7 @@ async def test_traces_reach_the_otlp_endpoint(database: str, tmp_path: Path) -> 
     Collector.received.clear()
     with collector() as endpoint:
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
-        async with hub_serve(database, tmp_path / "serve.log", **env) as (http, _):
+        async with hub_serve(tmp_path / "serve.log", **on(database), **env) as (http, _):
             said = await http.post(
                 "/graphql",
                 json={"query": "query Few { agencies(first: 1) { totalCount } }"},
