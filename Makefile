@@ -29,6 +29,10 @@ bench: $(BIN)/hub
 bench-guards: $(BIN)/hub
 	$(BIN)/python bench/guards.py
 
+.PHONY: bench-reads
+bench-reads: $(BIN)/hub
+	$(BIN)/python bench/read_peer.py
+
 schema: $(BIN)/hub
 	$(BIN)/hub export-schema > schema.graphql
 
