@@ -375,14 +375,21 @@ async def answer(connection: Connection, document: str, variables: dict[str, Any
     return body["data"]
 
 
-async def same_data(hub: Connection, peer: Connection, case: Case) -> int:
-    """How many values both servers answer `case` with; fails unless they are the same."""
-    ours = Counter(leaves(await answer(hub, case.hub, case.variables)))
-    theirs = Counter(leaves(await answer(peer, case.peer, case.variables)))
-    if ours != theirs:
-        difference = list((ours - theirs).items())[:3], list((theirs - ours).items())[:3]
-        raise RuntimeError(f"{case.name}: the hub and PostGraphile answer differently {difference}")
-    return sum(ours.values())
+async def same_data(hub: ServedHub, pg: ServedPeer, measured: list[Case]) -> None:
+    """Fail unless both servers answer each shared case with the same values (in any order);
+    and unless the hub answers each of its own."""
+    us, them = await hub.connect(), await pg.connect()
+    for case in measured:
+        ours = Counter(leaves(await answer(us, case.hub, case.variables)))
+        if not case.peer:
+            continue
+        theirs = Counter(leaves(await answer(them, case.peer, case.variables)))
+        if ours != theirs:
+            difference = list((ours - theirs).items())[:3], list((theirs - ours).items())[:3]
+            raise RuntimeError(f"{case.name}: the hub and PostGraphile differ: {difference}")
+        print(f"{case.name}: both answer the same {sum(ours.values())} values")
+    await us.close()
+    await them.close()
 
 
 async def load(
@@ -408,6 +415,49 @@ async def load(
     for connection in connections:
         await connection.close()
     return len(timings) / elapsed, timings
+
+
+async def measure(
+    hub: ServedHub, pg: ServedPeer, measured: list[Case], rounds: int, seconds: float, clients: int
+) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], list[float]]]:
+    """Each round, each case on the hub and on the peer (in turns, the first alternating):
+    the req/s of each round and the latency of every request, by (case, server)."""
+    servers: dict[str, ServedHub | ServedPeer] = {"hub": hub, "peer": pg}
+    rates: dict[tuple[str, str], list[float]] = {}
+    timings: dict[tuple[str, str], list[float]] = {}
+    print(f"{clients} clients, {seconds:g} s a query and server, {rounds} rounds")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print("CPU: cores' worth the server's processes and the load generator used")
+    print(
+        f"{'round':>5} {'server':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+        f" {'CPU':>5} {'load':>5}  query"
+    )
+    for n in range(1, rounds + 1):
+        for case in measured:
+            order = ["hub", "peer"] if case.peer else ["hub"]
+            if n % 2 == 0:
+                order.reverse()
+            for name in order:
+                server = servers[name]
+                body = request(case.hub if name == "hub" else case.peer, case.variables)
+                if n == 1:
+                    await load(server, body, clients, 1)  # warm the caches
+                pid = server.process.pid  # type: ignore[union-attr]
+                before = cpu_seconds(pid, children=True)
+                generator = cpu_seconds(os.getpid(), children=False)
+                started = time.time()
+                rate, latencies = await load(server, body, clients, seconds)
+                elapsed = time.time() - started
+                cpu = sum(used(before, cpu_seconds(pid, children=True), elapsed))
+                own = used(generator, cpu_seconds(os.getpid(), children=False), elapsed)[0]
+                rates.setdefault((case.name, name), []).append(rate)
+                timings.setdefault((case.name, name), []).extend(latencies)
+                print(
+                    f"{n:5} {name:>6} {rate:8.0f} {p(latencies, 50):8.2f}"
+                    f" {p(latencies, 99):8.2f} {cpu:5.2f} {own:5.2f}  {case.name}"
+                )
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return rates, timings
 
 
 def request(document: str, variables: dict[str, Any]) -> bytes:
@@ -441,48 +491,8 @@ async def main(
             + ", ".join(f"{name} {sorted(os.sched_getaffinity(pid))}" for name, pid in pids.items())
             + f" of {os.cpu_count()}; PostgreSQL not pinned"
         )
-        us, them = await hub.connect(), await pg.connect()
-        for case in measured:
-            if case.peer:
-                values = await same_data(us, them, case)
-                print(f"{case.name}: both answer the same {values} values")
-            else:
-                await answer(us, case.hub, case.variables)
-        await us.close()
-        await them.close()
-        servers: dict[str, ServedHub | ServedPeer] = {"hub": hub, "peer": pg}
-        rates: dict[tuple[str, str], list[float]] = {}
-        timings: dict[tuple[str, str], list[float]] = {}
-        print(f"{clients} clients, {seconds:g} s a query and server, {rounds} rounds")
-        print("CPU: cores' worth the server's processes and the load generator used")
-        print(
-            f"{'round':>5} {'server':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
-            f" {'CPU':>5} {'load':>5}  query"
-        )
-        for n in range(1, rounds + 1):
-            for case in measured:
-                order = ["hub", "peer"] if case.peer else ["hub"]
-                if n % 2 == 0:
-                    order.reverse()
-                for name in order:
-                    document = case.hub if name == "hub" else case.peer
-                    body = request(document, case.variables)
-                    if n == 1:
-                        await load(servers[name], body, clients, 1)  # warm the caches
-                    pid = pids["hub serve" if name == "hub" else "PostGraphile"]
-                    before = cpu_seconds(pid, children=True)
-                    generator = cpu_seconds(os.getpid(), children=False)
-                    started = time.time()
-                    rate, latencies = await load(servers[name], body, clients, seconds)
-                    elapsed = time.time() - started
-                    cpu = sum(used(before, cpu_seconds(pid, children=True), elapsed))
-                    own = used(generator, cpu_seconds(os.getpid(), children=False), elapsed)[0]
-                    rates.setdefault((case.name, name), []).append(rate)
-                    timings.setdefault((case.name, name), []).extend(latencies)
-                    print(
-                        f"{n:5} {name:>6} {rate:8.0f} {p(latencies, 50):8.2f}"
-                        f" {p(latencies, 99):8.2f} {cpu:5.2f} {own:5.2f}  {case.name}"
-                    )
+        await same_data(hub, pg, measured)
+        rates, timings = await measure(hub, pg, measured, rounds, seconds, clients)
     report(measured, rates, timings)
 
 
