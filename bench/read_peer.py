@@ -330,22 +330,30 @@ class ServedPeer:
             "NODE_ENV": "production",
             "GRAPHILE_ENV": "production",
         }
-        self.process = subprocess.Popen(
-            [self.peer.node, str(self.peer.cli), "-C", str(config)],
-            cwd=self.folder,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        log = self.folder / "read_peer.log"
+        with log.open("wb") as output:
+            self.process = subprocess.Popen(
+                [self.peer.node, str(self.peer.cli), "-C", str(config)],
+                cwd=self.folder,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
             for _ in range(300):
+                if self.process.poll() is not None:
+                    break
                 try:
                     answer = await http.post("/graphql", json={"query": "{ __typename }"})
                     if answer.status_code == 200:
                         return self
                 except httpx.TransportError:
-                    await asyncio.sleep(0.2)
-        raise RuntimeError("PostGraphile did not start")
+                    pass
+                await asyncio.sleep(0.2)
+        self.process.terminate()
+        self.process.wait(10)
+        said = log.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"PostGraphile did not start; it said:\n{said}")
 
     async def __aexit__(self, *_: object) -> None:
         if self.process is not None:
