@@ -26,6 +26,7 @@ WORKERS = """query($district: String) { workers(first: 10, filter: {district: $d
 BOTH = "query($id: ID!) { worker(id: $id) { id name idNumber } }"
 NAME = "query($id: ID!) { worker(id: $id) { id name } }"
 HISTORY = "query($id: ID!) { history(id: $id) { type data } }"
+TRAIL = "query($id: ID!) { auditTrail(filter: {entityId: $id}) { edges { node { data } } } }"
 ACCESS = """query($filter: PersonalDataAccessFilter, $first: Int!, $after: String) {
   personalDataAccess(filter: $filter, first: $first, after: $after) {
     totalCount pageInfo { hasNextPage endCursor }
@@ -114,6 +115,8 @@ async def test_history_entries_and_stream_events_are_recorded(database: str) -> 
         worker = await register_worker(client, district="500103")
         await ask(client, HISTORY, AUDITOR, "history-auditor", id=worker["id"])
         assert await logged(client, "history-auditor") == {worker["id"]: ["idNumber", "name"]}
+        await ask(client, TRAIL, AUDITOR, "trail-auditor", id=worker["id"])
+        assert await logged(client, "trail-auditor") == {worker["id"]: ["idNumber", "name"]}
         redacted = await ask(client, HISTORY, PARTNER, "history-partner", id=worker["id"])
         assert redacted["history"][0]["data"]["personalDataRedacted"] is True
         assert await logged(client, "history-partner") == {}
@@ -136,7 +139,7 @@ async def test_history_entries_and_stream_events_are_recorded(database: str) -> 
         await app.hub.access_log.flush()
         streamed = await app.hub.pool.fetch(
             "SELECT request_id FROM personal_data_access WHERE worker_id = $1::uuid"
-            " AND request_id NOT IN ('history-auditor', 'sse-auditor')"
+            " AND request_id NOT IN ('history-auditor', 'trail-auditor', 'sse-auditor')"
             " AND actor_role = 'AUDITOR'",
             worker["id"],
         )
