@@ -32,24 +32,27 @@ import asyncpg
 from hub.projections.timeline import EVERYTHING, Moment
 
 
-def _statement(now: bool, district: bool) -> str:
+def _statement(now: bool, district: bool, one: bool = False) -> str:
     """The statement giving every figure for each day of `$1` (a date array) as recorded by
     position `$2` (`now`: the current rows, `$1` holding only today, no `$2`), for the
-    district of the last parameter."""
+    district of the last parameter. `one`: `$1` holds one day, which the conditions name
+    as a parameter rather than as a column of the days, so the planner plans for that day
+    as it would with a constant."""
     place = "$2" if now else "$3"
+    day = "($1::date[])[1]" if one else "m.day"
 
     def v(alias: str, ranged: bool = False) -> str:
-        """The versions of `alias` holding on the day `m.day` (as `visible` in timeline.py)."""
+        """The versions of `alias` holding on the day `day` (as `visible` in timeline.py)."""
         a = f"{alias}."
         if now:
             return f"{a}effective_to IS NULL AND {a}recorded_to IS NULL"
         if ranged:  # the GiST index of migration 009
             return (
-                f"daterange({a}effective_from, {a}effective_to) @> m.day"
+                f"daterange({a}effective_from, {a}effective_to) @> {day}"
                 f" AND int8range({a}recorded_from, {a}recorded_to) @> $2::bigint"
             )
         return (
-            f"{a}effective_from <= m.day AND ({a}effective_to IS NULL OR {a}effective_to > m.day)"
+            f"{a}effective_from <= {day} AND ({a}effective_to IS NULL OR {a}effective_to > {day})"
             f" AND {a}recorded_from <= $2 AND ({a}recorded_to IS NULL OR {a}recorded_to > $2)"
         )
 
@@ -155,7 +158,7 @@ async def indicator_series(
     args: list[Any] = [list(days)] if now else [list(days), recorded]
     if district:
         args.append(district)
-    rows = await pool.fetch(_statement(now, bool(district)), *args)
+    rows = await pool.fetch(_statement(now, bool(district), len(days) == 1), *args)
     return [_figures(r) for r in rows]
 
 
