@@ -108,7 +108,17 @@ class AccessLog:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         if self._queued and self._pool is not None:
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception as error:
+                # said, never silent: these reveals are not in the log
+                log.error(
+                    "%s rows of the personal-data access log could not be written before "
+                    "the hub stopped: %s",
+                    self.queued,
+                    str(error) or type(error).__name__,
+                )
+                raise
 
     @property
     def queued(self) -> int:

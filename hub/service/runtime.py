@@ -275,13 +275,14 @@ class Hub:
         try:
             for task in self.background:
                 task.cancel()
+            # first, while the database is surely there: what the log still holds
+            await _bounded(self.access_log.stop(), "writing the access log", deadline)
             if self._projecting is not None:
                 self._projecting.cancel()
                 await _bounded(self._projecting, "the projector", deadline)
             finishing = asyncio.to_thread(self._executor.shutdown, cancel_futures=True)
             await _bounded(finishing, "the running commands", deadline)
             await _bounded(self.signals.stop(), "closing the LISTEN connection", deadline)
-            await _bounded(self.access_log.stop(), "writing the access log", deadline)
             await _bounded(self._projector_pool.close(), "closing the projector's pool", deadline)
             await _bounded(self.pool.close(), "closing the read pool", deadline)
             if self.primary is not self.pool:

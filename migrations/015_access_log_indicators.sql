@@ -14,3 +14,10 @@ CREATE TABLE personal_data_access (
 CREATE INDEX personal_data_access_worker ON personal_data_access (worker_id, seq);
 CREATE INDEX personal_data_access_actor ON personal_data_access (actor_sub, seq);
 CREATE INDEX personal_data_access_at ON personal_data_access (at, seq);
+
+-- `indicators` now: the current posts and unrevoked certificates counted from an index alone
+-- (hub/projections/indicators.py), about a quarter less work per call at seed scale 0.25.
+CREATE INDEX posts_now_counted ON posts (status, sector, district, community, holder)
+    WHERE effective_to IS NULL AND recorded_to IS NULL;
+CREATE INDEX worker_certificates_now_counted ON worker_certificates (level, worker_id)
+    WHERE NOT revoked AND effective_to IS NULL AND recorded_to IS NULL;
