@@ -14,15 +14,17 @@ What each figure counts:
   1+, counting the distinct workers on the staff of the community's open station or holding a
   post in the community.
 
-Every figure, at one moment or at many days (`indicatorSeries`), comes from one statement: the
-days are a relation (`unnest`) each table joins under the visibility of that day, so a series of
-N points is one round trip, not N.
+Every figure, at one moment or at many days (`indicatorSeries`), comes from one statement, so
+a series of N points is one round trip, not N: at one moment each table is read under the
+visibility of that day (`_statement`); for many days the sums over rows come from each
+version's interval once and only the figures that count groups join the days
+(`_series_statement`). `tests/test_indicator_series.py` holds each point to `indicators`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -30,6 +32,28 @@ from typing import Any
 import asyncpg
 
 from hub.projections.timeline import EVERYTHING, Moment
+
+
+def _groups(v: Callable[[str], str], only: Callable[[str], str]) -> str:
+    """The CTEs of the figures that count groups on each day `m.day`, which no sum over rows
+    gives: each station's full-time staff (`ff`), and the communities on target (`co`)."""
+    return f"""ff AS (SELECT m.day, st.station_id, count(*) AS n
+               FROM m JOIN station_staff st ON {v("st")} AND st.full_time
+               GROUP BY m.day, st.station_id),
+        people AS (
+            SELECT m.day, s.community, st.worker_id FROM m JOIN station_staff st ON {v("st")}
+            JOIN stations s ON s.id = st.station_id AND {v("s")} AND s.status = 'OPEN'
+            UNION
+            SELECT m.day, p.community, p.holder FROM m JOIN posts p
+            ON {v("p")} AND p.status = 'FILLED' AND p.community IS NOT NULL),
+        per AS (SELECT day, community, count(*) AS n FROM people GROUP BY day, community),
+        co AS (SELECT m.day, count(*) FILTER (WHERE c.urban) AS urban,
+                      count(*) FILTER (WHERE c.urban AND coalesce(per.n, 0) >= 2) AS urban_on,
+                      count(*) FILTER (WHERE NOT c.urban) AS rural,
+                      count(*) FILTER (WHERE NOT c.urban AND coalesce(per.n, 0) >= 1) AS rural_on
+               FROM m JOIN communities c ON {v("c")} {only("c")}
+               LEFT JOIN per ON per.day = m.day AND per.community = c.code
+               GROUP BY m.day)"""
 
 
 def _statement(now: bool, district: bool, one: bool = False) -> str:
@@ -85,9 +109,7 @@ def _statement(now: bool, district: bool, one: bool = False) -> str:
                       count(*) FILTER (WHERE a.demonstration_programme IS NOT NULL) AS demo
                FROM m JOIN agencies a ON {v("a")} AND a.status <> 'DEREGISTERED' {only("a")}
                GROUP BY m.day),
-        ff AS (SELECT m.day, st.station_id, count(*) AS n
-               FROM m JOIN station_staff st ON {v("st")} AND st.full_time
-               GROUP BY m.day, st.station_id),
+        {_groups(v, only)},
         sn AS (SELECT m.day, count(*) AS n,
                       count(*) FILTER (WHERE s.demonstration_programme IS NOT NULL) AS demo,
                       count(*) FILTER (WHERE coalesce(ff.n, 0) >= 2) AS staffed
@@ -104,20 +126,6 @@ def _statement(now: bool, district: bool, one: bool = False) -> str:
         fu AS (SELECT m.day, sum(d.amount) AS amount
                FROM m JOIN projects p ON {v("p")} {only("p")}
                JOIN project_disbursements d ON d.project_id = p.id AND {v("d")}
-               GROUP BY m.day),
-        people AS (
-            SELECT m.day, s.community, st.worker_id FROM m JOIN station_staff st ON {v("st")}
-            JOIN stations s ON s.id = st.station_id AND {v("s")} AND s.status = 'OPEN'
-            UNION
-            SELECT m.day, p.community, p.holder FROM m JOIN posts p
-            ON {v("p")} AND p.status = 'FILLED' AND p.community IS NOT NULL),
-        per AS (SELECT day, community, count(*) AS n FROM people GROUP BY day, community),
-        co AS (SELECT m.day, count(*) FILTER (WHERE c.urban) AS urban,
-                      count(*) FILTER (WHERE c.urban AND coalesce(per.n, 0) >= 2) AS urban_on,
-                      count(*) FILTER (WHERE NOT c.urban) AS rural,
-                      count(*) FILTER (WHERE NOT c.urban AND coalesce(per.n, 0) >= 1) AS rural_on
-               FROM m JOIN communities c ON {v("c")} {only("c")}
-               LEFT JOIN per ON per.day = m.day AND per.community = c.code
                GROUP BY m.day)
         SELECT m.day,
             coalesce(wk.n, 0) AS workers,
@@ -145,6 +153,177 @@ def _statement(now: bool, district: bool, one: bool = False) -> str:
         ORDER BY m.day"""
 
 
+def _series_statement(district: bool) -> str:
+    """`_statement` for many days (`$1`, sorted), as recorded by position `$2`, for the
+    district `$3`: the figures that are sums over rows (workers, agencies, posts by
+    sector...) come from each version's interval once, whatever the number of days, not from
+    a join of every day with every version (which grows with days × rows).
+
+    A version adds its weight from the first day on or after its `effective_from` and takes
+    it back from the first on or after its `effective_to`; the changes are summed by day
+    (`width_bucket` over the days), then each day's figure is the running sum up to it.
+    Rows joined (a disbursement and its project) count for the days both hold on.
+    """
+
+    def v(alias: str) -> str:
+        a = f"{alias}."
+        return (
+            f"{a}effective_from <= m.day AND ({a}effective_to IS NULL OR {a}effective_to > m.day)"
+            f" AND {said(alias)}"
+        )
+
+    def said(alias: str) -> str:
+        a = f"{alias}."
+        return f"{a}recorded_from <= $2 AND ({a}recorded_to IS NULL OR {a}recorded_to > $2)"
+
+    def only(alias: str) -> str:
+        return f"AND {alias}.district = $3" if district else ""
+
+    def held(*aliases: str) -> str:
+        """The interval the versions `aliases` all hold for."""
+        starts = ", ".join(f"{a}.effective_from" for a in aliases)
+        ends = ", ".join(f"coalesce({a}.effective_to, 'infinity')" for a in aliases)
+        return f"greatest({starts}), least({ends})"
+
+    def overlap(*aliases: str) -> str:
+        starts = ", ".join(f"{a}.effective_from" for a in aliases)
+        ends = ", ".join(f"coalesce({a}.effective_to, 'infinity')" for a in aliases)
+        return f"greatest({starts}) < least({ends})"
+
+    training = (
+        f"""SELECT {held("a", "c", "w")}, 'training', c.category, 1::numeric
+            FROM course_attendances a
+            JOIN courses c ON c.id = a.course_id AND {said("c")} AND c.status <> 'CANCELLED'
+            JOIN workers w ON w.id = a.worker_id AND {said("w")} {only("w")}
+            WHERE {said("a")} AND {overlap("a", "c", "w")}"""
+        if district
+        else f"""SELECT {held("c")}, 'training', c.category, c.attendance_count::numeric
+            FROM courses c WHERE {said("c")} AND c.status <> 'CANCELLED'"""
+    )
+    levels = (
+        f"""SELECT {held("c", "w")}, 'level', c.level, 1 FROM worker_certificates c
+            JOIN workers w ON w.id = c.worker_id AND {said("w")} {only("w")}
+            WHERE {said("c")} AND NOT c.revoked AND {overlap("c", "w")}"""
+        if district
+        else f"""SELECT {held("c")}, 'level', c.level, 1 FROM worker_certificates c
+            WHERE {said("c")} AND NOT c.revoked"""
+    )
+    theirs = f"JOIN workers w ON w.id = c.worker_id AND {v('w')} {only('w')}" if district else ""
+    return f"""
+        WITH m AS (SELECT day, i FROM unnest($1::date[]) WITH ORDINALITY AS d (day, i)),
+        facts (effective_from, effective_to, figure, key, weight) AS (
+            SELECT {held("w")}, 'workers', '', 1::numeric FROM workers w
+            WHERE {said("w")} {only("w")}
+            UNION ALL {levels}
+            UNION ALL
+            SELECT {held("a")}, 'agencies', '', 1 FROM agencies a
+            WHERE {said("a")} AND a.status <> 'DEREGISTERED' {only("a")}
+            UNION ALL
+            SELECT {held("a")}, 'demonstration_agencies', '', 1 FROM agencies a
+            WHERE {said("a")} AND a.status <> 'DEREGISTERED'
+              AND a.demonstration_programme IS NOT NULL {only("a")}
+            UNION ALL
+            SELECT {held("s")}, 'stations', '', 1 FROM stations s
+            WHERE {said("s")} AND s.status = 'OPEN' {only("s")}
+            UNION ALL
+            SELECT {held("s")}, 'demonstration_stations', '', 1 FROM stations s
+            WHERE {said("s")} AND s.status = 'OPEN' AND s.demonstration_programme IS NOT NULL
+              {only("s")}
+            UNION ALL
+            SELECT {held("p")}, 'sector', p.sector, 1 FROM posts p
+            WHERE {said("p")} AND p.status <> 'ABOLISHED' {only("p")}
+            UNION ALL
+            SELECT {held("p")}, 'filled_posts', '', 1 FROM posts p
+            WHERE {said("p")} AND p.status = 'FILLED' {only("p")}
+            UNION ALL {training}
+            UNION ALL
+            SELECT {held("p")}, 'field', p.field, 1 FROM projects p WHERE {said("p")} {only("p")}
+            UNION ALL
+            SELECT {held("d", "p")}, 'funds_disbursed', '', d.amount
+            FROM project_disbursements d
+            JOIN projects p ON p.id = d.project_id AND {said("p")} {only("p")}
+            WHERE {said("d")} AND {overlap("d", "p")}),
+        changes AS (
+            SELECT on_day, figure, key, sum(weight) AS weight FROM (
+                SELECT effective_from AS on_day, figure, key, weight FROM facts
+                UNION ALL
+                SELECT effective_to, figure, key, -weight FROM facts
+                WHERE effective_to < 'infinity'
+            ) AS change GROUP BY on_day, figure, key),
+        steps AS (
+            SELECT width_bucket(on_day - 1, $1::date[]) + 1 AS i, figure, key,
+                   sum(weight) AS weight
+            FROM changes GROUP BY 1, figure, key),
+        kinds AS (SELECT DISTINCT figure, key FROM steps),
+        running AS (
+            SELECT m.i, k.figure, k.key,
+                   sum(coalesce(steps.weight, 0)) OVER (
+                       PARTITION BY k.figure, k.key ORDER BY m.i) AS n
+            FROM m CROSS JOIN kinds k
+            LEFT JOIN steps ON steps.i = m.i AND steps.figure = k.figure AND steps.key = k.key),
+        sums AS (SELECT i, jsonb_object_agg(figure || ':' || key, n) AS figures FROM running
+                 GROUP BY i),
+        ce AS (SELECT m.day, count(DISTINCT c.worker_id) AS holders
+               FROM m JOIN worker_certificates c ON {v("c")} AND NOT c.revoked
+               {theirs}
+               GROUP BY m.day),
+        {_groups(v, only)},
+        sn AS (SELECT m.day, count(*) AS staffed
+               FROM m JOIN stations s ON {v("s")} AND s.status = 'OPEN' {only("s")}
+               JOIN ff ON ff.day = m.day AND ff.station_id = s.id AND ff.n >= 2
+               GROUP BY m.day)
+        SELECT m.day, sums.figures,
+            coalesce(ce.holders, 0) AS certified_workers,
+            coalesce(sn.staffed, 0) AS stations_fully_staffed,
+            coalesce(co.urban, 0) AS urban_communities,
+            coalesce(co.urban_on, 0) AS urban_communities_on_target,
+            coalesce(co.rural, 0) AS rural_communities,
+            coalesce(co.rural_on, 0) AS rural_communities_on_target
+        FROM m LEFT JOIN sums USING (i) LEFT JOIN ce USING (day) LEFT JOIN sn USING (day)
+        LEFT JOIN co USING (day)
+        ORDER BY m.day"""
+
+
+def _summed(row: asyncpg.Record) -> dict[str, Any]:
+    """The figures of a `_series_statement` row, as `_figures` gives them."""
+    summed = json.loads(row["figures"] or "{}", parse_float=Decimal)
+    by: dict[str, dict[str, int]] = {"level": {}, "sector": {}, "training": {}, "field": {}}
+    total: dict[str, int] = {}
+    funds = Decimal(0)
+    for name, n in summed.items():
+        figure, _, key = name.partition(":")
+        if figure == "funds_disbursed":
+            funds = Decimal(n)
+        elif figure in by:
+            if n:
+                by[figure][key] = int(n)
+        else:
+            total[figure] = int(n)
+    return {
+        "day": row["day"],
+        "workers": total.get("workers", 0),
+        "certified_workers": row["certified_workers"],
+        "certificates_by_level": by["level"],
+        "agencies": total.get("agencies", 0),
+        "demonstration_agencies": total.get("demonstration_agencies", 0),
+        "stations": total.get("stations", 0),
+        "demonstration_stations": total.get("demonstration_stations", 0),
+        "stations_fully_staffed": row["stations_fully_staffed"],
+        "posts": sum(by["sector"].values()),
+        "filled_posts": total.get("filled_posts", 0),
+        "posts_by_sector": by["sector"],
+        "training_person_times": sum(by["training"].values()),
+        "training_by_category": by["training"],
+        "projects": sum(by["field"].values()),
+        "projects_by_field": by["field"],
+        "funds_disbursed": funds.quantize(Decimal("0.01")),
+        "urban_communities": row["urban_communities"],
+        "urban_communities_on_target": row["urban_communities_on_target"],
+        "rural_communities": row["rural_communities"],
+        "rural_communities_on_target": row["rural_communities_on_target"],
+    }
+
+
 async def indicator_series(
     pool: asyncpg.Pool,
     days: Sequence[date],
@@ -153,13 +332,17 @@ async def indicator_series(
     *,
     now: bool = False,
 ) -> list[dict[str, Any]]:
-    """Every indicator on each of `days` as recorded by position `recorded`, for `district`
-    (None: the whole city), in one statement; `now`: the current rows (`days` is today)."""
+    """Every indicator on each of `days` (sorted, distinct) as recorded by position
+    `recorded`, for `district` (None: the whole city), in one statement; `now`: the current
+    rows (`days` is today). One day is counted by `_statement`, more by `_series_statement`."""
     args: list[Any] = [list(days)] if now else [list(days), recorded]
     if district:
         args.append(district)
-    rows = await pool.fetch(_statement(now, bool(district), len(days) == 1), *args)
-    return [_figures(r) for r in rows]
+    if now or len(days) == 1:
+        rows = await pool.fetch(_statement(now, bool(district), len(days) == 1), *args)
+        return [_figures(r) for r in rows]
+    rows = await pool.fetch(_series_statement(bool(district)), *args)
+    return [_summed(r) for r in rows]
 
 
 async def indicators(
