@@ -102,7 +102,7 @@ class AuditQueries:
             effective_from=chosen.effective_from,
             effective_to=chosen.effective_to,
         )
-        events = await present(info.context.hub, actor, rows)
+        events = await present(info.context.hub, actor, rows, request_id=info.context.request_id)
         return connection(
             "event", events, more, total, node=lambda e: e, order=lambda e: e.position
         )

@@ -41,7 +41,9 @@ class CorrectionMutations:
                 rows = await events_at(pool, list(result.written))
             else:  # a replay of the same idempotency key: what the first request wrote
                 rows = await retractions_with(pool, result.position)
-            events = await present(info.context.hub, info.context.caller, rows)
+            events = await present(
+                info.context.hub, info.context.caller, rows, request_id=info.context.request_id
+            )
         except Exception as error:
             if not unavailable(error):
                 raise

@@ -18,8 +18,11 @@ from hub.service.runtime import Hub
 PERSONAL_KEYS = tuple(camel_case(f) for f in PERSONAL_FIELDS)
 
 
-async def present(hub: Hub, actor: Actor, rows: Sequence[Any]) -> list[Event]:
-    """Events of `rows`, with each worker's personal data shown as `actor` may see it.
+async def present(
+    hub: Hub, actor: Actor, rows: Sequence[Any], *, request_id: str | None
+) -> list[Event]:
+    """Events of `rows`, with each worker's personal data shown as `actor` may see it; what
+    it shows is recorded in the access log under `request_id`.
 
     Reads workers and keys afresh (not through a request's loaders), so that a stream that
     runs for days shows an erasure the moment it happens.
@@ -40,6 +43,9 @@ async def present(hub: Hub, actor: Actor, rows: Sequence[Any]) -> list[Event]:
                 worker_rows.get(row["entity_id"]),
                 worker_keys.get(row["entity_id"]),
             )
+            shown = [k for k in PERSONAL_KEYS if data.get(k) is not None]
+            if shown:
+                hub.access_log.reveal(actor, request_id, row["entity_id"], shown)
         events.append(Event.of(row, data))
     return events
 

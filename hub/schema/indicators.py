@@ -1,19 +1,25 @@
-"""`indicators(asOf, district)`: the figures the bureau reports, at any moment."""
+"""`indicators(asOf, district)`: the figures the bureau reports, at any moment;
+`indicatorSeries`, the same at the end of each month, quarter or year; `targets`, the plan's."""
 
 from __future__ import annotations
 
+import calendar
+from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
-from typing import TypeVar
+from enum import Enum, StrEnum
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
+from hub.domain.errors import InvalidInput
 from hub.domain.reference import district as known_district
+from hub.domain.targets import TARGETS
 from hub.domain.vocabulary import CertificateLevel as DomainCertificateLevel
 from hub.domain.vocabulary import CourseCategory as DomainCourseCategory
 from hub.domain.vocabulary import PostSector as DomainPostSector
 from hub.domain.vocabulary import ServiceField as DomainServiceField
-from hub.projections.indicators import indicators
+from hub.projections.indicators import indicator_series, indicators
+from hub.projections.timeline import EVERYTHING
 from hub.schema.agency import ServiceField
 from hub.schema.common import AsOf, moment_of
 from hub.schema.context import Info
@@ -22,6 +28,8 @@ from hub.schema.post import PostSector
 from hub.schema.worker import CertificateLevel
 
 E = TypeVar("E", bound=StrEnum)
+MAX_POINTS = 600
+"""Points one `indicatorSeries` may ask for (50 years by month)."""
 
 
 @strawberry.type
@@ -82,21 +90,9 @@ class Indicators:
     projects_by_field: list[FieldCount]
     training_by_category: list[CategoryCount]
 
-
-@strawberry.type
-class IndicatorQueries:
-    @strawberry.field(
-        description="The bureau's indicators as of a moment (absent: now), city-wide or for "
-        "one district."
-    )
-    async def indicators(
-        self, info: Info, as_of: AsOf | None = None, district: str | None = None
-    ) -> Indicators:
-        if district is not None:
-            district = known_district(district.strip()).code
-        moment = await moment_of(info, as_of)
-        found = await indicators(info.context.hub.pool, moment, district)
-        return Indicators(
+    @classmethod
+    def of(cls, found: dict[str, Any]) -> Indicators:
+        return cls(
             workers=found["workers"],
             certified_workers=found["certified_workers"],
             agencies=found["agencies"],
@@ -130,6 +126,113 @@ class IndicatorQueries:
                 for v, n in _counts(DomainCourseCategory, found["training_by_category"])
             ],
         )
+
+
+@strawberry.type(description="The indicators on one day of a series.")
+class IndicatorPoint:
+    on: date
+    indicators: Indicators
+
+
+@strawberry.enum(description="The periods a series has a point at the end of.")
+class Period(Enum):
+    MONTH = "MONTH"
+    QUARTER = "QUARTER"
+    YEAR = "YEAR"
+
+
+@strawberry.type(
+    description="One of the plan's targets: the figure `indicator` (a field of Indicators) "
+    "should reach by `due`. A target every community of a kind should meet has the value 100: "
+    "the percentage of those communities (urbanCommunities, ruralCommunities) its indicator "
+    "should count."
+)
+class Target:
+    indicator: str = strawberry.field(description="A field of Indicators, as named here.")
+    value: int
+    due: date
+    source: str = strawberry.field(description="The target in the plan's words (Chinese).")
+
+
+def period_ends(start: date, end: date, every: Period) -> list[date]:
+    """The last day of each period from the one holding `start`, the last point `end` itself;
+    refused when `start` is after `end` or the points would be more than `MAX_POINTS`."""
+    if start > end:
+        raise InvalidInput(f"from {start} is after to {end}", "from")
+    months = {Period.MONTH: 1, Period.QUARTER: 3, Period.YEAR: 12}[every]
+    # the month that ends the period holding `start`
+    month = start.year * 12 + start.month - 1
+    month += months - 1 - (month % 12) % months
+    last = end.year * 12 + end.month - 1
+    count = max(0, (last - month + months - 1) // months) + 1
+    if count > MAX_POINTS:
+        raise InvalidInput(
+            f"from {start} to {end} by {every.value} makes {count} points; at most "
+            f"{MAX_POINTS}: ask for a shorter span or a longer period",
+            "to",
+        )
+    days = []
+    while month < last:
+        year, index = divmod(month, 12)
+        days.append(date(year, index + 1, calendar.monthrange(year, index + 1)[1]))
+        month += months
+    if not days or days[-1] != end:
+        days.append(end)
+    return [d for d in days if d <= end]
+
+
+@strawberry.type
+class IndicatorQueries:
+    @strawberry.field(
+        description="The bureau's indicators as of a moment (absent: now), city-wide or for "
+        "one district."
+    )
+    async def indicators(
+        self, info: Info, as_of: AsOf | None = None, district: str | None = None
+    ) -> Indicators:
+        if district is not None:
+            district = known_district(district.strip()).code
+        moment = await moment_of(info, as_of)
+        found = await indicators(
+            info.context.hub.pool, moment, district, today=info.context.hub.settings.today()
+        )
+        return Indicators.of(found)
+
+    @strawberry.field(
+        description="The indicators at the end of each period (month, quarter or year) from "
+        "the one holding `from`, the last point exactly at `to`: each point equals "
+        "`indicators(asOf: {effective: on, recorded: recorded}, district: district)`. All are "
+        f"counted in one statement; at most {MAX_POINTS} points."
+    )
+    async def indicator_series(
+        self,
+        info: Info,
+        from_: Annotated[date, strawberry.argument(name="from")],
+        to: date,
+        every: Period = Period.MONTH,
+        district: str | None = None,
+        recorded: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="As asOf.recorded: the registry as it stood then (absent: now); "
+                "without a time zone, in the hub's own (HUB_TIMEZONE)."
+            ),
+        ] = None,
+    ) -> list[IndicatorPoint]:
+        if district is not None:
+            district = known_district(district.strip()).code
+        days = period_ends(from_, to, every)
+        moment = await moment_of(info, AsOf(effective=to, recorded=recorded))
+        position = EVERYTHING if moment is None else moment.recorded
+        found = await indicator_series(info.context.hub.pool, days, position, district)
+        return [IndicatorPoint(on=f["day"], indicators=Indicators.of(f)) for f in found]
+
+    @strawberry.field(description="The city's targets for 2020, as its plan names them.")
+    def targets(self) -> list[Target]:
+        return [
+            Target(indicator=t.indicator, value=t.value, due=t.due, source=t.source)
+            for t in TARGETS
+        ]
 
 
 def _counts(vocabulary: type[E], counted: dict[str, int]) -> list[tuple[E, int]]:

@@ -54,6 +54,8 @@ from hub.service.config import ROLE_COST_SETTINGS, Settings
 LIST_ROWS: Mapping[str, int] = {
     "Query.districts": 38,
     "Query.history": 50,
+    "Query.indicatorSeries": 130,
+    "Query.targets": 10,
     "Worker.posts": 1,
     "Worker.attendances": 20,
     "Worker.certificates": 5,

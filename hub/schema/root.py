@@ -9,6 +9,7 @@ from hub.domain.reference import DISTRICTS
 from hub.projections import event_log
 from hub.projections.record_history import changes_by_event
 from hub.schema import (
+    access,
     agency,
     audit,
     community,
@@ -40,6 +41,7 @@ RECORD_QUERIES = (
     post.PostQueries,
     audit.AuditQueries,
     indicators.IndicatorQueries,
+    access.AccessQueries,
 )
 RECORD_MUTATIONS = (
     agency.AgencyMutations,
@@ -64,7 +66,9 @@ class Query(*RECORD_QUERIES):
     async def history(self, info: Info, id: strawberry.ID) -> list[Event]:
         pool = info.context.hub.pool
         rows = await event_log.history(pool, record_id(id))
-        events = await present(info.context.hub, info.context.caller, rows)
+        events = await present(
+            info.context.hub, info.context.caller, rows, request_id=info.context.request_id
+        )
         if rows:
             changes = await changes_by_event(
                 pool,

@@ -71,7 +71,9 @@ class Subscription:
                 try:
                     async for row in events:
                         if row is not None:
-                            yield await shown_to(context.hub, actor, row)  # type: ignore[misc]
+                            yield await shown_to(  # type: ignore[misc]
+                                context.hub, actor, row, context.request_id
+                            )
                 except StreamEnded as ended:
                     if ended.code == "UNAUTHENTICATED" and isinstance(context.request, WebSocket):
                         await close_expired(
@@ -83,11 +85,12 @@ class Subscription:
                     context.following -= 1
 
 
-async def shown_to(hub: Hub, actor: Actor, row: Any) -> Shown:
-    """The event of `row` as `actor` sees it, made once for every follower of its role view."""
+async def shown_to(hub: Hub, actor: Actor, row: Any, request_id: str | None) -> Shown:
+    """The event of `row` as `actor` sees it, made once for every follower of its role view
+    (a worker's for each: its reveals are logged under the stream's `request_id`)."""
 
     async def show(row: Any) -> Event:
-        (event,) = await present(hub, actor, [row])
+        (event,) = await present(hub, actor, [row], request_id=request_id)
         return event
 
     return await renderings_of(hub).shown(view_of(actor), row, show)

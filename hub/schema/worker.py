@@ -80,23 +80,25 @@ class Worker:
             moment=moment,
         )
 
-    async def _personal(self, info: Info, column: str) -> str | None:
+    async def _personal(self, info: Info, column: str, field: str) -> str | None:
         row = self.row
         employer = str(row["employer"]) if row["employer"] else None
-        if row["erased"] or not may_see_personal_data(
-            info.context.caller, row["district"], employer
-        ):
+        context = info.context
+        if row["erased"] or not may_see_personal_data(context.caller, row["district"], employer):
             return None
-        key = await info.context.loader(info.context.hub.keys_by_worker).load(row["id"])
-        return unseal(key, row["id"], row[column])
+        key = await context.loader(context.hub.keys_by_worker).load(row["id"])
+        shown = unseal(key, row["id"], row[column])
+        if shown is not None:
+            context.hub.access_log.reveal(context.caller, context.request_id, row["id"], [field])
+        return shown
 
     @strawberry.field(description="Null when erased or not visible to the caller.")
     async def name(self, info: Info) -> str | None:
-        return await self._personal(info, "name_sealed")
+        return await self._personal(info, "name_sealed", "name")
 
     @strawberry.field(description="Null when erased or not visible to the caller.")
     async def id_number(self, info: Info) -> str | None:
-        return await self._personal(info, "id_number_sealed")
+        return await self._personal(info, "id_number_sealed", "idNumber")
 
     @strawberry.field
     async def employer(self, info: Info) -> Agency | None:

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     read_database_url: str | None = Field(
         None, description="a streaming replica's PostgreSQL URL for reads; unset: the primary"
     )
+    personal_data_access_log: Switch = Field(
+        True, description="record who was shown a worker's name or ID number"
+    )
+    access_log_queue: Count = Field(
+        100_000, description="reveals waiting to be written; more are dropped and counted"
+    )
     nats_url: str | None = Field(
         None, description="NATS server `hub relay` publishes to (e.g. nats://127.0.0.1:4222)"
     )

@@ -29,6 +29,7 @@ from hub.registry.application import Outcome, Registry, Request
 from hub.registry.personal_data import KeysByWorker, check_and_upgrade, load_kek
 from hub.registry.recorder import EventStoreReads
 from hub.service import metrics
+from hub.service.access_log import AccessLog
 from hub.service.config import Settings
 from hub.service.database import (
     Outage,
@@ -128,6 +129,8 @@ class Hub:
         self.background: list[asyncio.Task[Any]] = []
         """Tasks that live as long as this process serves (stopped by `stop`)."""
         self.streams = StreamSlots(settings.max_streams, settings.max_streams_per_token)
+        self.access_log = AccessLog(settings.personal_data_access_log, settings.access_log_queue)
+        """Who was shown personal data (`AccessLog.reveal`), written off the request path."""
         self.persisted = PersistedQueries(settings.persisted_queries)
         self.allowed: AllowList | None = (
             AllowList(settings.operations_refresh_seconds)
@@ -173,6 +176,7 @@ class Hub:
         """The read pool's twin on the primary, for what a replica cannot answer or take."""
         if self.replica_url:
             self.primary = await asyncpg.create_pool(self.url, min_size=1, max_size=2)
+        self.access_log.start(self.primary)
         if self.allowed is not None:
             await self.allowed.load(self.pool)
             following = self.allowed.follow(self.pool)
@@ -271,6 +275,8 @@ class Hub:
         try:
             for task in self.background:
                 task.cancel()
+            # first, while the database is surely there: what the log still holds
+            await _bounded(self.access_log.stop(), "writing the access log", deadline)
             if self._projecting is not None:
                 self._projecting.cancel()
                 await _bounded(self._projecting, "the projector", deadline)

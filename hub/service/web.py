@@ -719,7 +719,11 @@ def create_app(
     async def readyz(_: Request) -> JSONResponse:
         # which of `hub serve --workers N` answered, and whether it is the one projecting
         process = {"pid": os.getpid(), "projects": hub.leads}
-        about = {"streams": hub.streams.counts(), "process": process}
+        about = {
+            "streams": hub.streams.counts(),
+            "process": process,
+            "personalDataAccess": hub.access_log.counts(),
+        }
         try:
             reason, lag = await hub.readiness()
         except Exception as error:  # noqa: BLE001 - any failure means not ready
@@ -810,6 +814,8 @@ async def event_stream(hub: Hub, request: Request) -> Response:
     except TooManyStreams as refused:
         return answer(refused).response()
 
+    request_id = observed_of(request.scope).request_id
+
     async def body() -> AsyncGenerator[str, None]:
         events = follow(
             hub,
@@ -824,7 +830,7 @@ async def event_stream(hub: Hub, request: Request) -> Response:
                     if row is None:
                         yield ": keep-alive\n\n"
                         continue
-                    shown = await shown_to(hub, found.actor, row)
+                    shown = await shown_to(hub, found.actor, row, request_id)
                     yield shown.render("sse", _sse_frame)
             except StreamEnded as ended:
                 said = answer(ended)

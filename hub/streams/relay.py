@@ -205,7 +205,8 @@ class Relay:
                     if self.once and not await events_after(self.hub.pool, self.position, limit=1):
                         return True
                     continue
-                for row, shown in zip(rows, await present(self.hub, PARTNER, rows), strict=True):
+                shown_all = await present(self.hub, PARTNER, rows, request_id=None)
+                for row, shown in zip(rows, shown_all, strict=True):
                     body, headers = message(as_json(shown))
                     headers["Nats-Expected-Last-Sequence"] = str(expected)
                     try:
