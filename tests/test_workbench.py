@@ -29,7 +29,7 @@ from tests.streams import Served, served
 from tests.test_graphiql import LOCAL, chromium  # noqa: F401 - the module's browser
 from tests.test_stations_posts import ASSESS, ASSIGN, ESTABLISH, SCORES
 from tests.test_time_travel import RETRACT
-from tests.worker_api import register_worker
+from tests.worker_api import ERASE, register_worker
 
 SCALE = 0.01
 SHOTS = ROOT / ".hub" / "screenshots" / "workbench"
@@ -53,6 +53,7 @@ class Story:
     corrected: int
     assessed: int
     retraction: int
+    erased: dict[str, Any]
 
 
 @dataclass
@@ -112,6 +113,9 @@ async def _story(client: Client) -> Story:
         auth=MUNICIPAL,
     )
     assert undone["retractEvents"]["errors"] == [], undone
+    erased = await register_worker(client, effectiveOn="2016-01-01")
+    forgotten = await send(client, ERASE, id=erased["id"], reason="本人申请删除")
+    assert forgotten["errors"] == [], forgotten
     return Story(
         station,
         community["code"],
@@ -122,6 +126,7 @@ async def _story(client: Client) -> Story:
         corrected["position"],
         assessed["position"],
         undone["retractEvents"]["position"],
+        erased,
     )
 
 
@@ -295,6 +300,46 @@ async def test_an_auditor_finds_a_station_and_reads_its_story(
     await page.click("button.language")
     await page.wait_for_selector("h2:text('Timeline')")
     assert "Auditor" in await page.inner_text("#me")
+
+
+async def test_a_search_by_code_or_id_and_a_sign_in_that_fails(
+    workbench: Workbench, browser: Browser
+) -> None:
+    story, page, base = workbench.story, browser.page, workbench.app.base
+    await sign_in(page, base, AUDITOR)
+    agency = (
+        await workbench.client.run(
+            "{ agencies(first: 1) { edges { node { id creditCode } } } }", auth=AUDITOR
+        )
+    )["agencies"]["edges"][0]["node"]
+    wanted = {
+        agency["creditCode"]: ("AGENCY", agency["id"]),
+        story.community: ("STATION", story.station),
+        story.station: ("STATION", story.station),
+        story.erased["id"]: ("WORKER", story.erased["id"]),
+    }
+    for q, (kind, id) in wanted.items():
+        await page.goto(f"{base}/workbench/#/search?q={q}")
+        await page.locator(f"#results a[href='#/record/{kind}/{id}']").wait_for()
+    await page.goto(f"{base}/workbench/#/search?q=没有这样的名称")
+    await page.locator("#results p:text('没有找到记录。')").wait_for()
+
+    # An erasure is marked in the timeline; the record says its data is gone.
+    await page.goto(f"{base}/workbench/#/record/WORKER/{story.erased['id']}")
+    await page.locator("li.event.erasure .badge.erasure-badge").wait_for()
+    assert await page.locator("li.event.erasure").count() == 1
+    assert (await page.get_attribute("li.event.erasure", "data-type")).endswith("Erased")
+    registered = page.locator("li.event[data-type=WorkerRegistered]")
+    assert await registered.locator(".badge.erased").count() == 1
+    assert await page.inner_text("#state dd[data-field=personalDataErased]") == "true"
+    assert story.erased["name"] not in await page.inner_text("#main")
+
+    await page.click("button.signout")
+    await page.fill("#token", "not-a-token")
+    await page.click("form.signin button[type=submit]")
+    await page.locator("form.signin p.error").wait_for()
+    assert await page.locator("#me").count() == 0
+    assert await page.evaluate("() => sessionStorage.length") == 0
 
 
 async def test_the_city_dashboard_at_the_end_of_2017(
@@ -475,7 +520,8 @@ async def test_the_audit_trail_explorer_pages_and_exports_csv_with_a_bom(
     rows = list(csv.DictReader(io.StringIO(body[3:].decode("utf-8"), newline="")))
     expected = (
         await workbench.client.run(
-            "query($id: ID!) { auditTrail(filter: {entityId: $id}) { edges { node { position type reason actor { sub } } } } }",
+            """query($id: ID!) { auditTrail(filter: {entityId: $id}) {
+                 edges { node { position type reason actor { sub } } } } }""",
             {"id": story.station},
             auth=AUDITOR,
         )

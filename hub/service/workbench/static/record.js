@@ -198,7 +198,7 @@ function justAfter(iso) {
 
 function eventItem(event, by, pick) {
   const retracted = by.get(event.position);
-  const erased = /Erased$/.test(event.type) || event.data?.personalDataErased;
+  const erasure = /Erased$/.test(event.type);
   const anchor = (position) => h("a", { href: `#ev-${position}`, class: "event-link", onclick: (e) => {
     e.preventDefault();
     document.getElementById(`ev-${position}`)?.scrollIntoView();
@@ -206,11 +206,12 @@ function eventItem(event, by, pick) {
   const actor = event.actor;
   return h(
     "li",
-    { id: `ev-${event.position}`, class: ["event", retracted ? "retracted" : "", erased ? "erasure" : ""].join(" ").trim(), dataset: { position: event.position, type: event.type } },
+    { id: `ev-${event.position}`, class: ["event", retracted ? "retracted" : "", erasure ? "erasure" : ""].join(" ").trim(), dataset: { position: event.position, type: event.type } },
     h("h3", {}, h("span", { class: "what" }, `#${event.position} ${event.type}`),
       retracted ? h("span", { class: "badge retracted-badge" }, t("retractedBy"), " ", anchor(retracted)) : null,
       event.retracts.length ? h("span", { class: "badge corrects" }, t("retracts"), " ", event.retracts.map((p) => [anchor(p), " "])) : null,
-      erased ? h("span", { class: "badge erased" }, t("erased")) : null,
+      erasure ? h("span", { class: "badge erasure-badge" }, t("erasure")) : null,
+      event.data?.personalDataErased ? h("span", { class: "badge erased" }, t("erased")) : null,
       event.data?.personalDataRedacted ? h("span", { class: "badge redacted" }, t("redacted")) : null),
     h("dl", { class: "fields meta" },
       h("dt", {}, t("recordedAt")), h("dd", { class: "recorded" }, shownTime(event.recordedAt)),
