@@ -235,6 +235,11 @@ async def test_an_auditor_finds_a_station_and_reads_its_story(
     await sign_in(page, base, AUDITOR)
     assert AUDITOR_SUB in await page.inner_text("#me")
     assert "审计" in await page.inner_text("#me")
+    markup = await page.evaluate(
+        "() => { try { document.body.insertAdjacentHTML('beforeend', '<b>x</b>'); return 'ran' }"
+        " catch (error) { return error.name } }"
+    )
+    assert markup == "TypeError", "the policy lets a string become HTML"
 
     await page.fill("#q", story.community_name)
     await page.click("form.search button[type=submit]")
@@ -290,6 +295,13 @@ async def test_an_auditor_finds_a_station_and_reads_its_story(
     assert story.a["name"] in then and story.b["name"] not in then
     await shot(page, "station-before-correction")
 
+    # The same moment from the timeline: the state as recorded just after the wrong event.
+    await page.click("button.now")
+    await page.locator("#state dd[data-field=staff]", has_text=story.b["name"]).wait_for()
+    await page.click(f"#ev-{story.wrong} button.as-then")
+    await page.locator("#state dd[data-field=staff]", has_text=story.a["name"]).wait_for()
+    assert await page.input_value("#recorded") != ""
+
     # The effective-date picker before the assignment took effect: no staff.
     await page.fill("#recorded", "")
     await page.fill("#effective", "2018-01-31")
@@ -334,7 +346,15 @@ async def test_a_search_by_code_or_id_and_a_sign_in_that_fails(
     assert await page.inner_text("#state dd[data-field=personalDataErased]") == "true"
     assert story.erased["name"] not in await page.inner_text("#main")
 
+    # A token that expires while the page is open: back to sign-in, the token forgotten.
     await page.click("button.signout")
+    await sign_in(page, base, token("AUDITOR", ttl_seconds=2))
+    await asyncio.sleep(2.5)
+    await page.goto(f"{base}/workbench/#/search?q={story.station}")
+    await page.locator("form.signin p.error").wait_for()
+    assert await page.evaluate("() => sessionStorage.length") == 0
+
+    await page.reload()
     await page.fill("#token", "not-a-token")
     await page.click("form.signin button[type=submit]")
     await page.locator("form.signin p.error").wait_for()

@@ -23,10 +23,11 @@ POLICY = "; ".join(
         "base-uri 'none'",
         "form-action 'none'",
         "frame-ancestors 'none'",
+        "require-trusted-types-for 'script'",
     ]
 )
-"""Nothing inline, nothing from elsewhere; the CSV export is a `blob:` download, which needs
-no source of its own."""
+"""Nothing inline, nothing from elsewhere, and no HTML from strings at all (Trusted Types: an
+`innerHTML` would throw); the CSV export is a `blob:` download, which needs no source."""
 
 
 class WorkbenchFiles(StaticFiles):

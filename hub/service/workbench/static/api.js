@@ -50,7 +50,14 @@ export async function gql(query, variables = {}) {
     const message = `HTTP ${response.status}`;
     throw new ApiError([{ message, extensions: { code: `HTTP_${response.status}` } }]);
   }
-  if (body.errors && body.errors.length) throw new ApiError(body.errors, body.data);
+  if (body.errors && body.errors.length) {
+    const refused = new ApiError(body.errors, body.data);
+    if (refused.codes.includes("UNAUTHENTICATED") && bearer) {
+      setToken(null); // expired or revoked: sign in again
+      window.dispatchEvent(new CustomEvent("hub:signed-out", { detail: refused.message }));
+    }
+    throw refused;
+  }
   return body.data;
 }
 

@@ -99,4 +99,8 @@ async function start() {
 }
 
 window.addEventListener("hashchange", () => me && render());
+window.addEventListener("hub:signed-out", (event) => {
+  me = null;
+  signInPage(event.detail);
+});
 start();

@@ -237,6 +237,7 @@ export async function recordPage(main, parts, params) {
   const recorded = h("input", { type: "datetime-local", step: "0.001", value: params.get("recorded") || "" });
   const stateBox = h("section", { id: "state", class: "state" });
   const timelineBox = h("section", { id: "timeline", class: "timeline" }, h("h2", {}, t("timeline")), h("p", {}, t("loading")));
+  const title = h("span", { class: "title" });
   const accessBox = type === "WORKER" ? h("section", { id: "access-log" }) : null;
 
   const moment = () => {
@@ -258,7 +259,7 @@ export async function recordPage(main, parts, params) {
   recorded.addEventListener("change", redraw);
 
   put(main,
-    h("h1", {}, h("span", { class: "type" }, t(type)), " ", h("code", {}, key)),
+    h("h1", {}, h("span", { class: "type" }, t(type)), " ", title, " ", h("code", {}, key)),
     h("form", { class: "pickers", onsubmit: (e) => { e.preventDefault(); redraw(); } },
       labelled("effective", t("effectivePicker"), effective),
       labelled("recorded", t("recordedPicker"), recorded),
@@ -270,6 +271,7 @@ export async function recordPage(main, parts, params) {
     h("div", { class: "record" }, stateBox, timelineBox), accessBox);
 
   const record = await drawState(stateBox, type, key, moment());
+  if (record) title.textContent = record.name || record.title || record.hostOrganization || "";
   let id = key;
   if (type === "COMMUNITY") {
     const now = record && !moment() ? record : (await gql(COMMUNITY, { code: key, asOf: null })).community;
