@@ -432,7 +432,8 @@ async def test_the_dashboards_charts_follow_the_series_against_the_targets(
     data = await workbench.client.run(
         """{ targets { indicator value due }
              indicatorSeries(from: "2008-01-01", to: "2017-12-31", every: YEAR) {
-               on indicators { certifiedWorkers workers } } }""",
+               on indicators { certifiedWorkers workers urbanCommunitiesOnTarget
+                 urbanCommunities } } }""",
         auth=AUDITOR,
     )
     series = data["indicatorSeries"]
@@ -447,6 +448,20 @@ async def test_the_dashboards_charts_follow_the_series_against_the_targets(
     target = page.locator("#charts figure[data-indicator=workers]")
     assert await target.locator("svg line.target").count() == 1
     assert f"{workers['value']:,}" in await target.locator("figcaption").inner_text()
+
+    # "Every urban community with 2+": a percentage of the urban communities, against 100.
+    shares = page.locator("#charts figure[data-indicator=urbanCommunitiesOnTarget]")
+    last = series[-1]["indicators"]
+    cells = await shares.locator("table tbody tr").last.locator("td").all_inner_texts()
+    percent = round(1000 * last["urbanCommunitiesOnTarget"] / last["urbanCommunities"]) / 10
+    assert cells == [
+        "2017-12-31",
+        str(last["urbanCommunitiesOnTarget"]),
+        str(last["urbanCommunities"]),
+        f"{percent:g}",
+    ]
+    urban = next(x for x in data["targets"] if x["indicator"] == "urbanCommunitiesOnTarget")
+    assert f"{urban['value']}%" in await shares.locator("figcaption").inner_text()
     await shot(page, "dashboard-charts")
 
 

@@ -17,6 +17,8 @@ const BREAKDOWNS = { certificatesByLevel: "level", postsBySector: "sector", proj
 const CHARTS = ["workers", "certifiedWorkers", "urbanCommunitiesOnTarget", "ruralCommunitiesOnTarget",
   "demonstrationStations", "demonstrationAgencies", "certificatesByLevel", "trainingPersonTimes",
   "projects", "fundsDisbursed"];
+const SHARES = { urbanCommunitiesOnTarget: "urbanCommunities", ruralCommunitiesOnTarget: "ruralCommunities" };
+/** Indicators whose target is a percentage: of the communities of their kind (`targets`). */
 const DISTRICT_COLUMNS = ["workers", "certifiedWorkers", "agencies", "stations", "posts",
   "trainingPersonTimes", "projects", "fundsDisbursed"];
 const SELECTION = `${FIGURES.join(" ")} ${Object.entries(BREAKDOWNS).map(([k, v]) => `${k} { ${v} count }`).join(" ")}`;
@@ -46,7 +48,8 @@ async function charts(box, on, every, district) {
     const data = await gql(`query($from: Date!, $to: Date!, $district: String) {
       targets { indicator value due source }
       indicatorSeries(from: $from, to: $to, every: ${every}, district: $district) {
-        on indicators { ${CHARTS.map((c) => (c in BREAKDOWNS ? `${c} { ${BREAKDOWNS[c]} count }` : c)).join(" ")} } } }`,
+        on indicators { ${CHARTS.map((c) => (c in BREAKDOWNS ? `${c} { ${BREAKDOWNS[c]} count }` : c)).join(" ")}
+          ${Object.values(SHARES).join(" ")} } } }`,
     { from: SERIES_FROM, to: on, district: district || null });
     points = data.indicatorSeries;
     targets = data.targets;
@@ -56,18 +59,28 @@ async function charts(box, on, every, district) {
   const dates = points.map((p) => p.on);
   put(box, h("h2", {}, t("charts")), CHARTS.map((name) => {
     let series;
-    if (name in BREAKDOWNS) {
+    let columns;
+    if (name in SHARES) {
+      const of = SHARES[name];
+      const share = (p) => (p.indicators[of] ? Math.round((1000 * p.indicators[name]) / p.indicators[of]) / 10 : 0);
+      series = [{ name: `${t(name)} (%)`, values: points.map(share) }];
+      columns = [{ name: t(name), values: points.map((p) => p.indicators[name]) },
+        { name: t(of), values: points.map((p) => p.indicators[of]) }, { name: "%", values: series[0].values }];
+    } else if (name in BREAKDOWNS) {
       const keys = [...new Set(points.flatMap((p) => p.indicators[name].map((r) => r[BREAKDOWNS[name]])))];
       series = keys.map((k) => ({ name: k, values: points.map((p) => p.indicators[name].find((r) => r[BREAKDOWNS[name]] === k)?.count ?? 0) }));
     } else {
       series = [{ name: t(name), values: points.map((p) => p.indicators[name]) }];
     }
-    const target = district ? null : targets.find((x) => x.indicator === name);
+    columns = columns || series;
+    // A percentage holds for a district as for the city; a count is the city's.
+    const target = district && !(name in SHARES) ? null : targets.find((x) => x.indicator === name);
+    const unit = name in SHARES ? "%" : "";
     return h("figure", { class: "chart-box", dataset: { indicator: name } },
-      h("figcaption", {}, t(name), target ? h("span", { class: "source" }, ` · ${t("target")} ${number(target.value)}（${target.due}）: ${target.source}`) : null),
-      lineChart(t(name), dates, series, target),
-      h("div", { class: "chart-table" }, table(t("chartTable", t(name)), [t("onDate"), ...series.map((x) => x.name)],
-        dates.map((d, i) => [d, ...series.map((x) => number(x.values[i]))]))));
+      h("figcaption", {}, t(name), target ? h("span", { class: "source" }, ` · ${t("target")} ${number(target.value)}${unit}（${target.due}）: ${target.source}`) : null),
+      lineChart(t(name), dates, series, target, unit),
+      h("div", { class: "chart-table" }, table(t("chartTable", t(name)), [t("onDate"), ...columns.map((x) => x.name)],
+        dates.map((d, i) => [d, ...columns.map((x) => number(x.values[i]))]))));
   }));
 }
 
