@@ -484,6 +484,8 @@ async def test_a_partner_sees_no_personal_data_anywhere(
     await page.goto(f"{base}/workbench/#/record/WORKER/{story.a['id']}")
     await nothing_personal("li.event")
     assert await page.locator(".badge.redacted").count() >= 1
+    assert await page.locator("#access-log").count() == 0  # not for a PARTNER
+    assert await page.locator("header nav a[href='#/access']").count() == 0
     await shot(page, "partner-worker")
     await page.goto(f"{base}/workbench/#/record/STATION/{story.station}")
     await nothing_personal(f"#ev-{story.retraction}")

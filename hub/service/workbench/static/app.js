@@ -7,7 +7,7 @@ import { dashboardPage } from "./dashboard.js";
 import { h, put } from "./dom.js";
 import { language, roleName, setLanguage, t } from "./i18n.js";
 import { recordPage, searchPage } from "./record.js";
-import { problem, route } from "./ui.js";
+import { problem, readsAccessLog, route, session } from "./ui.js";
 
 const ME = "{ me { sub role party jurisdiction district { code name } agency } }";
 const root = document.getElementById("app");
@@ -49,7 +49,8 @@ function header() {
     "header",
     {},
     h("span", { class: "brand" }, t("title")),
-    h("nav", {}, link("search", "navSearch"), link("dashboard", "navDashboard"), link("audit", "navAudit"), link("access", "navAccess")),
+    h("nav", {}, link("search", "navSearch"), link("dashboard", "navDashboard"), link("audit", "navAudit"),
+      readsAccessLog() ? link("access", "navAccess") : null),
     h(
       "span",
       { class: "me", id: "me" },
@@ -63,7 +64,7 @@ function header() {
     languageSwitch(),
     h("button", { type: "button", class: "signout", onclick: () => {
       setToken(null);
-      me = null;
+      me = session.me = null;
       signInPage();
     } }, t("signOut")),
   );
@@ -77,7 +78,7 @@ const PAGES = {
   access: accessPage,
 };
 
-export function render() {
+function render() {
   const main = h("main", { id: "main" });
   put(root, header(), main);
   const { parts, params } = route();
@@ -90,7 +91,7 @@ async function start() {
   setLanguage(language());
   if (!token()) return signInPage();
   try {
-    me = (await gql(ME)).me;
+    me = session.me = (await gql(ME)).me;
   } catch (error) {
     setToken(null);
     return signInPage(error.message);
@@ -100,7 +101,7 @@ async function start() {
 
 window.addEventListener("hashchange", () => me && render());
 window.addEventListener("hub:signed-out", (event) => {
-  me = null;
+  me = session.me = null;
   signInPage(event.detail);
 });
 start();

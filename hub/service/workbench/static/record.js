@@ -5,7 +5,7 @@ import { gql, instant, localInput, shownTime } from "./api.js";
 import { accessLog } from "./audit.js";
 import { h, put } from "./dom.js";
 import { roleName, t } from "./i18n.js";
-import { go, labelled, problem, recordLink, shown, table } from "./ui.js";
+import { go, labelled, problem, readsAccessLog, recordLink, shown, table } from "./ui.js";
 
 const TYPES = {
   Agency: "AGENCY",
@@ -238,7 +238,7 @@ export async function recordPage(main, parts, params) {
   const stateBox = h("section", { id: "state", class: "state" });
   const timelineBox = h("section", { id: "timeline", class: "timeline" }, h("h2", {}, t("timeline")), h("p", {}, t("loading")));
   const title = h("span", { class: "title" });
-  const accessBox = type === "WORKER" ? h("section", { id: "access-log" }) : null;
+  const accessBox = type === "WORKER" && readsAccessLog() ? h("section", { id: "access-log" }) : null;
 
   const moment = () => {
     const asOf = {};

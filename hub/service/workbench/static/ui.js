@@ -5,6 +5,14 @@ import { ApiError } from "./api.js";
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
 
+/** Who signed in (`me`), once the page knows. */
+export const session = { me: null };
+
+/** Whether the signed-in role may read the personal-data access log (AUDITOR, MUNICIPAL). */
+export function readsAccessLog() {
+  return ["AUDITOR", "MUNICIPAL"].includes(session.me?.role);
+}
+
 /** The address's path parts and its query parameters. */
 export function route() {
   const [path, query] = (location.hash.slice(1) || "/search").split("?");
