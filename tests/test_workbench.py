@@ -226,6 +226,21 @@ async def test_the_page_is_served_from_the_package_under_a_strict_policy(
     assert (await http.get("/workbench/../pyproject.toml")).status_code == 404
 
 
+def test_every_string_is_in_the_dictionary_in_both_languages() -> None:
+    source = (STATIC / "i18n.js").read_text()
+    zh, en = (
+        re.findall(r"^    (\w+): ", block, re.MULTILINE)
+        for block in re.findall(r"^  (?:zh|en): \{\n(.*?)^  \},", source, re.MULTILINE | re.DOTALL)
+    )
+    assert zh and sorted(zh) == sorted(en), set(zh) ^ set(en)
+    used = {
+        key
+        for path in STATIC.glob("*.js")
+        for key in re.findall(r"\bt\(\"(\w+)\"", path.read_text())
+    }
+    assert used and used <= set(zh), used - set(zh)
+
+
 async def test_an_auditor_finds_a_station_and_reads_its_story(
     workbench: Workbench, browser: Browser
 ) -> None:
