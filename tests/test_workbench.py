@@ -348,6 +348,21 @@ async def test_a_search_by_code_or_id_and_a_sign_in_that_fails(
     for q, (kind, id) in wanted.items():
         await page.goto(f"{base}/workbench/#/search?q={q}")
         await page.locator(f"#results a[href='#/record/{kind}/{id}']").wait_for()
+    await page.goto(f"{base}/workbench/#/search?q={story.community}")
+    await page.locator(f"#results a[href='#/record/COMMUNITY/{story.community}']").wait_for()
+
+    # The audit trail names a community by its record id; its page opens all the same.
+    listed = (
+        await workbench.client.run(
+            """query($code: String!) { community(code: $code) { id } }""",
+            {"code": story.community},
+            auth=AUDITOR,
+        )
+    )["community"]["id"]
+    await page.goto(f"{base}/workbench/#/record/COMMUNITY/{listed}")
+    await page.locator(f"#state dd[data-field=code]:text-is('{story.community}')").wait_for()
+    await page.locator("li.event[data-type=CommunityListed]").wait_for()
+
     await page.goto(f"{base}/workbench/#/search?q=没有这样的名称")
     await page.locator("#results p:text('没有找到记录。')").wait_for()
 

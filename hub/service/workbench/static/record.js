@@ -233,6 +233,11 @@ function eventItem(event, by, pick) {
 export async function recordPage(main, parts, params) {
   const [type, key] = parts;
   if (!(type in STATE) && type !== "COMMUNITY") return searchPage(main, [], params);
+  if (type === "COMMUNITY" && UUID.test(key)) {
+    // The log names a community by its record id; its page goes by its code.
+    const listed = (await gql(HISTORY, { id: key })).history[0];
+    if (listed) return go(`/record/COMMUNITY/${encodeURIComponent(listed.data.code)}`);
+  }
   const effective = h("input", { type: "date", value: params.get("effective") || "" });
   const recorded = h("input", { type: "datetime-local", step: "0.001", value: params.get("recorded") || "" });
   const stateBox = h("section", { id: "state", class: "state" });
