@@ -14,14 +14,24 @@ const root = document.getElementById("app");
 let me = null;
 
 function signInPage(message) {
-  const input = h("textarea", { id: "token", name: "token", rows: 4, required: true, autocomplete: "off", spellcheck: "false" });
+  const input = h("textarea", {
+    id: "token",
+    name: "token",
+    rows: 4,
+    required: true,
+    autocomplete: "off",
+    spellcheck: "false",
+  });
   const form = h(
     "form",
-    { class: "signin", onsubmit: async (event) => {
-      event.preventDefault();
-      setToken(input.value.trim());
-      await start();
-    } },
+    {
+      class: "signin",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        setToken(input.value.trim());
+        await start();
+      },
+    },
     h("h1", {}, t("title")),
     h("label", { for: "token" }, t("tokenLabel")),
     input,
@@ -33,12 +43,21 @@ function signInPage(message) {
 }
 
 function languageSwitch() {
-  return h("button", { type: "button", class: "language", lang: language() === "zh" ? "en" : "zh", onclick: () => {
-    setLanguage(language() === "zh" ? "en" : "zh");
-    document.title = t("title");
-    if (me) render();
-    else signInPage();
-  } }, t("language"));
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "language",
+      lang: language() === "zh" ? "en" : "zh",
+      onclick: () => {
+        setLanguage(language() === "zh" ? "en" : "zh");
+        document.title = t("title");
+        if (me) render();
+        else signInPage();
+      },
+    },
+    t("language"),
+  );
 }
 
 function header() {
@@ -49,8 +68,14 @@ function header() {
     "header",
     {},
     h("span", { class: "brand" }, t("title")),
-    h("nav", {}, link("search", "navSearch"), link("dashboard", "navDashboard"), link("audit", "navAudit"),
-      readsAccessLog() ? link("access", "navAccess") : null),
+    h(
+      "nav",
+      {},
+      link("search", "navSearch"),
+      link("dashboard", "navDashboard"),
+      link("audit", "navAudit"),
+      readsAccessLog() ? link("access", "navAccess") : null,
+    ),
     h(
       "span",
       { class: "me", id: "me" },
@@ -62,11 +87,19 @@ function header() {
       h("span", {}, me.district ? me.district.name : me.jurisdiction),
     ),
     languageSwitch(),
-    h("button", { type: "button", class: "signout", onclick: () => {
-      setToken(null);
-      me = session.me = null;
-      signInPage();
-    } }, t("signOut")),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "signout",
+        onclick: () => {
+          setToken(null);
+          me = session.me = null;
+          signInPage();
+        },
+      },
+      t("signOut"),
+    ),
   );
 }
 

@@ -52,14 +52,36 @@ export function table(caption, headings, rows, attrs = {}) {
     "table",
     attrs,
     caption ? h("caption", {}, caption) : null,
-    h("thead", {}, h("tr", {}, headings.map((x) => h("th", { scope: "col" }, x)))),
-    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        headings.map((x) => h("th", { scope: "col" }, x)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      rows.map((cells) =>
+        h(
+          "tr",
+          {},
+          cells.map((c) => h("td", {}, c)),
+        ),
+      ),
+    ),
   );
 }
 
 /** A link to a record's page. */
 export function recordLink(type, id, text) {
-  return h("a", { href: `#/record/${type}/${encodeURIComponent(id)}`, class: "record-link" }, text || id);
+  return h(
+    "a",
+    { href: `#/record/${type}/${encodeURIComponent(id)}`, class: "record-link" },
+    text || id,
+  );
 }
 
 /** A value of the API as text: JSON for objects, a dash for null. */
