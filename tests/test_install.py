@@ -126,7 +126,12 @@ def _serve_from_the_wheel(installed: Path, home: Path, elsewhere: Path) -> None:
                 json={"query": "{ agencies(first: 1) { totalCount } }"},
                 headers={"Authorization": f"Bearer {token.stdout.strip()}"},
             ).json()
+            workbench = http.get("/workbench/")
+            files = sorted(p.name for p in (ROOT / "hub/service/workbench/static").iterdir())
+            served = {name: http.get(f"/workbench/{name}").status_code for name in files}
         assert answer == {"data": {"agencies": {"totalCount": 0}}}, answer
+        assert workbench.status_code == 200 and 'src="app.js"' in workbench.text
+        assert served == dict.fromkeys(files, 200)  # every file of the page is in the wheel
     finally:
         serving.terminate()
         _, log = serving.communicate(timeout=30)

@@ -1,5 +1,5 @@
 """The HTTP face of the hub: /graphql (HTTP, WebSocket, GraphiQL and its /graphql/assets),
-/events (SSE), /healthz, /readyz, /metrics."""
+/events (SSE), /workbench (the auditor's page), /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ from hub.service.logs import Observed, observed_of, request_id
 from hub.service.operations import OperationRefused, resolve
 from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
+from hub.service.workbench import WorkbenchFiles
 from hub.streams.fanout import Rendered
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
@@ -771,6 +772,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/graphql/assets", GraphiQLAssets()),
+            Mount("/workbench", WorkbenchFiles()),
             Route("/events", events),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
