@@ -8,7 +8,7 @@ differ (an alias each), so the hub renders each event once per subscriber, as it
 shared renders. Also prints the server's resident memory and what each idle subscriber adds.
 
     python bench/subscribers.py [--subscribers 2000] [--distinct 1000] [--events 40] [--rate 10]
-        [--baseline-tree DIR]
+        [--baseline-tree DIR] [--workers N]
 """
 
 from __future__ import annotations
@@ -39,10 +39,15 @@ _serial = iter(range(10**8))
 
 
 def rss_mib(pid: int) -> float:
+    """The resident memory of process `pid` and its children (`hub serve --workers N`)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            total += int(line.split()[1]) / 1024
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += rss_mib(int(child))
+    return total
 
 
 class Frames(asyncio.Protocol):
@@ -191,11 +196,18 @@ async def round_of(
 
 
 async def main(
-    subscribers: int, distinct: int, events: int, rate: float, baseline_tree: str | None
+    subscribers: int,
+    distinct: int,
+    events: int,
+    rate: float,
+    baseline_tree: str | None,
+    workers: int,
 ) -> None:
     # Every subscriber holds the same token: let them all in (and the baseline's one).
     most = str(max(subscribers, distinct) + 1)
     caps = {"HUB_MAX_STREAMS": most, "HUB_MAX_STREAMS_PER_TOKEN": most}
+    if workers > 1:
+        caps["HUB_WORKERS"] = str(workers)
     served = [("this tree", caps)]
     if baseline_tree:
         served.append(("baseline", {**caps, "PYTHONPATH": str(Path(baseline_tree).resolve())}))
@@ -203,13 +215,14 @@ async def main(
     for name, env in served:
         async with ServedHub(ROOT, env=env) as hub:
             rounds.append((name, await round_of(hub, 1, events, rate)))
-            for count in sorted({distinct, subscribers}):
-                if name == "this tree":
+            for count in sorted({distinct, subscribers} - {0}):
+                if name == "this tree" and count <= distinct:
                     rounds.append((name, await round_of(hub, count, events, rate, True)))
                 rounds.append((name, await round_of(hub, count, events, rate)))
     print(
-        f"{events} events committed at {rate:g}/s; `hub serve` in its own process; "
-        f"latency = client arrival - recordedAt; selections = distinct selections"
+        f"{events} events committed at {rate:g}/s; `hub serve` in its own process "
+        f"({workers} worker{'s' if workers > 1 else ''}); latency = client arrival - recordedAt; "
+        f"selections = distinct selections"
     )
     print(
         f"{'served by':>10} {'subscribers':>11} {'selections':>10} {'delivered':>10} "
@@ -234,7 +247,10 @@ if __name__ == "__main__":
         type=int,
         default=1000,
         help="subscribers in the rounds whose selections all differ (and a shared round of "
-        "as many)",
+        "as many); 0: no such rounds",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="`hub serve --workers N` (its processes)"
     )
     parser.add_argument("--events", type=int, default=40)
     parser.add_argument("--rate", type=float, default=10.0)
@@ -251,5 +267,6 @@ if __name__ == "__main__":
             arguments.events,
             arguments.rate,
             arguments.baseline_tree,
+            arguments.workers,
         )
     )
