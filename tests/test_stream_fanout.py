@@ -13,10 +13,11 @@ from graphql import parse
 
 from hub.domain.envelope import Actor, Role
 from hub.schema.subscription import selection_of
+from hub.streams.dispatch import dispatcher_of
 from hub.streams.fanout import renderings_of, view_of
 from tests.agency_api import REGISTER, registration
 from tests.conftest import token
-from tests.streams import EVENTS, served
+from tests.streams import EVENTS, Subscriber, served
 from tests.test_streams import AUDITOR, mutate
 from tests.worker_api import ERASE, REGISTER_WORKER, worker_input
 
@@ -151,6 +152,49 @@ async def test_server_sent_events_of_one_view_share_their_frame(database: str) -
             _unused,
         )
         assert shown.renders["sse"] == first[0] + "\n"
+
+
+async def test_a_replay_is_handed_to_the_dispatcher_without_a_gap_or_a_repeat(
+    database: str,
+) -> None:
+    """Events logged before the server started are replayed by the subscription itself; once
+    it is caught up the process's dispatcher writes its live events, the same messages as the
+    legacy protocol's subscription (which the dispatcher never takes) gets."""
+    async with served(database) as app, httpx.AsyncClient(base_url=app.base) as http:
+        for _ in range(3):
+            await mutate(http, REGISTER, **registration(district="500103"))
+    async with served(database) as app, httpx.AsyncClient(base_url=app.base) as http:
+        async with (
+            Subscriber(app.port, PARTNER) as direct,
+            Subscriber(app.port, PARTNER, "graphql-ws") as legacy,
+        ):
+            await direct.subscribe(after=0)
+            await legacy.subscribe(after=0)
+            replayed = await direct.events(3)
+            assert replayed == await legacy.events(3)
+            dispatcher = await dispatcher_of(app.hub)
+            for _ in range(100):  # it is handed over once the tail holds what follows
+                if dispatcher.listeners:
+                    break
+                await asyncio.sleep(0.05)
+            (listener,) = dispatcher.listeners
+            for n in range(4):
+                await mutate(http, REGISTER, **registration(district="500103"))
+                if n == 1:  # a worker's event, which each subscriber has made for itself
+                    await mutate(
+                        http,
+                        REGISTER_WORKER,
+                        **worker_input(district="500103", name="隐私姓名"),
+                    )
+            live = await direct.events(5)
+            assert live == await legacy.events(5)
+            assert dispatcher.listeners == {listener}
+        positions = [e["position"] for e in replayed + live]
+        assert positions == sorted(set(positions))
+        logged = await app.hub.pool.fetch("SELECT position FROM event_log ORDER BY position")
+        assert positions == [r["position"] for r in logged]
+        worker = next(e for e in live if e["entityType"] == "WORKER")
+        assert worker["data"]["name"] is None and worker["data"]["personalDataRedacted"] is True
 
 
 def test_a_selection_is_what_shapes_the_output_not_what_chooses_events() -> None:

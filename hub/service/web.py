@@ -53,7 +53,8 @@ from hub.service.logs import Observed, observed_of, request_id
 from hub.service.operations import OperationRefused, resolve
 from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
-from hub.streams.fanout import Rendered
+from hub.streams.dispatch import OPERATION
+from hub.streams.fanout import Rendered, next_message
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
 
@@ -136,7 +137,11 @@ class _TransportWSHandler(_CodedErrors, BaseGraphQLTransportWSHandler[Any, Any])
         if error is not None:
             await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
             return
-        await super().handle_subscribe(message)
+        started = OPERATION.set((message["id"], self.operations))  # its task inherits it
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            OPERATION.reset(started)
 
 
 class _LegacyWSHandler(_CodedErrors, BaseGraphQLWSHandler[Any, Any]):
@@ -199,10 +204,7 @@ class HubGraphQL(GraphQL):
             if isinstance(payload, dict) and len(payload) == 1:
                 rendered = payload.get("data")
                 if isinstance(rendered, Rendered):
-                    rest = {k: v for k, v in data.items() if k != "payload"}
-                    head = super().encode_json(rest)
-                    head = head.decode() if isinstance(head, bytes) else head
-                    return f'{head[:-1]},"payload":{{"data":{rendered.text}}}}}'
+                    return next_message({k: v for k, v in data.items() if k != "payload"}, rendered)
         return super().encode_json(data)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
@@ -353,6 +355,8 @@ class StallLimit:
             await self.app(scope, receive, send)
             return
         connection = _Guarded(scope, receive, send, self.seconds)
+        if scope["type"] == "websocket":  # for frames written directly (`hub.streams.dispatch`)
+            scope.setdefault("state", {})["server_send"] = send
         try:
             await self.app(scope, connection.receive, connection.send)
         except Exception:
