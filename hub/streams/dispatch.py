@@ -79,20 +79,15 @@ class Socket:
 
 @dataclass(eq=False)
 class Listener:
-    """One subscription while the dispatcher writes its events; `ended` gets why it stopped
-    ("expired", "handed back") once it does, and `last` is the last position written."""
+    """One subscription (`Direct`) while the dispatcher writes its events; `ended` gets why
+    it stopped ("expired", "handed back") once it does, and `last` is the last position
+    written."""
 
-    socket: Socket
-    scope: Scope
-    view: Hashable
-    show: Callable[[Any], Awaitable[Any]]
-    """Makes a logged event's `Event` as the subscriber sees it."""
-    execution: Any
-    """The subscription's executor (`hub.schema.subscription.SharedEventExecution`)."""
-    operation: str
-    running: Container[str]
+    direct: Direct
     last: int
-    delivered: Any = None
+    kind: tuple[Any, ...] = ()
+    """What decides its frames: the same object for every listener whose scope, view,
+    selection and operation id are the same (`Dispatcher.add`)."""
     ended: asyncio.Future[str] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -104,7 +99,10 @@ class Listener:
     def takes(self) -> bool:
         """Whether it may be written to now: running (not completed by its client, not
         ended) on a connection that takes frames."""
-        return not self.ended.done() and self.operation in self.running and self.socket.takes()
+        direct = self.direct
+        return (
+            not self.ended.done() and direct.operation in direct.running and direct.socket.takes()
+        )
 
 
 @dataclass
@@ -155,118 +153,155 @@ class Direct:
         back or the token's `exp` comes ("expired"), with the last position written;
         cancelled, it stops at once."""
         dispatcher = await dispatcher_of(self.hub)
-        listener = Listener(
-            self.socket,
-            self.scope,
-            self.view,
-            self.show,
-            self.execution,
-            self.operation,
-            self.running,
-            last,
-        )
+        listener = Listener(self, last)
         loop = asyncio.get_running_loop()
         expiry = (
             None
             if expires_at is None
             else loop.call_later(max(0.0, expires_at - time.time()), listener.end, "expired")
         )
-        with metrics.Subscriber("websocket") as subscriber:
-            listener.delivered = subscriber.delivered
+        with metrics.Subscriber("websocket"):
             dispatcher.add(listener)
             try:
                 return await listener.ended, listener.last
             finally:
-                dispatcher.listeners.discard(listener)
+                dispatcher.remove(listener)
                 if expiry is not None:
                     expiry.cancel()
 
 
 class Dispatcher:
-    """Writes the tail's new events to every listener of the process, once per advance."""
+    """Writes the tail's new events to every listener of the process, once per advance (and
+    to a listener just added, at once)."""
 
     def __init__(self, hub: Hub, tail: Tail) -> None:
         self.hub = hub
         self.tail = tail
         self.listeners: set[Listener] = set()
+        self._added: set[Listener] = set()
+        self._kinds: dict[tuple[Any, ...], list[Any]] = {}
+        """Each kind of listener of the process (`Listener.kind`), with how many there are."""
+        self._head = tail.head
         self._wake = asyncio.Event()
         tail.watchers.append(self._wake.set)
         hub.background.append(asyncio.create_task(self._run(), name="event dispatcher"))
 
     def add(self, listener: Listener) -> None:
+        direct = listener.direct
+        kind = (direct.scope, direct.view, direct.execution.selection, direct.operation)
+        known = self._kinds.setdefault(kind, [kind, 0])
+        known[1] += 1
+        listener.kind = known[0]
         self.listeners.add(listener)
+        self._added.add(listener)
         self._wake.set()
+
+    def remove(self, listener: Listener) -> None:
+        if listener not in self.listeners:
+            return
+        self.listeners.discard(listener)
+        self._added.discard(listener)
+        known = self._kinds[listener.kind]
+        known[1] -= 1
+        if not known[1]:
+            del self._kinds[listener.kind]
 
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            # Only the listeners just added, unless the tail moved: the others are up to date.
+            moved, self._head = self.tail.head != self._head, self.tail.head
+            listeners = self.listeners if moved else self._added
+            self._added = set()
             try:
-                await self._round()
+                await self._round(list(listeners))
             except Exception:
                 log.exception("the event dispatcher failed; its subscriptions go on by themselves")
                 for listener in self.listeners:
                     listener.end("handed back")
 
-    async def _round(self) -> None:
-        """Every listener's events after its `last`, frames made once and written per
-        connection in one write; nothing is awaited between a listener's check and its write."""
+    async def _round(self, listeners: list[Listener]) -> None:
+        """Each listener's events after its `last`: worked out once for the listeners that
+        share their position and their `Listener.kind`, written to each connection in one
+        write, checked writable after the last wait for a frame."""
+        sharing: dict[tuple[int, int], list[Listener]] = {}
+        for listener in listeners:
+            if not listener.ended.done():
+                sharing.setdefault((listener.last, id(listener.kind)), []).append(listener)
         tail, frames = self.tail, _Frames(self.hub)
-        delivered: dict[Any, int] = {}
-        for listener in list(self.listeners):
-            if listener.ended.done():
-                continue
+        delivered = 0
+        for (last, _), group in sharing.items():
             head = tail.head
-            rows = tail.since(listener.last)
-            if rows is None or not listener.takes():
-                listener.end("handed back")
+            rows = tail.since(last)
+            if rows is None:
+                for listener in group:
+                    listener.end("handed back")
                 continue
-            admitted = [row for row in rows if listener.scope.admits(row)]
-            made: list[bytes] = []
-            for row in admitted:
-                frame = await frames.of(listener, row)
-                if frame is None:
-                    break
-                made.append(frame)
-            if not listener.takes():
-                listener.end("handed back")
-                continue
-            if made:
-                listener.socket.transport.write(b"".join(made))
-                delivered[listener.delivered] = delivered.get(listener.delivered, 0) + len(made)
-                listener.last = admitted[len(made) - 1]["position"]
-            if len(made) < len(admitted):
-                listener.end("handed back")  # its subscription renders it, errors and all
+            admitted = [row for row in rows if group[0].direct.scope.admits(row)]
+            if any(row["entity_type"] == "WORKER" for row in admitted):
+                ones = [[listener] for listener in group]  # made for each (`hub.streams.fanout`)
             else:
-                listener.last = max(listener.last, head)
-        for counter, count in delivered.items():
-            counter.inc(count)
+                ones = [group]
+            for listeners_of in ones:
+                made: list[bytes] = []
+                for row in admitted:
+                    frame = frames.made.get(frames.key(listeners_of[0], row), _MISSING)
+                    if frame is _MISSING:
+                        frame = await frames.make(listeners_of[0], row)
+                    if frame is None:
+                        break
+                    made.append(frame)
+                data = b"".join(made)
+                upto = admitted[len(made) - 1]["position"] if made else last
+                complete = len(made) == len(admitted)
+                for listener in listeners_of:
+                    if listener.ended.done():
+                        continue
+                    if made:
+                        if not listener.takes():
+                            listener.end("handed back")
+                            continue
+                        listener.direct.socket.transport.write(data)
+                        delivered += len(made)
+                    listener.last = max(upto, head) if complete else upto
+                    if not complete:
+                        listener.end("handed back")  # its subscription renders it, errors and all
+        if delivered:
+            metrics.DELIVERED.labels("websocket").inc(delivered)
+
+
+_MISSING: Any = object()
 
 
 class _Frames:
-    """The `next` frames of one round, made once per (event, role view, selection, operation)."""
+    """The `next` frames of one round, made once per (event, role view, selection, operation);
+    a worker's event is made for each listener (see `hub.streams.fanout`)."""
 
     def __init__(self, hub: Hub) -> None:
         self.renderings = renderings_of(hub)
         self.made: dict[Hashable, bytes | None] = {}
 
-    async def of(self, listener: Listener, row: Any) -> bytes | None:
+    @staticmethod
+    def key(listener: Listener, row: Any) -> Hashable:
+        direct = listener.direct
+        shared = (row["position"], direct.view, direct.execution.selection, direct.operation)
+        return shared if row["entity_type"] != "WORKER" else (shared, id(listener))
+
+    async def make(self, listener: Listener, row: Any) -> bytes | None:
         """`row`'s frame for `listener`, or None if its render has errors."""
-        execution = listener.execution
-        key = (row["position"], listener.view, execution.selection, listener.operation)
-        if row["entity_type"] != "WORKER" and key in self.made:
-            return self.made[key]
-        shown = await self.renderings.shown(listener.view, row, listener.show)
+        direct = listener.direct
+        execution = direct.execution
+        shown = await self.renderings.shown(direct.view, row, direct.show)
         result = execution.build_per_event_executor(shown).execute_operation(False)
         if execution.is_awaitable(result):
             result = await result
         frame = None
         if isinstance(result, ExecutionResult) and isinstance(result.data, Rendered):
-            message = {"id": listener.operation, "type": "next"}
+            message = {"id": direct.operation, "type": "next"}
             text = next_message(message, result.data).encode()
             frame = Frame(Opcode.TEXT, text).serialize(mask=False)
-        if row["entity_type"] != "WORKER":
-            self.made[key] = frame
+        self.made[self.key(listener, row)] = frame
         return frame
 
 
