@@ -53,7 +53,7 @@ from hub.service.logs import Observed, observed_of, request_id
 from hub.service.operations import OperationRefused, resolve
 from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
-from hub.streams.dispatch import OPERATION
+from hub.streams.dispatch import OPERATION, Operation
 from hub.streams.fanout import Rendered, next_message
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
@@ -137,7 +137,7 @@ class _TransportWSHandler(_CodedErrors, BaseGraphQLTransportWSHandler[Any, Any])
         if error is not None:
             await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
             return
-        started = OPERATION.set((message["id"], self.operations))  # its task inherits it
+        started = OPERATION.set(Operation(message["id"], self.operations))  # its task inherits it
         try:
             await super().handle_subscribe(message)
         finally:
@@ -161,7 +161,11 @@ class _LegacyWSHandler(_CodedErrors, BaseGraphQLWSHandler[Any, Any]):
         if error is not None:
             await self.send_message({"type": "error", "id": message["id"], "payload": error})
             return
-        await super().handle_start(message)
+        started = OPERATION.set(Operation(message["id"], self.tasks, "data"))  # its task too
+        try:
+            await super().handle_start(message)
+        finally:
+            OPERATION.reset(started)
 
 
 class HubGraphQL(GraphQL):

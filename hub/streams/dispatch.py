@@ -1,15 +1,15 @@
 """Live events written straight to the WebSocket connections that follow them, by one
 dispatcher per process.
 
-A graphql-transport-ws `events` subscription caught up with the process's `Tail` is handed to
-the dispatcher. On each advance of the tail it makes each new event's `next` frame once per
-(role view, selection, operation id), packs each connection's frames into one write and
-writes them to the connection's socket itself: no task, queue, GraphQL execution or ASGI send
-chain per subscriber and event. What it cannot do that way (a client whose socket is full, a
-token that expires, an event whose render has errors, a subscriber fallen out of the tail) it
-hands back to the subscription with the last position written; the subscription goes on from
-there through `follow` and the ordinary send path, with their buffer, stall limit and errors,
-so a client gets the same messages either way, with no gap and no repeat.
+An `events` subscription over a WebSocket (either protocol) caught up with the process's
+`Tail` is handed to the dispatcher. On each advance of the tail it makes each new event's
+message frame once per (role view, selection, operation), packs each connection's frames into
+one write and writes them to the connection's socket itself: no task, queue, GraphQL execution
+or ASGI send chain per subscriber and event. What it cannot do that way (a client whose socket
+is full, a token that expires, an event whose render has errors, a subscriber fallen out of
+the tail) it hands back to the subscription with the last position written; the subscription
+goes on from there through `follow` and the ordinary send path, with their buffer, stall limit
+and errors, so a client gets the same messages either way, with no gap and no repeat.
 """
 
 from __future__ import annotations
@@ -36,12 +36,27 @@ CAUGHT_UP_SECONDS = 1.0
 """How long a subscription that was handed back follows the log idle before it is handed
 over again."""
 
-OPERATION: ContextVar[tuple[str, Container[str]] | None] = ContextVar(
-    "hub_ws_operation", default=None
-)
-"""The id of the graphql-transport-ws operation whose task runs here, and the ids of its
-connection's running operations, which lose it as soon as the client completes it (the web
-layer sets it around starting the task; the task inherits it)."""
+
+@dataclass(frozen=True)
+class Operation:
+    """One WebSocket operation: its id, the ids of its connection's running operations (which
+    lose it as soon as the client stops it), and its event messages' type: `next`
+    (graphql-transport-ws) or `data` (the legacy graphql-ws)."""
+
+    id: str
+    running: Container[str] = field(compare=False)
+    type: str = "next"
+
+    def message(self) -> dict[str, str]:
+        """An event message but its payload, its fields in the order strawberry sends them."""
+        if self.type == "data":
+            return {"type": "data", "id": self.id}
+        return {"id": self.id, "type": self.type}
+
+
+OPERATION: ContextVar[Operation | None] = ContextVar("hub_ws_operation", default=None)
+"""The WebSocket operation whose task runs here (the web layer sets it around starting the
+task; the task inherits it)."""
 
 
 class Socket:
@@ -101,7 +116,9 @@ class Listener:
         ended) on a connection that takes frames."""
         direct = self.direct
         return (
-            not self.ended.done() and direct.operation in direct.running and direct.socket.takes()
+            not self.ended.done()
+            and direct.operation.id in direct.operation.running
+            and direct.socket.takes()
         )
 
 
@@ -115,8 +132,7 @@ class Direct:
     view: Hashable
     show: Callable[[Any], Awaitable[Any]]
     execution: Any
-    operation: str
-    running: Container[str]
+    operation: Operation
 
     @classmethod
     def of(
@@ -128,12 +144,12 @@ class Direct:
         show: Callable[[Any], Awaitable[Any]],
         execution: Any,
     ) -> Direct | None:
-        """None unless this is a graphql-transport-ws operation on a connection whose frames
-        can be written directly (`Socket`)."""
+        """None unless this is a WebSocket operation on a connection whose frames can be
+        written directly (`Socket`)."""
         operation, socket = OPERATION.get(), Socket.of(connection)
         if operation is None or execution is None or socket is None:
             return None
-        return cls(hub, socket, scope, view, show, execution, *operation)
+        return cls(hub, socket, scope, view, show, execution, operation)
 
     def following(self, caught_up: Callable[[int], None]) -> dict[str, Any]:
         """How the subscription follows the log while not handed over: told when it is
@@ -298,8 +314,7 @@ class _Frames:
             result = await result
         frame = None
         if isinstance(result, ExecutionResult) and isinstance(result.data, Rendered):
-            message = {"id": direct.operation, "type": "next"}
-            text = next_message(message, result.data).encode()
+            text = next_message(direct.operation.message(), result.data).encode()
             frame = Frame(Opcode.TEXT, text).serialize(mask=False)
         self.made[self.key(listener, row)] = frame
         return frame
