@@ -8,15 +8,17 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 import websockets
 from graphql import parse
 
 from hub.domain.envelope import Actor, Role
 from hub.schema.subscription import selection_of
+from hub.streams.dispatch import dispatcher_of
 from hub.streams.fanout import renderings_of, view_of
 from tests.agency_api import REGISTER, registration
 from tests.conftest import token
-from tests.streams import EVENTS, served
+from tests.streams import EVENTS, Subscriber, served
 from tests.test_streams import AUDITOR, mutate
 from tests.worker_api import ERASE, REGISTER_WORKER, worker_input
 
@@ -151,6 +153,95 @@ async def test_server_sent_events_of_one_view_share_their_frame(database: str) -
             _unused,
         )
         assert shown.renders["sse"] == first[0] + "\n"
+
+
+async def test_a_replay_is_handed_to_the_dispatcher_without_a_gap_or_a_repeat(
+    database: str,
+) -> None:
+    """Events logged before the server started are replayed by the subscription itself; once
+    it is caught up the process's dispatcher writes its live events: the same events in both
+    protocols, each in its own message type."""
+    async with served(database) as app, httpx.AsyncClient(base_url=app.base) as http:
+        for _ in range(3):
+            await mutate(http, REGISTER, **registration(district="500103"))
+    async with served(database) as app, httpx.AsyncClient(base_url=app.base) as http:
+        async with (
+            Subscriber(app.port, PARTNER) as direct,
+            Subscriber(app.port, PARTNER, "graphql-ws") as legacy,
+        ):
+            await direct.subscribe(after=0)
+            await legacy.subscribe(after=0)
+            replayed = await direct.events(3)
+            assert replayed == await legacy.events(3)
+            dispatcher = await dispatcher_of(app.hub)
+            for _ in range(100):  # it is handed over once the tail holds what follows
+                if len(dispatcher.listeners) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert len(dispatcher.listeners) == 2  # one per protocol
+            listeners = set(dispatcher.listeners)
+            for n in range(4):
+                await mutate(http, REGISTER, **registration(district="500103"))
+                if n == 1:  # a worker's event, which each subscriber has made for itself
+                    await mutate(
+                        http,
+                        REGISTER_WORKER,
+                        **worker_input(district="500103", name="隐私姓名"),
+                    )
+            live = await direct.events(5)
+            assert live == await legacy.events(5)
+            assert dispatcher.listeners == listeners
+        positions = [e["position"] for e in replayed + live]
+        assert positions == sorted(set(positions))
+        logged = await app.hub.pool.fetch("SELECT position FROM event_log ORDER BY position")
+        assert positions == [r["position"] for r in logged]
+        worker = next(e for e in live if e["entityType"] == "WORKER")
+        assert worker["data"]["name"] is None and worker["data"]["personalDataRedacted"] is True
+
+
+async def test_a_client_whose_socket_is_full_is_handed_back_and_loses_nothing(
+    database: str,
+) -> None:
+    """While its connection asks writers to wait (as its transport does when the client
+    reads too slowly), the dispatcher hands the subscription back to its own follower, whose
+    send waits; once the client reads again it gets every event in order, and the dispatcher
+    takes it over again."""
+    async with served(database) as app, httpx.AsyncClient(base_url=app.base) as http:
+        head = (await app.hub.pool.fetchval("SELECT max(position) FROM event_log")) or 0
+        async with Subscriber(app.port, PARTNER) as slow:
+            await slow.subscribe(after=head)
+            dispatcher = await dispatcher_of(app.hub)
+            for _ in range(100):
+                if dispatcher.listeners:
+                    break
+                await asyncio.sleep(0.05)
+            (listener,) = dispatcher.listeners
+            first = await mutate(http, REGISTER, **registration())
+            (event,) = await slow.events(1)
+            assert event["position"] == first["position"]
+            writable = listener.direct.socket.protocol.writable
+            writable.clear()
+            for _ in range(3):
+                await mutate(http, REGISTER, **registration())
+            await asyncio.sleep(0.5)
+            assert listener.ended.done() and not dispatcher.listeners
+            with pytest.raises(TimeoutError):
+                await slow.events(1, timeout=0.5)  # nothing is written while it waits
+            writable.set()
+            held = await slow.events(3)
+            for _ in range(50):
+                if dispatcher.listeners:
+                    break
+                await asyncio.sleep(0.1)
+            assert dispatcher.listeners and dispatcher.listeners != {listener}
+            later = await mutate(http, REGISTER, **registration())
+            (last,) = await slow.events(1)
+        positions = [e["position"] for e in [event, *held, last]]
+        logged = await app.hub.pool.fetch(
+            "SELECT position FROM event_log WHERE position > $1 ORDER BY position", head
+        )
+        assert positions == [r["position"] for r in logged]
+        assert positions[-1] == later["position"]
 
 
 def test_a_selection_is_what_shapes_the_output_not_what_chooses_events() -> None:

@@ -5,21 +5,30 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import re
-from collections.abc import AsyncGenerator, Awaitable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
-from graphql import ExecutionResult, FieldNode, OperationDefinitionNode, print_ast
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    OperationDefinitionNode,
+    OperationType,
+    print_ast,
+)
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from hub.domain.envelope import Actor
 from hub.domain.errors import CommandRefused
+from hub.projections.event_log import complete_position
 from hub.schema.common import EntityType, Event
 from hub.schema.context import Info
 from hub.schema.events import present
 from hub.service.refusals import answer
 from hub.service.runtime import Hub
+from hub.streams.dispatch import Direct
 from hub.streams.fanout import Rendered, Shown, renderings_of, view_of
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import TooManyStreams
@@ -61,39 +70,86 @@ class Subscription:
             slot = context.hub.streams.take(context.token_hash)
         except TooManyStreams as refused:
             raise answer(refused).graphql_error() from None
-        transport = "websocket" if isinstance(context.request, WebSocket) else "http"
-        events = follow(
-            context.hub, scope, after, expires_at=context.expires_at, transport=transport
-        )
+        websocket = isinstance(context.request, WebSocket)
+        direct = None
+        if websocket:
+            show = show_to(context.hub, actor, context.request_id)
+            direct = Direct.of(
+                context.hub, context.request.scope, scope, view_of(actor), show, SUBSCRIBING.get()
+            )
         context.following += 1
-        with slot:
-            async with contextlib.aclosing(events):
-                try:
-                    async for row in events:
-                        if row is not None:
-                            yield await shown_to(  # type: ignore[misc]
-                                context.hub, actor, row, context.request_id
+        try:
+            with slot:
+                last = await complete_position(context.hub.pool) if after is None else after
+
+                def caught_up(upto: int) -> None:
+                    nonlocal last
+                    last = upto
+
+                while True:
+                    if direct is not None and await direct.ready(last):
+                        why, last = await direct.run(last, context.expires_at)
+                        if why == "expired":
+                            await close_expired(
+                                context.request, f"token expired; resume after {last}"
                             )
-                except StreamEnded as ended:
-                    if ended.code == "UNAUTHENTICATED" and isinstance(context.request, WebSocket):
-                        await close_expired(
-                            context.request, f"token expired; resume after {ended.resume_after}"
-                        )
-                        return
-                    raise answer(ended).graphql_error(resumeAfter=ended.resume_after) from None
-                finally:
-                    context.following -= 1
+                            return
+                    events = follow(
+                        context.hub,
+                        scope,
+                        last,
+                        expires_at=context.expires_at,
+                        transport="websocket" if websocket else "http",
+                        **({} if direct is None else direct.following(caught_up)),
+                    )
+                    async with contextlib.aclosing(events):
+                        try:
+                            async for row in events:
+                                if row is None:
+                                    if direct is not None:
+                                        break  # caught up: the dispatcher may take it again
+                                    continue
+                                yield await shown_to(  # type: ignore[misc]
+                                    context.hub, actor, row, context.request_id
+                                )
+                                last = row["position"]
+                                if direct is not None and await direct.ready(last):
+                                    break
+                            else:
+                                return
+                        except StreamEnded as ended:
+                            if ended.code == "UNAUTHENTICATED" and websocket:
+                                await close_expired(
+                                    context.request,
+                                    f"token expired; resume after {ended.resume_after}",
+                                )
+                                return
+                            raise answer(ended).graphql_error(
+                                resumeAfter=ended.resume_after
+                            ) from None
+        finally:
+            context.following -= 1
 
 
-async def shown_to(hub: Hub, actor: Actor, row: Any, request_id: str | None) -> Shown:
-    """The event of `row` as `actor` sees it, made once for every follower of its role view
-    (a worker's for each: its reveals are logged under the stream's `request_id`)."""
+def show_to(hub: Hub, actor: Actor, request_id: str | None) -> Callable[[Any], Awaitable[Event]]:
+    """What makes a logged event's `Event` as `actor` sees it (its reveals are logged under
+    the stream's `request_id`)."""
 
     async def show(row: Any) -> Event:
         (event,) = await present(hub, actor, [row], request_id=request_id)
         return event
 
-    return await renderings_of(hub).shown(view_of(actor), row, show)
+    return show
+
+
+async def shown_to(hub: Hub, actor: Actor, row: Any, request_id: str | None) -> Shown:
+    """The event of `row` as `actor` sees it, made once for every follower of its role view
+    (a worker's for each: its reveals are logged under the stream's `request_id`)."""
+    return await renderings_of(hub).shown(view_of(actor), row, show_to(hub, actor, request_id))
+
+
+def _coerced(values: Any) -> Any:
+    return getattr(values, "coerced", values)
 
 
 def selection_of(operation: OperationDefinitionNode, fragments: Any, variables: Any) -> Hashable:
@@ -111,18 +167,25 @@ def selection_of(operation: OperationDefinitionNode, fragments: Any, variables: 
     return text, repr([(name, (variables or {}).get(name)) for name in used])
 
 
+SUBSCRIBING: ContextVar[SharedEventExecution | None] = ContextVar("hub_subscribing", default=None)
+"""The executor of the subscription whose `events` resolver runs here."""
+
+
 class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
     """Executes a subscription's event once per selection, however many subscribers share it:
     the `events` resolver yields a `Shown` event; the first subscriber of a selection executes
-    it, the others are given its result (`Rendered`, whose JSON is encoded once)."""
+    it, the others are given its result (`Rendered`, whose JSON is encoded once). The
+    dispatcher (`hub.streams.dispatch`) executes the events it writes with it too."""
 
-    def build_per_event_executor(self, payload: Any) -> Any:
-        if getattr(self, "selection", None) is None:
-            values = self.variable_values
+    selection: Hashable | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.operation.operation is OperationType.SUBSCRIPTION:
             self.selection = selection_of(
-                self.operation, self.fragment_definitions, getattr(values, "coerced", values)
+                self.operation, self.fragment_definitions, _coerced(self.variable_values)
             )
-        return super().build_per_event_executor(payload)
+            SUBSCRIBING.set(self)  # built in the operation's task, which runs the resolver
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         shown = self.root_value

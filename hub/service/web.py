@@ -54,7 +54,8 @@ from hub.service.operations import OperationRefused, resolve
 from hub.service.refusals import SERVICE_UNAVAILABLE, STATUS, Refusal, answer, refusal_of
 from hub.service.runtime import Hub
 from hub.service.workbench import WorkbenchFiles
-from hub.streams.fanout import Rendered
+from hub.streams.dispatch import OPERATION, Operation
+from hub.streams.fanout import Rendered, next_message
 from hub.streams.follow import Scope, StreamEnded, follow
 from hub.streams.slots import Slot, TooManyStreams
 
@@ -137,7 +138,11 @@ class _TransportWSHandler(_CodedErrors, BaseGraphQLTransportWSHandler[Any, Any])
         if error is not None:
             await self.send_message({"id": message["id"], "type": "error", "payload": [error]})
             return
-        await super().handle_subscribe(message)
+        started = OPERATION.set(Operation(message["id"], self.operations))  # its task inherits it
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            OPERATION.reset(started)
 
 
 class _LegacyWSHandler(_CodedErrors, BaseGraphQLWSHandler[Any, Any]):
@@ -157,7 +162,11 @@ class _LegacyWSHandler(_CodedErrors, BaseGraphQLWSHandler[Any, Any]):
         if error is not None:
             await self.send_message({"type": "error", "id": message["id"], "payload": error})
             return
-        await super().handle_start(message)
+        started = OPERATION.set(Operation(message["id"], self.tasks, "data"))  # its task too
+        try:
+            await super().handle_start(message)
+        finally:
+            OPERATION.reset(started)
 
 
 class HubGraphQL(GraphQL):
@@ -200,10 +209,7 @@ class HubGraphQL(GraphQL):
             if isinstance(payload, dict) and len(payload) == 1:
                 rendered = payload.get("data")
                 if isinstance(rendered, Rendered):
-                    rest = {k: v for k, v in data.items() if k != "payload"}
-                    head = super().encode_json(rest)
-                    head = head.decode() if isinstance(head, bytes) else head
-                    return f'{head[:-1]},"payload":{{"data":{rendered.text}}}}}'
+                    return next_message({k: v for k, v in data.items() if k != "payload"}, rendered)
         return super().encode_json(data)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
@@ -354,6 +360,8 @@ class StallLimit:
             await self.app(scope, receive, send)
             return
         connection = _Guarded(scope, receive, send, self.seconds)
+        if scope["type"] == "websocket":  # for frames written directly (`hub.streams.dispatch`)
+            scope.setdefault("state", {})["server_send"] = send
         try:
             await self.app(scope, connection.receive, connection.send)
         except Exception:

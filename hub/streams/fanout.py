@@ -41,6 +41,13 @@ class Rendered(dict[str, Any]):
         self.text = json.dumps(data, separators=(",", ":"))
 
 
+def next_message(message: dict[str, Any], rendered: Rendered) -> str:
+    """The JSON of a `next` (or legacy `data`) `message` whose payload's `data` is `rendered`,
+    with its encoded text put in as it is."""
+    head = json.dumps(message, separators=(",", ":"))
+    return f'{head[:-1]},"payload":{{"data":{rendered.text}}}}}'
+
+
 class Shown:
     """One logged event as one role view sees it, with its renders by selection."""
 

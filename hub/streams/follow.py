@@ -16,7 +16,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -89,6 +89,8 @@ class Tail:
         self.base = 0
         self.head = 0
         self._advanced = asyncio.Event()
+        self.watchers: list[Callable[[], None]] = []
+        """Called whenever `head` moves (`hub.streams.dispatch`)."""
 
     async def start(self) -> None:
         self.base = self.head = await complete_position(self.hub.pool)
@@ -141,6 +143,8 @@ class Tail:
             self.head = head
             self._advanced.set()
             self._advanced = asyncio.Event()
+            for watch in self.watchers:
+                watch()
         if len(rows) < BATCH:
             await signals.projected_past(projected + 1, HEARTBEAT_SECONDS)
 
@@ -175,6 +179,13 @@ class _Gap:
     resume_after: int
 
 
+@dataclass
+class _Heartbeat:
+    """A marker in the buffer: caught up, with nothing after `upto` for this follower."""
+
+    upto: int
+
+
 _EXPIRED = object()
 """The marker `_expire` leaves for the consumer: the token's `exp` has come."""
 
@@ -198,8 +209,11 @@ async def follow(
     stall_seconds: float | None = None,
     heartbeat_seconds: float = HEARTBEAT_SECONDS,
     transport: str = "websocket",
+    caught_up: Callable[[int], None] | None = None,
 ) -> AsyncIterator[Any]:
-    """Logged events after `after` (None: from now), replayed then live; None is a heartbeat.
+    """Logged events after `after` (None: from now), replayed then live; None is a heartbeat,
+    before which `caught_up` is told the position up to which the follower has been given all
+    it may see.
 
     Ends with `StreamEnded` when the token expires (a timer at `expires_at`, so the end comes
     on time whether or not events flow, at no cost per event) or the consumer leaves `buffer`
@@ -236,7 +250,12 @@ async def follow(
                     )
                 if isinstance(item, BaseException):
                     raise item
-                if item is not None:
+                if isinstance(item, _Heartbeat):
+                    delivered = max(delivered, item.upto)
+                    if caught_up is not None:
+                        caught_up(delivered)
+                    item = None
+                else:
                     delivered = item["position"]
                     subscriber.delivered.inc()
                 yield item
@@ -289,7 +308,8 @@ async def _produce(
             for row in rows:
                 if queue.full():  # only then a timer: a follower that keeps up costs none
                     try:
-                        await asyncio.wait_for(queue.put(row), stall_seconds)
+                        async with asyncio.timeout(stall_seconds):  # no task, as `wait_for` makes
+                            await queue.put(row)
                     except TimeoutError:
                         await _force(queue, _Gap(last))
                         return
@@ -299,7 +319,7 @@ async def _produce(
             last = max(last, upto)
             if caught_up and not await tail.moved_past(last, heartbeat_seconds):
                 with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(None)
+                    queue.put_nowait(_Heartbeat(last))
     except asyncio.CancelledError:
         raise
     except Exception as error:  # noqa: BLE001 - handed to the consumer to end its stream
