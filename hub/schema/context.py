@@ -34,6 +34,8 @@ class Context:
     """Made here, never by the caller: it pairs the events one request writes."""
     request_id: str = field(default_factory=lambda: str(uuid4()))
     """The request's id in logs and answers (`X-Request-ID`), possibly the caller's own."""
+    reads: Any = None
+    """The app's read planner (`hub.reads.planner.Planner`), for an HTTP request."""
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, batch: Batch, moment: Moment | None = None) -> DataLoader[Any, Any]:

@@ -1,0 +1,464 @@
+"""What each GraphQL field the planner covers reads: the columns of the projections' tables,
+their relations at the parent's moment, and the lists and single-record forms of the roots.
+
+Each reading gives the JSON the resolvers answer (`hub.schema`): ids as text, enums by their
+value (the same as their name), dates as ISO dates, date-times as Python's `isoformat` of
+the UTC time, cursors as `hub.schema.common.encode_cursor`. A relation another record names
+is read at the parent's moment, or as now where the resolver falls back to now
+(`hub.schema.common.referenced`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from hub.domain.errors import CommandRefused
+from hub.domain.reference import DISTRICTS
+from hub.reads.compiler import NOW, At, Compiler, Details, FieldSql, Unplanned, json_literal
+from hub.reads.compiler import literal as text
+from hub.reads.personal import marked, may_see
+from hub.schema.common import District, decode_cursor, page_size, value_of
+from hub.schema.mutations import record_id
+
+
+def column(name: str) -> FieldSql:
+    return lambda c, a, d, at: f"{a}.{name}"
+
+
+def identifier(name: str = "id") -> FieldSql:
+    return lambda c, a, d, at: f"{a}.{name}::text"
+
+
+def stamp(name: str) -> FieldSql:
+    """A timestamptz as strawberry writes it: `isoformat()` of the UTC time (microseconds
+    only when there are some)."""
+
+    def read(c: Compiler, a: str, d: Details, at: At) -> str:
+        utc = f"({a}.{name} AT TIME ZONE 'UTC')"
+        return (
+            f"(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || CASE WHEN"
+            f" date_part('microseconds', {utc})::int % 1000000 = 0 THEN ''"
+            f" ELSE to_char({utc}, '.US') END || '+00:00')"
+        )
+
+    return read
+
+
+def districts_json(c: Compiler, details: Details) -> dict[str, Any]:
+    """Each district's selected fields, by code, as the resolvers answer them."""
+    selected = c.subfields("District", details)
+    shown: dict[str, Any] = {}
+    for code in DISTRICTS:
+        shown_fields = asdict(District.of(code)).items()
+        values = {"nameEn" if k == "name_en" else k: v for k, v in shown_fields}
+        values["__typename"] = "District"
+        row = {}
+        for key, nodes in selected.items():
+            name = nodes[0].node.name.value
+            if name not in values:
+                raise Unplanned(f"District.{name}")
+            row[key] = values[name]
+        shown[code] = row
+    return shown
+
+
+def district(name: str) -> FieldSql:
+    return lambda c, a, d, at: f"({json_literal(districts_json(c, d))} -> {a}.{name})"
+
+
+def embedded(type_name: str, when: str) -> FieldSql:
+    """An object read from the same row (`incubation`), null unless `when` holds of it."""
+    return lambda c, a, d, at: (
+        f"CASE WHEN {when.format(a=a)} THEN {c.object(type_name, a, d, at)} END"
+    )
+
+
+def one(table: str, type_name: str, key: str, ref: str, as_now: bool = False) -> FieldSql:
+    """The record of `table` whose `key` is the row's `ref`, at the parent's moment (or, with
+    `as_now`, as now when it was not yet recorded then)."""
+    return lambda c, a, d, at: record(c, table, type_name, key, f"{a}.{ref}", d, at, as_now)
+
+
+def record(
+    c: Compiler,
+    table: str,
+    type_name: str,
+    key: str,
+    value: str,
+    details: Details,
+    at: At,
+    as_now: bool = False,
+) -> str:
+    def at_moment(moment: At) -> str:
+        r = c.alias()
+        return (
+            f"(SELECT {c.object(type_name, r, details, moment)} FROM {table} {r}"
+            f" WHERE {r}.{key} = {value} AND {c.visible(moment, r)})"
+        )
+
+    if as_now and at.slot is not None:
+        return f"COALESCE({at_moment(at)}, {at_moment(NOW)})"
+    return at_moment(at)
+
+
+def many(table: str, type_name: str, key: str, order: str = "position") -> FieldSql:
+    """The rows of `table` naming the row's id in `key`, in `order`, at the parent's moment."""
+
+    def read(c: Compiler, a: str, d: Details, at: At) -> str:
+        r = c.alias()
+        return (
+            f"COALESCE((SELECT json_agg({c.object(type_name, r, d, at)} ORDER BY {r}.{order})"
+            f" FROM {table} {r} WHERE {r}.{key} = {a}.id AND {c.visible(at, r)}), '[]'::json)"
+        )
+
+    return read
+
+
+def personal(name: str, column_name: str) -> FieldSql:
+    """A sealed personal field: marked for `hub.reads.personal.reveal` where the caller may
+    see it, else null."""
+
+    def read(c: Compiler, a: str, d: Details, at: At) -> str:
+        allowed = may_see(c, a)
+        if allowed == "false":
+            return "NULL::text"
+        c.reveals = True
+        return (
+            f"CASE WHEN NOT {a}.erased AND {allowed} AND {a}.{column_name} IS NOT NULL"
+            f" THEN {marked(a, name, column_name)} END"
+        )
+
+    return read
+
+
+def cursor(kind: str, seq: str) -> str:
+    """`hub.schema.common.encode_cursor` in SQL."""
+    return (
+        f"translate(encode(convert_to({text(kind + ':')} || {seq}, 'UTF8'), 'base64'),"
+        " E'+/\\n', '-_')"
+    )
+
+
+TYPES: dict[str, dict[str, FieldSql]] = {
+    "Agency": {
+        "id": identifier(),
+        "version": column("version"),
+        "status": column("status"),
+        "name": column("name"),
+        "creditCode": column("credit_code"),
+        "district": district("district"),
+        "kind": column("kind"),
+        "fields": column("fields"),
+        "registeredOn": column("registered_on"),
+        "incubation": embedded("Incubation", "NULLIF({a}.incubator, '') IS NOT NULL"),
+        "demonstration": embedded(
+            "Demonstration", "NULLIF({a}.demonstration_programme, '') IS NOT NULL"
+        ),
+        "updatedAt": stamp("updated_at"),
+    },
+    "Incubation": {
+        "incubator": column("incubator"),
+        "from": column("incubated_from"),
+        "to": column("incubated_to"),
+    },
+    "Demonstration": {
+        "programme": column("demonstration_programme"),
+        "year": column("demonstration_year"),
+    },
+    "Worker": {
+        "id": identifier(),
+        "version": column("version"),
+        "status": column("status"),
+        "district": district("district"),
+        "education": column("education"),
+        "registeredOn": column("registered_on"),
+        "updatedAt": stamp("updated_at"),
+        "personalDataErased": column("erased"),
+        "name": personal("name", "name_sealed"),
+        "idNumber": personal("idNumber", "id_number_sealed"),
+        "employer": one("agencies", "Agency", "id", "employer"),
+        "certificates": many("worker_certificates", "Certificate", "worker_id"),
+    },
+    "Certificate": {
+        "level": column("level"),
+        "number": column("number"),
+        "awardedOn": column("awarded_on"),
+        "revoked": column("revoked"),
+    },
+    "Community": {
+        "id": identifier(),
+        "version": column("version"),
+        "code": column("code"),
+        "name": column("name"),
+        "district": district("district"),
+        "urban": column("urban"),
+        "updatedAt": stamp("updated_at"),
+    },
+    "Station": {
+        "id": identifier(),
+        "version": column("version"),
+        "status": column("status"),
+        "name": column("name"),
+        "district": district("district"),
+        "establishedOn": column("established_on"),
+        "assessment": embedded("Assessment", "{a}.assessed_on IS NOT NULL"),
+        "demonstration": embedded(
+            "Demonstration", "NULLIF({a}.demonstration_programme, '') IS NOT NULL"
+        ),
+        "updatedAt": stamp("updated_at"),
+        "community": one("communities", "Community", "code", "community", as_now=True),
+        "operator": one("agencies", "Agency", "id", "operator", as_now=True),
+        "operatorContract": embedded("OperatorContract", "{a}.operator IS NOT NULL"),
+        "staff": many("station_staff", "StaffAssignment", "station_id"),
+    },
+    "Assessment": {
+        "assessedOn": column("assessed_on"),
+        "hardware": column("hardware"),
+        "duties": column("duties"),
+        "mechanism": column("mechanism"),
+        "funding": column("funding"),
+        "serviceStandards": column("service_standards"),
+        "performance": column("performance"),
+    },
+    "OperatorContract": {
+        "agency": one("agencies", "Agency", "id", "operator", as_now=True),
+        "from": column("operator_from"),
+        "to": column("operator_to"),
+    },
+    "StaffAssignment": {
+        "fullTime": column("full_time"),
+        "since": column("since"),
+        "worker": one("workers", "Worker", "id", "worker_id", as_now=True),
+    },
+}
+
+
+Arguments = Callable[[Any], dict[str, Any]]
+Convert = Callable[[Any], Any]
+
+
+def checked(convert: Convert) -> Convert:
+    """`convert`, with a value it refuses left to the resolvers (which answer the refusal)."""
+
+    def run(value: Any) -> Any:
+        try:
+            return convert(value)
+        except CommandRefused as refused:
+            raise Unplanned(refused.message) from None
+
+    return run
+
+
+def as_of(arguments: Arguments) -> Callable[[Any], tuple[Any, Any]]:
+    def of(variables: Any) -> tuple[Any, Any]:
+        chosen = arguments(variables).get("asOf") or {}
+        return chosen.get("effective"), chosen.get("recorded")
+
+    return of
+
+
+def single(
+    table: str,
+    type_name: str,
+    key: str = "id",
+    convert: Convert = record_id,
+    as_now: bool = False,
+) -> FieldSql:
+    """A single-record form (`worker(id)`): null when there is none at the moment."""
+
+    def read(c: Compiler, a: str, d: Details, at: At) -> str:
+        arguments = c.arguments(d)
+        moment = c.moment(as_of(arguments))
+        argument = "code" if key == "code" else "id"
+        value = checked(convert)
+        found = c.param(lambda b: value(arguments(b.variables)[argument]))
+        return record(c, table, type_name, key, found, d, moment, as_now)
+
+    return read
+
+
+Filter = Callable[[Compiler, str, At, str], str]
+"""A list's filter: (compiler, row alias, moment, the value's placeholder) → condition."""
+
+
+def equals(name: str) -> Filter:
+    return lambda c, a, at, p: f"{a}.{name} = {p}"
+
+
+def listing(
+    table: str,
+    type_name: str,
+    kind: str,
+    filters: dict[str, tuple[Filter, Convert]],
+    timeless: bool = False,
+) -> FieldSql:
+    """A list root field (`workers`): one page in creation order with its cursors, whether
+    more follow and the total, each built only when selected. `timeless`: read only now (a
+    list whose `asOf` reading the planner leaves to the resolvers)."""
+
+    def read(c: Compiler, a: str, d: Details, at: At) -> str:
+        arguments = c.arguments(d)
+        moment = c.moment(as_of(arguments))
+        if timeless and moment.slot is not None:
+            raise Unplanned(f"{type_name} lists asOf a moment")
+        chosen = c.now_arguments(d).get("filter") or {}
+        t = c.alias()
+        where = [c.visible(moment, t)]
+        for name, (condition, convert) in filters.items():
+            if chosen.get(name) is not None:
+                value = checked(convert)
+                placeholder = c.param(
+                    lambda b, name=name, value=value: value(
+                        (arguments(b.variables).get("filter") or {})[name]
+                    )
+                )
+                where.append(condition(c, t, moment, placeholder))
+        condition = " AND ".join(where)
+        first = checked(page_size)
+        after = checked(lambda cursor: decode_cursor(kind, cursor))
+        connection = f"{type_name}Connection"
+        selected = c.subfields(connection, d)
+        parts: list[str] = []
+        paged = False
+        p = c.alias()
+        size = ""
+        for key, nodes in selected.items():
+            name = nodes[0].node.name.value
+            if name in ("edges", "pageInfo") and not paged:
+                paged = True
+                size = c.param(lambda b: first(arguments(b.variables)["first"]))
+            if name == "__typename":
+                value = text(connection)
+            elif name == "totalCount":
+                value = f"(SELECT count(*) FROM {table} {t} WHERE {condition})"
+            elif name == "edges":
+                edge = c.members(
+                    f"{type_name}Edge",
+                    p,
+                    c.subfields(f"{type_name}Edge", nodes),
+                    moment,
+                    {
+                        "cursor": lambda c, a, d, at: cursor(kind, f"{a}.seq"),
+                        "node": lambda c, a, d, at: c.object(type_name, a, d, at),
+                    },
+                )
+                value = (
+                    f"COALESCE(json_agg({edge} ORDER BY {p}.seq) FILTER (WHERE {p}._n <= {size}),"
+                    " '[]'::json)"
+                )
+            elif name == "pageInfo":
+                last = f"max({p}.seq) FILTER (WHERE {p}._n <= {size})"
+                value = c.members(
+                    "PageInfo",
+                    p,
+                    c.subfields("PageInfo", nodes),
+                    moment,
+                    {
+                        "hasNextPage": lambda c, a, d, at: f"count(*) > {size}",
+                        "endCursor": lambda c, a, d, at, last=last: cursor(kind, last),
+                    },
+                )
+            else:
+                raise Unplanned(f"{connection}.{name}")
+            parts += [text(key), value]
+        body = f"json_build_object({', '.join(parts)})"
+        if not paged:
+            return f"(SELECT {body})"
+        start = c.param(lambda b: after(arguments(b.variables).get("after")))
+        return (
+            f"(SELECT {body} FROM (SELECT {t}.*, row_number() OVER (ORDER BY {t}.seq) AS _n"
+            f" FROM {table} {t} WHERE {condition} AND {t}.seq > {start}"
+            f" ORDER BY {t}.seq LIMIT {size} + 1) {p})"
+        )
+
+    return read
+
+
+def me(c: Compiler, a: str, d: Details, at: At) -> str:
+    """The caller, as its token names it (`Query.me`)."""
+    fields: dict[str, FieldSql] = {
+        "sub": lambda c, a, d, at: c.param(lambda b: b.caller.sub) + "::text",
+        "role": lambda c, a, d, at: c.param(lambda b: b.caller.role.value) + "::text",
+        "party": lambda c, a, d, at: c.param(lambda b: b.caller.party) + "::text",
+        "district": lambda c, a, d, at: (
+            f"({json_literal(districts_json(c, d))} -> "
+            + c.param(lambda b: b.caller.district)
+            + "::text)"
+        ),
+        "agency": lambda c, a, d, at: c.param(lambda b: b.caller.agency) + "::text",
+        "jurisdiction": lambda c, a, d, at: c.param(lambda b: b.caller.jurisdiction) + "::text",
+    }
+    return c.members("Principal", "", c.subfields("Principal", d), at, fields)
+
+
+def districts(c: Compiler, a: str, d: Details, at: At) -> str:
+    """The city's districts (`Query.districts`), in reference order."""
+    return json_literal(list(districts_json(c, d).values()))
+
+
+ROOTS: dict[str, FieldSql] = {
+    "agency": single("agencies", "Agency"),
+    "agencies": listing(
+        "agencies",
+        "Agency",
+        "agency",
+        {
+            "district": (equals("district"), str),
+            "kind": (equals("kind"), value_of),
+            "status": (equals("status"), value_of),
+            "field": (lambda c, a, at, p: f"{a}.fields @> ARRAY[{p}::text]", value_of),
+        },
+    ),
+    "worker": single("workers", "Worker"),
+    "workers": listing(
+        "workers",
+        "Worker",
+        "worker",
+        {
+            "district": (equals("district"), str),
+            "status": (equals("status"), value_of),
+            "level": (
+                lambda c, a, at, p: (
+                    f"EXISTS (SELECT 1 FROM worker_certificates c WHERE c.worker_id = {a}.id"
+                    f" AND c.level = {p} AND NOT c.revoked AND {c.visible(at, 'c')})"
+                ),
+                value_of,
+            ),
+            "employer": (equals("employer"), record_id),
+            "education": (equals("education"), value_of),
+        },
+    ),
+    "station": single("stations", "Station"),
+    "stations": listing(
+        "stations",
+        "Station",
+        "station",
+        {
+            "district": (equals("district"), str),
+            "status": (equals("status"), value_of),
+            "operator": (equals("operator"), record_id),
+            "community": (equals("community"), str),
+        },
+    ),
+    "community": single(
+        "communities", "Community", key="code", convert=lambda code: code.strip(), as_now=True
+    ),
+    "communities": listing(
+        "communities",
+        "Community",
+        "community",
+        {
+            "district": (equals("district"), str),
+            "urban": (equals("urban"), bool),
+            "nameContains": (
+                lambda c, a, at, p: f"strpos({a}.name, {p}) > 0",
+                lambda search: search.strip(),
+            ),
+        },
+        timeless=True,
+    ),
+    "me": me,
+    "districts": districts,
+}
