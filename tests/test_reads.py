@@ -32,42 +32,83 @@ STATION_FIELDS = f"""id version status name district {{ code }} establishedOn up
   staff {{ fullTime since worker {{ {WORKER_FIELDS} }} }}"""
 
 QUERIES: list[tuple[str, dict[str, Any]]] = [
-    (f"{{ workers(first: 100) {{ totalCount edges {{ cursor node {{ {WORKER_FIELDS} }} }}"
-     " pageInfo { hasNextPage endCursor } } }", {}),
-    ("{ workers(first: 100) { edges { node { id status district { code } education"
-     " registeredOn updatedAt } } } }", {}),
+    (
+        f"{{ workers(first: 100) {{ totalCount edges {{ cursor node {{ {WORKER_FIELDS} }} }}"
+        " pageInfo { hasNextPage endCursor } } }",
+        {},
+    ),
+    (
+        "{ workers(first: 100) { edges { node { id status district { code } education"
+        " registeredOn updatedAt } } } }",
+        {},
+    ),
     (f"{{ stations(first: 50) {{ totalCount edges {{ node {{ {STATION_FIELDS} }} }} }} }}", {}),
-    (f"{{ agencies(first: 3) {{ edges {{ cursor node {{ {AGENCY_FIELDS} }} }}"
-     " pageInfo { endCursor hasNextPage } __typename } }", {}),
-    (f"query($f: AgencyFilter) {{ agencies(filter: $f) {{ totalCount edges {{ node"
-     f" {{ {AGENCY_FIELDS} }} }} }} }}", {"f": {"district": "500103", "status": "ACTIVE"}}),
-    ("query($f: AgencyFilter) { agencies(filter: $f) { totalCount } }",
-     {"f": {"field": "SOCIAL_WELFARE"}}),
-    ("query($f: WorkerFilter, $n: Int!) { workers(first: $n, filter: $f) { totalCount"
-     " edges { node { id name } } } }", {"f": {"level": "SOCIAL_WORKER"}, "n": 5}),
-    ("query($f: WorkerFilter) { workers(filter: $f) { totalCount edges { node { id } } } }",
-     {"f": {"district": "500105", "status": "ACTIVE", "education": "BACHELOR"}}),
-    ("query($f: StationFilter) { stations(filter: $f) { totalCount edges { node { id name"
-     " operator { name } } } } }", {"f": {"district": "500229"}}),
-    ("{ communities(first: 4, filter: {urban: true}) { totalCount edges { cursor node { id code"
-     " name district { code name } urban version updatedAt } } pageInfo { hasNextPage } } }",
-     {}),
-    ("{ communities(filter: {nameContains: \"社区\"}) { totalCount } }", {}),
-    ("{ me { sub role party district { code name } agency jurisdiction }"
-     " districts { code name nameEn county } }", {}),
-    ("query($asOf: AsOf) { workers(first: 100, asOf: $asOf) { totalCount edges { node {"
-     f" {WORKER_FIELDS} }} }} }} stations(first: 10, asOf: $asOf) {{ edges {{ node"
-     f" {{ {STATION_FIELDS} }} }} }} }}", {"asOf": {"effective": "2018-06-01"}}),
-    ("query($asOf: AsOf) { agencies(asOf: $asOf) { totalCount edges { node {"
-     f" {AGENCY_FIELDS} }} }} }} }}", {"asOf": {"effective": "2017-06-01"}}),
-    ("query($asOf: AsOf) { agencies(asOf: $asOf) { totalCount edges { node { id version } } } }",
-     {"asOf": {"recorded": "2000-01-01T00:00:00"}}),
-    ("query($on: Boolean!) { a: workers(first: 2) { ...W } b: workers(first: 1) {"
-     " edges { node { ... on Worker { id @include(if: $on) status } } } } }"
-     " fragment W on WorkerConnection { __typename edges { __typename node { __typename id } } }",
-     {"on": True}),
-    ("query($on: Boolean!) { workers(first: 1) { edges { node { id @include(if: $on) status"
-     " } } } }", {"on": False}),
+    (
+        f"{{ agencies(first: 3) {{ edges {{ cursor node {{ {AGENCY_FIELDS} }} }}"
+        " pageInfo { endCursor hasNextPage } __typename } }",
+        {},
+    ),
+    (
+        f"query($f: AgencyFilter) {{ agencies(filter: $f) {{ totalCount edges {{ node"
+        f" {{ {AGENCY_FIELDS} }} }} }} }}",
+        {"f": {"district": "500103", "status": "ACTIVE"}},
+    ),
+    (
+        "query($f: AgencyFilter) { agencies(filter: $f) { totalCount } }",
+        {"f": {"field": "SOCIAL_WELFARE"}},
+    ),
+    (
+        "query($f: WorkerFilter, $n: Int!) { workers(first: $n, filter: $f) { totalCount"
+        " edges { node { id name } } } }",
+        {"f": {"level": "SOCIAL_WORKER"}, "n": 5},
+    ),
+    (
+        "query($f: WorkerFilter) { workers(filter: $f) { totalCount edges { node { id } } } }",
+        {"f": {"district": "500105", "status": "ACTIVE", "education": "BACHELOR"}},
+    ),
+    (
+        "query($f: StationFilter) { stations(filter: $f) { totalCount edges { node { id name"
+        " operator { name } } } } }",
+        {"f": {"district": "500229"}},
+    ),
+    (
+        "{ communities(first: 4, filter: {urban: true}) { totalCount edges { cursor node { id code"
+        " name district { code name } urban version updatedAt } } pageInfo { hasNextPage } } }",
+        {},
+    ),
+    ('{ communities(filter: {nameContains: "社区"}) { totalCount } }', {}),
+    (
+        "{ me { sub role party district { code name } agency jurisdiction }"
+        " districts { code name nameEn county } }",
+        {},
+    ),
+    (
+        "query($asOf: AsOf) { workers(first: 100, asOf: $asOf) { totalCount edges { node {"
+        f" {WORKER_FIELDS} }} }} }} stations(first: 10, asOf: $asOf) {{ edges {{ node"
+        f" {{ {STATION_FIELDS} }} }} }} }}",
+        {"asOf": {"effective": "2018-06-01"}},
+    ),
+    (
+        "query($asOf: AsOf) { agencies(asOf: $asOf) { totalCount edges { node {"
+        f" {AGENCY_FIELDS} }} }} }} }}",
+        {"asOf": {"effective": "2017-06-01"}},
+    ),
+    (
+        "query($asOf: AsOf) { agencies(asOf: $asOf) { totalCount edges { node { id version } } } }",
+        {"asOf": {"recorded": "2000-01-01T00:00:00"}},
+    ),
+    (
+        "query($on: Boolean!) { a: workers(first: 2) { ...W } b: workers(first: 1) {"
+        " edges { node { ... on Worker { id @include(if: $on) status } } } } }"
+        " fragment W on WorkerConnection { __typename edges { __typename node {"
+        " __typename id } } }",
+        {"on": True},
+    ),
+    (
+        "query($on: Boolean!) { workers(first: 1) { edges { node { id @include(if: $on) status"
+        " } } } }",
+        {"on": False},
+    ),
 ]
 
 
@@ -102,7 +143,13 @@ async def apps(server_url: str) -> AsyncIterator[tuple[Client, Client, str]]:
             said = await on.run(
                 "mutation($input: EraseWorkerPersonalDataInput!) { eraseWorkerPersonalData("
                 "input: $input) { errors { code } } }",
-                {"input": {"id": erased, "reason": "the worker asked", "effectiveOn": "2018-07-01"}},
+                {
+                    "input": {
+                        "id": erased,
+                        "reason": "the worker asked",
+                        "effectiveOn": "2018-07-01",
+                    }
+                },
                 auth=MUNICIPAL,
             )
             assert said["eraseWorkerPersonalData"]["errors"] == []
@@ -223,8 +270,9 @@ async def test_personal_data_only_for_who_may_see_it(apps: tuple[Client, Client,
 
 async def test_body_is_utf8_text(apps: tuple[Client, Client, str]) -> None:
     on, off, _ = apps
-    response = await both(on, off, "{ agencies(first: 3) { edges { node { name } } } }", {},
-                          PARTNER)
+    response = await both(
+        on, off, "{ agencies(first: 3) { edges { node { name } } } }", {}, PARTNER
+    )
     assert response.headers["content-type"].startswith("application/json")
     text = response.content.decode("utf-8")
     assert "\\u" not in text

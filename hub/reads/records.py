@@ -356,7 +356,7 @@ def listing(
                     c.subfields("PageInfo", nodes),
                     moment,
                     {
-                        "hasNextPage": lambda c, a, d, at: f"count(*) > {size}",
+                        "hasNextPage": lambda c, a, d, at, size=size: f"count(*) > {size}",
                         "endCursor": lambda c, a, d, at, last=last: cursor(kind, last),
                     },
                 )

@@ -57,8 +57,7 @@ COMMANDS = Counter(
 )
 READ_OPERATIONS = Counter(
     "hub_read_operations",
-    "Query operations over HTTP, by path: planned (one SQL statement) or fallback (the "
-    "resolvers)",
+    "Query operations over HTTP, by path: planned (one SQL statement) or fallback (the resolvers)",
     ["path"],
     registry=REGISTRY,
 )
