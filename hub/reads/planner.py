@@ -19,6 +19,7 @@ from hub.reads.personal import reveal
 from hub.reads.records import ROOTS, TYPES
 from hub.schema.common import moment_at
 from hub.service import metrics
+from hub.service.refusals import refusal_of
 
 if TYPE_CHECKING:
     from hub.service.runtime import Hub
@@ -82,8 +83,9 @@ class Planner:
             body = None
         except CommandRefused:  # a value the resolvers refuse, with their own answer
             body = None
-        except Exception:  # noqa: BLE001 - the resolvers answer it, and say any failure
-            log.warning("a planned read failed; the resolvers answer it", exc_info=True)
+        except Exception as error:  # noqa: BLE001 - the resolvers answer it, as they do
+            if refusal_of(error) is None:  # not an outage nor a timeout: a fault to look at
+                log.warning("a planned read failed; the resolvers answer it", exc_info=True)
             body = None
         if body is None:
             self.fell_back += 1
