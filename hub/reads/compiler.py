@@ -46,6 +46,7 @@ class Bound:
 
     variables: VariableValues
     caller: Actor
+    today: date
     moments: list[Moment] = field(default_factory=list)
 
 

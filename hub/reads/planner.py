@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import OrderedDict
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from graphql import DocumentNode, GraphQLSchema
@@ -32,7 +33,7 @@ PlanKey = tuple[str, str | None, str, str | None, str | None, Any]
 def shape(value: Any) -> Any:
     """Which parts of the variables are null: what decides a plan's statement (its values
     are bind parameters)."""
-    if value is None or isinstance(value, bool):  # a boolean may be an @include's condition
+    if value is None or isinstance(value, bool | Enum):  # an @include's condition, a status
         return value
     if isinstance(value, dict):
         return tuple(sorted((k, shape(v)) for k, v in value.items()))
@@ -113,7 +114,7 @@ class Planner:
         if isinstance(executor, list):
             raise Unplanned("variables the resolvers refuse")
         plan = self.plan(schema, executor, caller, query, operation_name)
-        bound = Bound(executor.variable_values, caller)
+        bound = Bound(executor.variable_values, caller, hub.settings.today())
         for of in plan.moments:
             effective, recorded = of(executor.variable_values)
             moment = await moment_at(hub, effective, recorded)

@@ -16,7 +16,18 @@ from typing import Any
 
 from hub.domain.errors import CommandRefused
 from hub.domain.reference import DISTRICTS
-from hub.reads.compiler import NOW, At, Compiler, Details, FieldSql, Unplanned, json_literal
+from hub.domain.vocabulary import CourseStatus
+from hub.reads.compiler import (
+    NOW,
+    At,
+    Bound,
+    Compiler,
+    Details,
+    FieldSql,
+    Param,
+    Unplanned,
+    json_literal,
+)
 from hub.reads.compiler import literal as text
 from hub.reads.personal import marked, may_see
 from hub.schema.common import District, decode_cursor, page_size, value_of
@@ -141,6 +152,36 @@ def cursor(kind: str, seq: str) -> str:
     )
 
 
+def today(c: Compiler, at: At) -> str:
+    """The business date a level is read on: its moment's effective date, or today."""
+    slot = at.slot
+    if slot is None:
+        return c.param(lambda b: b.today) + "::date"
+    return c.param(lambda b: b.moments[slot].effective) + "::date"
+
+
+def running(c: Compiler, a: str, at: At) -> str:
+    return f"({a}.starts_on <= {today(c, at)} AND {a}.ends_on >= {today(c, at)})"
+
+
+def course_status(c: Compiler, a: str, at: At, value: Param, now: Any) -> str:
+    """`hub.projections.courses.course_page`'s status: RUNNING a scheduled course between
+    its dates on the level's day, SCHEDULED one that is not."""
+    if now is CourseStatus.RUNNING:
+        return f"{a}.status = 'SCHEDULED' AND {running(c, a, at)}"
+    if now is CourseStatus.SCHEDULED:
+        return f"{a}.status = 'SCHEDULED' AND NOT {running(c, a, at)}"
+    return f"{a}.status = {c.param(value)}"
+
+
+def shown_status(c: Compiler, a: str, d: Details, at: At) -> str:
+    """`hub.schema.course.shown_status`: RUNNING between its dates on the level's day."""
+    return (
+        f"CASE WHEN {a}.status = 'SCHEDULED' AND {running(c, a, at)} THEN 'RUNNING'"
+        f" ELSE {a}.status END"
+    )
+
+
 TYPES: dict[str, dict[str, FieldSql]] = {
     "Agency": {
         "id": identifier(),
@@ -180,6 +221,50 @@ TYPES: dict[str, dict[str, FieldSql]] = {
         "idNumber": personal("idNumber", "id_number_sealed"),
         "employer": one("agencies", "Agency", "id", "employer"),
         "certificates": many("worker_certificates", "Certificate", "worker_id"),
+        "posts": many("posts", "Post", "holder", order="seq"),
+        "attendances": many("course_attendances", "Attendance", "worker_id"),
+    },
+    "Post": {
+        "id": identifier(),
+        "version": column("version"),
+        "status": column("status"),
+        "sector": column("sector"),
+        "field": column("field"),
+        "district": district("district"),
+        "hostOrganization": column("host_organization"),
+        "origin": column("origin"),
+        "createdOn": column("created_on"),
+        "updatedAt": stamp("updated_at"),
+        "community": one("communities", "Community", "code", "community", as_now=True),
+        "station": one("stations", "Station", "id", "station"),
+        "holder": one("workers", "Worker", "id", "holder", as_now=True),
+    },
+    "Course": {
+        "id": identifier(),
+        "version": column("version"),
+        "status": shown_status,
+        "title": column("title"),
+        "category": column("category"),
+        "level": column("level"),
+        "district": district("district"),
+        "startsOn": column("starts_on"),
+        "endsOn": column("ends_on"),
+        "hours": lambda c, a, d, at: f"{a}.hours::text",
+        "attendanceCount": column("attendance_count"),
+        "scheduledOn": column("scheduled_on"),
+        "completedOn": column("completed_on"),
+        "cancelledOn": column("cancelled_on"),
+        "updatedAt": stamp("updated_at"),
+        "deliveredBy": one("agencies", "Agency", "id", "delivered_by"),
+        "attendances": many("course_attendances", "Attendance", "course_id"),
+    },
+    "Attendance": {
+        "workerId": identifier("worker_id"),
+        "hours": lambda c, a, d, at: f"{a}.hours::text",
+        "passed": column("passed"),
+        "effectiveOn": column("effective_on"),
+        "worker": one("workers", "Worker", "id", "worker_id", as_now=True),
+        "course": one("courses", "Course", "id", "course_id"),
     },
     "Certificate": {
         "level": column("level"),
@@ -212,6 +297,7 @@ TYPES: dict[str, dict[str, FieldSql]] = {
         "operator": one("agencies", "Agency", "id", "operator", as_now=True),
         "operatorContract": embedded("OperatorContract", "{a}.operator IS NOT NULL"),
         "staff": many("station_staff", "StaffAssignment", "station_id"),
+        "posts": many("posts", "Post", "station", order="seq"),
     },
     "Assessment": {
         "assessedOn": column("assessed_on"),
@@ -279,12 +365,13 @@ def single(
     return read
 
 
-Filter = Callable[[Compiler, str, At, str], str]
-"""A list's filter: (compiler, row alias, moment, the value's placeholder) → condition."""
+Filter = Callable[[Compiler, str, At, Param, Any], str]
+"""A list's filter: (compiler, row alias, moment, the value's parameter, the value in this
+request, for a filter whose condition depends on it) → condition."""
 
 
 def equals(name: str) -> Filter:
-    return lambda c, a, at, p: f"{a}.{name} = {p}"
+    return lambda c, a, at, value, now: f"{a}.{name} = {c.param(value)}"
 
 
 def listing(
@@ -309,12 +396,11 @@ def listing(
         for name, (condition, convert) in filters.items():
             if chosen.get(name) is not None:
                 value = checked(convert)
-                placeholder = c.param(
-                    lambda b, name=name, value=value: value(
-                        (arguments(b.variables).get("filter") or {})[name]
-                    )
-                )
-                where.append(condition(c, t, moment, placeholder))
+
+                def bound(b: Bound, name: str = name, value: Convert = value) -> Any:
+                    return value((arguments(b.variables).get("filter") or {})[name])
+
+                where.append(condition(c, t, moment, bound, chosen[name]))
         condition = " AND ".join(where)
         first = checked(page_size)
         after = checked(lambda cursor: decode_cursor(kind, cursor))
@@ -408,7 +494,10 @@ ROOTS: dict[str, FieldSql] = {
             "district": (equals("district"), str),
             "kind": (equals("kind"), value_of),
             "status": (equals("status"), value_of),
-            "field": (lambda c, a, at, p: f"{a}.fields @> ARRAY[{p}::text]", value_of),
+            "field": (
+                lambda c, a, at, v, now: f"{a}.fields @> ARRAY[{c.param(v)}::text]",
+                value_of,
+            ),
         },
     ),
     "worker": single("workers", "Worker"),
@@ -420,9 +509,9 @@ ROOTS: dict[str, FieldSql] = {
             "district": (equals("district"), str),
             "status": (equals("status"), value_of),
             "level": (
-                lambda c, a, at, p: (
+                lambda c, a, at, v, now: (
                     f"EXISTS (SELECT 1 FROM worker_certificates c WHERE c.worker_id = {a}.id"
-                    f" AND c.level = {p} AND NOT c.revoked AND {c.visible(at, 'c')})"
+                    f" AND c.level = {c.param(v)} AND NOT c.revoked AND {c.visible(at, 'c')})"
                 ),
                 value_of,
             ),
@@ -442,6 +531,32 @@ ROOTS: dict[str, FieldSql] = {
             "community": (equals("community"), str),
         },
     ),
+    "post": single("posts", "Post"),
+    "posts": listing(
+        "posts",
+        "Post",
+        "post",
+        {
+            "district": (equals("district"), str),
+            "status": (equals("status"), value_of),
+            "sector": (equals("sector"), value_of),
+            "field": (equals("field"), value_of),
+            "station": (equals("station"), record_id),
+        },
+    ),
+    "course": single("courses", "Course"),
+    "courses": listing(
+        "courses",
+        "Course",
+        "course",
+        {
+            "district": (equals("district"), str),
+            "category": (equals("category"), value_of),
+            "level": (equals("level"), value_of),
+            "deliveredBy": (equals("delivered_by"), record_id),
+            "status": (course_status, value_of),
+        },
+    ),
     "community": single(
         "communities", "Community", key="code", convert=lambda code: code.strip(), as_now=True
     ),
@@ -453,7 +568,7 @@ ROOTS: dict[str, FieldSql] = {
             "district": (equals("district"), str),
             "urban": (equals("urban"), bool),
             "nameContains": (
-                lambda c, a, at, p: f"strpos({a}.name, {p}) > 0",
+                lambda c, a, at, v, now: f"strpos({a}.name, {c.param(v)}) > 0",
                 lambda search: search.strip(),
             ),
         },
