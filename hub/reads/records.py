@@ -57,6 +57,11 @@ def stamp(name: str) -> FieldSql:
     return read
 
 
+def decimal(name: str) -> FieldSql:
+    """A numeric as strawberry writes a Decimal: its text, exact."""
+    return lambda c, a, d, at: f"{a}.{name}::text"
+
+
 def districts_json(c: Compiler, details: Details) -> dict[str, Any]:
     """Each district's selected fields, by code, as the resolvers answer them."""
     selected = c.subfields("District", details)
@@ -249,7 +254,7 @@ TYPES: dict[str, dict[str, FieldSql]] = {
         "district": district("district"),
         "startsOn": column("starts_on"),
         "endsOn": column("ends_on"),
-        "hours": lambda c, a, d, at: f"{a}.hours::text",
+        "hours": decimal("hours"),
         "attendanceCount": column("attendance_count"),
         "scheduledOn": column("scheduled_on"),
         "completedOn": column("completed_on"),
@@ -258,9 +263,47 @@ TYPES: dict[str, dict[str, FieldSql]] = {
         "deliveredBy": one("agencies", "Agency", "id", "delivered_by"),
         "attendances": many("course_attendances", "Attendance", "course_id"),
     },
+    "Project": {
+        "id": identifier(),
+        "version": column("version"),
+        "status": column("status"),
+        "title": column("title"),
+        "field": column("field"),
+        "district": district("district"),
+        "funder": column("funder"),
+        "budget": decimal("budget"),
+        "programme": column("programme"),
+        "startsOn": column("starts_on"),
+        "endsOn": column("ends_on"),
+        "approvedOn": column("approved_on"),
+        "disbursed": decimal("disbursed"),
+        "progress": embedded("Progress", "{a}.progress_reported_on IS NOT NULL"),
+        "evaluation": embedded("Evaluation", "NULLIF({a}.evaluator, '') IS NOT NULL"),
+        "updatedAt": stamp("updated_at"),
+        "contractor": one("agencies", "Agency", "id", "contractor", as_now=True),
+        "disbursements": many("project_disbursements", "Disbursement", "project_id"),
+    },
+    "Progress": {
+        "percentComplete": column("percent_complete"),
+        "summary": column("progress_summary"),
+        "reportedOn": column("progress_reported_on"),
+    },
+    "Evaluation": {
+        "evaluator": column("evaluator"),
+        "commissionedOn": column("evaluation_commissioned_on"),
+        "score": column("evaluation_score"),
+        "grade": lambda c, a, d, at: f"NULLIF({a}.evaluation_grade, '')",
+        "concludedOn": column("evaluation_concluded_on"),
+    },
+    "Disbursement": {
+        "amount": decimal("amount"),
+        "effectiveOn": column("effective_on"),
+        "position": column("position"),
+        "recordedAt": stamp("recorded_at"),
+    },
     "Attendance": {
         "workerId": identifier("worker_id"),
-        "hours": lambda c, a, d, at: f"{a}.hours::text",
+        "hours": decimal("hours"),
         "passed": column("passed"),
         "effectiveOn": column("effective_on"),
         "worker": one("workers", "Worker", "id", "worker_id", as_now=True),
@@ -555,6 +598,19 @@ ROOTS: dict[str, FieldSql] = {
             "level": (equals("level"), value_of),
             "deliveredBy": (equals("delivered_by"), record_id),
             "status": (course_status, value_of),
+        },
+    ),
+    "project": single("projects", "Project"),
+    "projects": listing(
+        "projects",
+        "Project",
+        "project",
+        {
+            "district": (equals("district"), str),
+            "status": (equals("status"), value_of),
+            "field": (equals("field"), value_of),
+            "funder": (equals("funder"), str),
+            "contractor": (equals("contractor"), record_id),
         },
     ),
     "community": single(
