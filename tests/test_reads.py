@@ -136,6 +136,11 @@ QUERIES: list[tuple[str, dict[str, Any]]] = [
     ),
     ('{ communities(filter: {nameContains: "社区"}) { totalCount } }', {}),
     (
+        "query($asOf: AsOf) { position communities(first: 100, asOf: $asOf) { totalCount edges {"
+        " cursor node { id code name version updatedAt } } } }",
+        {"asOf": {"effective": "2010-01-01", "recorded": "2010-01-01T00:00:00"}},
+    ),
+    (
         "{ me { sub role party district { code name } agency jurisdiction }"
         " districts { code name nameEn county } }",
         {},

@@ -141,12 +141,22 @@ class Compiler:
         """`hub.projections.timeline.visible` at the level's moment, with bind parameters."""
         if at.slot is None:
             return visible(None, None, alias)
-        slot = at.slot
+        return self.at_moment(at.slot, lambda moment, args: visible(moment, args, alias))
+
+    def at_moment(self, slot: int, condition: Callable[[Moment, list[Any]], str]) -> str:
+        """A projection's SQL condition at a moment (`condition(moment, args)`, which appends
+        its parameters to `args` as `visible` does), bound to a root field's moment."""
+        stand_in = Moment(date.min, -1)
         placeholders: list[Any] = [None] * len(self.params)
-        condition = visible(Moment(date.min), placeholders, alias)
-        self.params.append(lambda b: b.moments[slot].effective)
-        self.params.append(lambda b: b.moments[slot].recorded)
-        return condition
+        sql = condition(stand_in, placeholders)
+        for value in placeholders[len(self.params) :]:
+            if value is stand_in.effective:
+                self.params.append(lambda b: b.moments[slot].effective)
+            elif value is stand_in.recorded:
+                self.params.append(lambda b: b.moments[slot].recorded)
+            else:
+                raise Unplanned("a condition with parameters of its own")
+        return sql
 
     def moment(self, of: MomentOf) -> At:
         """A root field's moment; the statement reads it `asOf` only when it names one."""

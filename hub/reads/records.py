@@ -17,6 +17,8 @@ from typing import Any
 from hub.domain.errors import CommandRefused
 from hub.domain.reference import DISTRICTS
 from hub.domain.vocabulary import CourseStatus
+from hub.projections.communities import listed_or_as_now
+from hub.projections.event_log import INCLUDED_POSITION
 from hub.reads.compiler import (
     NOW,
     At,
@@ -422,20 +424,18 @@ def listing(
     type_name: str,
     kind: str,
     filters: dict[str, tuple[Filter, Convert]],
-    timeless: bool = False,
+    visibility: Callable[[Compiler, At, str], str] | None = None,
 ) -> FieldSql:
     """A list root field (`workers`): one page in creation order with its cursors, whether
-    more follow and the total, each built only when selected. `timeless`: read only now (a
-    list whose `asOf` reading the planner leaves to the resolvers)."""
+    more follow and the total, each built only when selected. `visibility`, if given, is
+    the condition selecting the versions to answer instead of those that hold at the moment."""
 
     def read(c: Compiler, a: str, d: Details, at: At) -> str:
         arguments = c.arguments(d)
         moment = c.moment(as_of(arguments))
-        if timeless and moment.slot is not None:
-            raise Unplanned(f"{type_name} lists asOf a moment")
         chosen = c.now_arguments(d).get("filter") or {}
         t = c.alias()
-        where = [c.visible(moment, t)]
+        where = [(visibility or Compiler.visible)(c, moment, t)]
         for name, (condition, convert) in filters.items():
             if chosen.get(name) is not None:
                 value = checked(convert)
@@ -503,6 +503,14 @@ def listing(
         )
 
     return read
+
+
+def listed(c: Compiler, at: At, alias: str) -> str:
+    """Communities as at the moment, or as now those not listed yet then
+    (`hub.projections.communities.listed_or_as_now`)."""
+    if at.slot is None:
+        return c.visible(at, alias)
+    return c.at_moment(at.slot, lambda moment, args: listed_or_as_now(moment, args, alias))
 
 
 def me(c: Compiler, a: str, d: Details, at: At) -> str:
@@ -628,8 +636,9 @@ ROOTS: dict[str, FieldSql] = {
                 lambda search: search.strip(),
             ),
         },
-        timeless=True,
+        visibility=listed,
     ),
+    "position": lambda c, a, d, at: f"({INCLUDED_POSITION})",
     "me": me,
     "districts": districts,
 }
