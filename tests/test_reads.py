@@ -351,13 +351,12 @@ async def test_body_is_utf8_text(apps: tuple[Client, Client, str]) -> None:
     ("arguments", "field"),
     [('after: "not-a-cursor"', "after"), ("first: 501", "first"), ("first: -1", "first")],
 )
+@pytest.mark.parametrize("selected", ["edges { node { id } }", "totalCount"])
 async def test_bad_paging_is_refused_as_before(
-    apps: tuple[Client, Client, str], arguments: str, field: str
+    apps: tuple[Client, Client, str], arguments: str, field: str, selected: str
 ) -> None:
     on, off, _ = apps
-    response = await both(
-        on, off, f"{{ workers({arguments}) {{ edges {{ node {{ id }} }} }} }}", {}, MUNICIPAL
-    )
+    response = await both(on, off, f"{{ workers({arguments}) {{ {selected} }} }}", {}, MUNICIPAL)
     errors = response.json()["errors"]
     assert errors[0]["extensions"]["code"] == "VALIDATION"
     assert errors[0]["extensions"]["field"] == field

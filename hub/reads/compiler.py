@@ -64,8 +64,13 @@ class Plan:
     moments: tuple[MomentOf, ...]
     reveals: bool
     """Whether the answer may hold sealed personal data (`hub.reads.personal`)."""
+    checks: tuple[Param, ...] = ()
+    """Arguments the resolvers check though the statement need not read them (a cursor of a
+    list whose `totalCount` alone is selected): each raises `Unplanned` if refused."""
 
     def bind(self, bound: Bound) -> list[Any]:
+        for check in self.checks:
+            check(bound)
         return [param(bound) for param in self.params]
 
 
@@ -104,6 +109,7 @@ class Compiler:
         self.moments: list[MomentOf] = []
         self.aliases = 0
         self.reveals = False
+        self.checks: list[Param] = []
 
     def compile(self) -> Plan:
         operation = self.executor.operation
@@ -123,7 +129,13 @@ class Compiler:
         if collected.new_defer_usages:
             raise Unplanned("@defer")
         body = self.members("Query", "", collected.grouped_field_set, NOW, self.roots)
-        return Plan(f"SELECT {body}::text", tuple(self.params), tuple(self.moments), self.reveals)
+        return Plan(
+            f"SELECT {body}::text",
+            tuple(self.params),
+            tuple(self.moments),
+            self.reveals,
+            tuple(self.checks),
+        )
 
     def param(self, value: Param) -> str:
         """A bind parameter taking `value(bound)`: its placeholder."""

@@ -447,6 +447,8 @@ def listing(
         condition = " AND ".join(where)
         first = checked(page_size)
         after = checked(lambda cursor: decode_cursor(kind, cursor))
+        c.checks.append(lambda b: first(arguments(b.variables)["first"]))
+        c.checks.append(lambda b: after(arguments(b.variables).get("after")))
         connection = f"{type_name}Connection"
         selected = c.subfields(connection, d)
         parts: list[str] = []
