@@ -52,14 +52,16 @@ class Revealed:
 
     body: str
     caller: Actor
+    request_id: str
     fields: dict[UUID, list[str]] = field(default_factory=dict)
 
 
-async def reveal(hub: Hub, caller: Actor, body: str) -> Revealed:
+async def reveal(hub: Hub, caller: Actor, request_id: str, body: str) -> Revealed:
     """Decrypt the marked values of `body` (all of which the caller may see) with one read
-    of the workers' keys; a value whose key is gone (erased) becomes null."""
+    of the workers' keys; a value whose key is gone (erased) becomes null. The one place a
+    planned answer reveals personal data: what it revealed is in the result."""
     found = _MARKED.findall(body)
-    revealed = Revealed(body, caller)
+    revealed = Revealed(body, caller, request_id)
     if not found:
         return revealed
     ids = list(dict.fromkeys(UUID(worker) for worker, _, _ in found))

@@ -68,6 +68,7 @@ class Planner:
         hub: Hub,
         schema: GraphQLSchema,
         caller: Actor | None,
+        request_id: str,
         query: str,
         document: DocumentNode,
         operation_name: str | None,
@@ -77,7 +78,7 @@ class Planner:
         JSON text), or None: the resolvers answer it, whole."""
         try:
             body = await self._answer(
-                hub, schema, caller, query, document, operation_name, variables
+                hub, schema, caller, request_id, query, document, operation_name, variables
             )
         except Unplanned as unplanned:
             log.debug("read not planned: %s", unplanned)
@@ -101,6 +102,7 @@ class Planner:
         hub: Hub,
         schema: GraphQLSchema,
         caller: Actor | None,
+        request_id: str,
         query: str,
         document: DocumentNode,
         operation_name: str | None,
@@ -123,7 +125,7 @@ class Planner:
         data = await hub.pool.fetchval(plan.sql, *plan.bind(bound))
         body = f'{{"data":{data}}}'
         if plan.reveals:
-            body = (await reveal(hub, caller, body)).body
+            body = (await reveal(hub, caller, request_id, body)).body
         return body
 
     def plan(

@@ -33,6 +33,7 @@ class PlannedReads(SchemaExtension):
                 context.hub,
                 execution.schema._schema,
                 context.actor,
+                context.request_id,
                 execution.query or "",
                 execution.graphql_document,
                 execution.operation_name,
