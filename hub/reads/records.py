@@ -83,7 +83,14 @@ def districts_json(c: Compiler, details: Details) -> dict[str, Any]:
 
 
 def district(name: str) -> FieldSql:
-    return lambda c, a, d, at: f"({json_literal(districts_json(c, d))} -> {a}.{name})"
+    return lambda c, a, d, at: by_district(districts_json(c, d), f"{a}.{name}")
+
+
+def by_district(shown: dict[str, Any], code: str) -> str:
+    """The JSON of the district whose code is the SQL `code` (null for none): a CASE of
+    constants, so that no JSON is parsed per row."""
+    cases = " ".join(f"WHEN {text(k)} THEN {json_literal(v)}" for k, v in shown.items())
+    return f"(CASE {code} {cases} END)"
 
 
 def embedded(type_name: str, when: str) -> FieldSql:
@@ -521,10 +528,8 @@ def me(c: Compiler, a: str, d: Details, at: At) -> str:
         "sub": lambda c, a, d, at: c.param(lambda b: b.caller.sub) + "::text",
         "role": lambda c, a, d, at: c.param(lambda b: b.caller.role.value) + "::text",
         "party": lambda c, a, d, at: c.param(lambda b: b.caller.party) + "::text",
-        "district": lambda c, a, d, at: (
-            f"({json_literal(districts_json(c, d))} -> "
-            + c.param(lambda b: b.caller.district)
-            + "::text)"
+        "district": lambda c, a, d, at: by_district(
+            districts_json(c, d), c.param(lambda b: b.caller.district) + "::text"
         ),
         "agency": lambda c, a, d, at: c.param(lambda b: b.caller.agency) + "::text",
         "jurisdiction": lambda c, a, d, at: c.param(lambda b: b.caller.jurisdiction) + "::text",
