@@ -529,9 +529,9 @@ def me(c: Compiler, a: str, d: Details, at: At) -> str:
         "role": lambda c, a, d, at: c.param(lambda b: b.caller.role.value) + "::text",
         "party": lambda c, a, d, at: c.param(lambda b: b.caller.party) + "::text",
         "district": lambda c, a, d, at: by_district(
-            districts_json(c, d), c.param(lambda b: b.caller.district) + "::text"
+            districts_json(c, d), c.param(lambda b: b.caller.district or None) + "::text"
         ),
-        "agency": lambda c, a, d, at: c.param(lambda b: b.caller.agency) + "::text",
+        "agency": lambda c, a, d, at: c.param(lambda b: b.caller.agency or None) + "::text",
         "jurisdiction": lambda c, a, d, at: c.param(lambda b: b.caller.jurisdiction) + "::text",
     }
     return c.members("Principal", "", c.subfields("Principal", d), at, fields)
