@@ -68,9 +68,12 @@ class Plan:
     """Arguments the resolvers check though the statement need not read them (a cursor of a
     list whose `totalCount` alone is selected): each raises `Unplanned` if refused."""
 
-    def bind(self, bound: Bound) -> list[Any]:
+    def check(self, bound: Bound) -> None:
+        """Raise `Unplanned` if the resolvers refuse an argument of this request."""
         for check in self.checks:
             check(bound)
+
+    def bind(self, bound: Bound) -> list[Any]:
         return [param(bound) for param in self.params]
 
 

@@ -117,6 +117,7 @@ class Planner:
             raise Unplanned("variables the resolvers refuse")
         plan = self.plan(schema, executor, caller, query, operation_name)
         bound = Bound(executor.variable_values, caller, hub.settings.today())
+        plan.check(bound)
         for of in plan.moments:
             effective, recorded = of(executor.variable_values)
             moment = await moment_at(hub, effective, recorded)
