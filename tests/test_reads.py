@@ -368,3 +368,15 @@ async def test_unauthenticated_is_refused_as_before(apps: tuple[Client, Client, 
     resolved = await off.post("{ workers { totalCount } }", auth=None)
     assert response.json() == resolved
     assert resolved["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_query_sent_with_get_is_planned_too(apps: tuple[Client, Client, str]) -> None:
+    on, off, _ = apps
+    query = "{ districts { code name } agencies(first: 2) { edges { node { id name } } } }"
+    before = (await on.http.get("/readyz")).json()["reads"]
+    response = await on.http.get(
+        "/graphql", params={"query": query}, headers={"Authorization": f"Bearer {AUDITOR}"}
+    )
+    assert response.json() == await off.post(query, auth=AUDITOR)
+    after = (await on.http.get("/readyz")).json()["reads"]
+    assert after["planned"] == before["planned"] + 1
