@@ -380,3 +380,32 @@ async def test_a_query_sent_with_get_is_planned_too(apps: tuple[Client, Client, 
     assert response.json() == await off.post(query, auth=AUDITOR)
     after = (await on.http.get("/readyz")).json()["reads"]
     assert after["planned"] == before["planned"] + 1
+
+
+HISTORY = """query($id: ID!) { history(id: $id) { __typename position entityId entityType type
+  version recordedAt effectiveOn actor { sub party role jurisdiction } reason retracts
+  correlationId data schemaVersion requestId } }"""
+
+
+async def test_history_is_planned_but_a_worker_payloads_personal_data(
+    apps: tuple[Client, Client, str],
+) -> None:
+    """A worker's events carry sealed personal data only the resolvers show: that history
+    falls back, whole; the others are planned."""
+    on, off, agency = apps
+    data = await on.run(
+        "{ stations(first: 1) { edges { node { id } } } projects(first: 1) { edges { node { id"
+        " } } } workers(first: 1) { edges { node { id } } } }",
+        auth=MUNICIPAL,
+    )
+    ids = {k: v["edges"][0]["node"]["id"] for k, v in data.items()}
+    for role in ROLES:
+        before = (await on.http.get("/readyz")).json()["reads"]
+        for id in (agency, ids["stations"], ids["projects"], ids["workers"]):
+            answered = (await both(on, off, HISTORY, {"id": id}, auth_of(role, agency))).json()
+            assert answered["data"]["history"], id
+        after = (await on.http.get("/readyz")).json()["reads"]
+        assert after["planned"] - before["planned"] == 3
+        assert after["fellBack"] - before["fellBack"] == 1
+    unknown = {"id": "00000000-0000-0000-0000-000000000000"}
+    assert (await both(on, off, HISTORY, unknown, MUNICIPAL)).json() == {"data": {"history": []}}

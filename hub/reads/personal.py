@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 MARK = "\x01"
 """Starts a marked value: no text the hub stores holds a control character (input checks)."""
+WITHHELD = "\x02"
+"""What the statement answers in place of a value only the resolvers may show (a worker
+event's payload with personal data): the whole answer falls back to them."""
+_WITHHELD = '"\\u0002"'
 _MARKED = re.compile(r'"\\u0001([0-9a-f-]{36})\|(\w+)\|([^"\\]*)"')
 """A marked value as PostgreSQL writes it in JSON text: `"\\u0001<worker id>|<field>|<sealed>"`."""
 
@@ -54,6 +58,11 @@ class Revealed:
     caller: Actor
     request_id: str
     fields: dict[UUID, list[str]] = field(default_factory=dict)
+
+
+def withheld(body: str) -> bool:
+    """Whether the statement withheld a value only the resolvers may show."""
+    return _WITHHELD in body
 
 
 async def reveal(hub: Hub, caller: Actor, request_id: str, body: str) -> Revealed:
