@@ -409,3 +409,45 @@ async def test_history_is_planned_but_a_worker_payloads_personal_data(
         assert after["fellBack"] - before["fellBack"] == 1
     unknown = {"id": "00000000-0000-0000-0000-000000000000"}
     assert (await both(on, off, HISTORY, unknown, MUNICIPAL)).json() == {"data": {"history": []}}
+
+
+AUDIT = """query($first: Int!, $after: String, $filter: AuditFilter) {
+  auditTrail(first: $first, after: $after, filter: $filter) { totalCount
+    edges { cursor node { position entityType type actor { sub role } data } }
+    pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_the_audit_trail_is_planned_where_no_payload_holds_personal_data(
+    apps: tuple[Client, Client, str],
+) -> None:
+    on, off, agency = apps
+    others = ["AGENCY", "STATION", "POST", "COURSE", "PROJECT", "COMMUNITY"]
+    filters: list[dict[str, Any]] = [
+        {"entityTypes": others},
+        {"entityTypes": others, "district": "500103"},
+        {"entityTypes": ["AGENCY"], "party": "MUNICIPAL"},
+        {"entityTypes": others, "effectiveFrom": "2017-01-01", "effectiveTo": "2017-12-31"},
+        {"entityTypes": others, "recordedFrom": "2000-01-01T00:00:00"},
+        {"entityTypes": ["PROJECT"], "type": "ProjectFundsDisbursed"},
+    ]
+    for role in ROLES:
+        auth = auth_of(role, agency)
+        before = (await on.http.get("/readyz")).json()["reads"]
+        answered = 0
+        for chosen in filters:
+            variables = {"first": 5, "filter": chosen}
+            page = (await both(on, off, AUDIT, variables, auth)).json()
+            if "errors" in page:  # another district's: FORBIDDEN, from the resolvers
+                assert role == "OTHER_DISTRICT" and chosen.get("district"), page
+                continue
+            end = page["data"]["auditTrail"]["pageInfo"]["endCursor"]
+            await both(on, off, AUDIT, {**variables, "after": end}, auth)
+            answered += 2
+        after = (await on.http.get("/readyz")).json()["reads"]
+        assert after["planned"] - before["planned"] == answered, role
+    everything = (await both(on, off, AUDIT, {"first": 50}, MUNICIPAL)).json()
+    assert everything["data"]["auditTrail"]["totalCount"] > 50
+    refused = (
+        await both(on, off, AUDIT, {"first": 5, "filter": {"district": "500105"}}, DISTRICT)
+    ).json()
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -36,7 +36,12 @@ Details = Sequence[FieldDetails]
 
 class Unplanned(Exception):
     """Something the planner does not cover (or a value it leaves to the resolvers to refuse):
-    the operation runs through the resolvers, whole."""
+    the operation runs through the resolvers, whole. `lasting`: so for every request of the
+    same plan key (not for one whose values alone decided it)."""
+
+    def __init__(self, reason: str, lasting: bool = True) -> None:
+        super().__init__(reason)
+        self.lasting = lasting
 
 
 @dataclass

@@ -38,7 +38,7 @@ def shape(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, shape(v)) for k, v in value.items()))
     if isinstance(value, list | tuple):
-        return "list"
+        return "list" if value else "empty"
     return 1
 
 
@@ -157,6 +157,8 @@ class Planner:
             try:
                 found = Compiler(schema, executor, caller, TYPES, ROOTS).compile()
             except Unplanned as unplanned:
+                if not unplanned.lasting:
+                    raise
                 found = unplanned
             self.plans[key] = found
             if len(self.plans) > self.size:

@@ -33,9 +33,11 @@ from hub.reads.compiler import (
 )
 from hub.reads.compiler import literal as text
 from hub.reads.personal import WITHHELD, marked, may_see
+from hub.schema.audit import AuditFilter, audit_scope
 from hub.schema.common import District, decode_cursor, page_size, value_of
 from hub.schema.events import PERSONAL_KEYS
 from hub.schema.mutations import record_id
+from hub.streams.follow import Scope
 
 
 def column(name: str) -> FieldSql:
@@ -503,67 +505,153 @@ def listing(
                     return value((arguments(b.variables).get("filter") or {})[name])
 
                 where.append(condition(c, t, moment, bound, chosen[name]))
-        condition = " AND ".join(where)
-        first = checked(page_size)
-        after = checked(lambda cursor: decode_cursor(kind, cursor))
-        c.checks.append(lambda b: first(arguments(b.variables)["first"]))
-        c.checks.append(lambda b: after(arguments(b.variables).get("after")))
-        connection = f"{type_name}Connection"
-        selected = c.subfields(connection, d)
-        parts: list[str] = []
-        paged = False
-        p = c.alias()
-        size = ""
-        for key, nodes in selected.items():
-            name = nodes[0].node.name.value
-            if name in ("edges", "pageInfo") and not paged:
-                paged = True
-                size = c.param(lambda b: first(arguments(b.variables)["first"]))
-            if name == "__typename":
-                value = text(connection)
-            elif name == "totalCount":
-                value = f"(SELECT count(*) FROM {table} {t} WHERE {condition})"
-            elif name == "edges":
-                edge = c.members(
-                    f"{type_name}Edge",
-                    p,
-                    c.subfields(f"{type_name}Edge", nodes),
-                    moment,
-                    {
-                        "cursor": lambda c, a, d, at: cursor(kind, f"{a}.seq"),
-                        "node": lambda c, a, d, at: c.object(type_name, a, d, at),
-                    },
-                )
-                value = (
-                    f"COALESCE(json_agg({edge} ORDER BY {p}.seq) FILTER (WHERE {p}._n <= {size}),"
-                    " '[]'::json)"
-                )
-            elif name == "pageInfo":
-                last = f"max({p}.seq) FILTER (WHERE {p}._n <= {size})"
-                value = c.members(
-                    "PageInfo",
-                    p,
-                    c.subfields("PageInfo", nodes),
-                    moment,
-                    {
-                        "hasNextPage": lambda c, a, d, at, size=size: f"count(*) > {size}",
-                        "endCursor": lambda c, a, d, at, last=last: cursor(kind, last),
-                    },
-                )
-            else:
-                raise Unplanned(f"{connection}.{name}")
-            parts += [text(key), value]
-        body = f"json_build_object({', '.join(parts)})"
-        if not paged:
-            return f"(SELECT {body})"
-        start = c.param(lambda b: after(arguments(b.variables).get("after")))
-        return (
-            f"(SELECT {body} FROM (SELECT {t}.*, row_number() OVER (ORDER BY {t}.seq) AS _n"
-            f" FROM {table} {t} WHERE {condition} AND {t}.seq > {start}"
-            f" ORDER BY {t}.seq LIMIT {size} + 1) {p})"
-        )
+        return page_of(c, d, arguments, table, type_name, kind, t, " AND ".join(where), moment)
 
     return read
+
+
+def page_of(
+    c: Compiler,
+    d: Details,
+    arguments: Arguments,
+    table: str,
+    type_name: str,
+    kind: str,
+    t: str,
+    condition: str,
+    moment: At,
+    order: str = "seq",
+) -> str:
+    """One page of the rows of `table` (alias `t`) where `condition` holds, in `order`, as a
+    `<type_name>Connection`: its cursors, whether more follow and the total, each built only
+    when selected (`hub.projections.paging.page`, `hub.schema.common.connection`)."""
+    first = checked(page_size)
+    after = checked(lambda cursor: decode_cursor(kind, cursor))
+    c.checks.append(lambda b: first(arguments(b.variables)["first"]))
+    c.checks.append(lambda b: after(arguments(b.variables).get("after")))
+    connection = f"{type_name}Connection"
+    selected = c.subfields(connection, d)
+    parts: list[str] = []
+    paged = False
+    p = c.alias()
+    size = ""
+    for key, nodes in selected.items():
+        name = nodes[0].node.name.value
+        if name in ("edges", "pageInfo") and not paged:
+            paged = True
+            size = c.param(lambda b: first(arguments(b.variables)["first"]))
+        if name == "__typename":
+            value = text(connection)
+        elif name == "totalCount":
+            value = f"(SELECT count(*) FROM {table} {t} WHERE {condition})"
+        elif name == "edges":
+            edge = c.members(
+                f"{type_name}Edge",
+                p,
+                c.subfields(f"{type_name}Edge", nodes),
+                moment,
+                {
+                    "cursor": lambda c, a, d, at: cursor(kind, f"{a}.{order}"),
+                    "node": lambda c, a, d, at: c.object(type_name, a, d, at),
+                },
+            )
+            value = (
+                f"COALESCE(json_agg({edge} ORDER BY {p}.{order})"
+                f" FILTER (WHERE {p}._n <= {size}), '[]'::json)"
+            )
+        elif name == "pageInfo":
+            last = f"max({p}.{order}) FILTER (WHERE {p}._n <= {size})"
+            value = c.members(
+                "PageInfo",
+                p,
+                c.subfields("PageInfo", nodes),
+                moment,
+                {
+                    "hasNextPage": lambda c, a, d, at, size=size: f"count(*) > {size}",
+                    "endCursor": lambda c, a, d, at, last=last: cursor(kind, last),
+                },
+            )
+        else:
+            raise Unplanned(f"{connection}.{name}")
+        parts += [text(key), value]
+    body = f"json_build_object({', '.join(parts)})"
+    if not paged:
+        return f"(SELECT {body})"
+    start = c.param(lambda b: after(arguments(b.variables).get("after")))
+    return (
+        f"(SELECT {body} FROM (SELECT {t}.*, row_number() OVER (ORDER BY {t}.{order}) AS _n"
+        f" FROM {table} {t} WHERE {condition} AND {t}.{order} > {start}"
+        f" ORDER BY {t}.{order} LIMIT {size} + 1) {p})"
+    )
+
+
+AUDIT_COLUMNS = {
+    "actor": "actor_sub",
+    "party": "actor_party",
+    "type": "type",
+}
+AUDIT_RANGES = {
+    "recordedFrom": "recorded_at >=",
+    "recordedTo": "recorded_at <=",
+    "effectiveFrom": "effective_on >=",
+    "effectiveTo": "effective_on <=",
+}
+
+
+def audit_filter(chosen: dict[str, Any]) -> AuditFilter:
+    return AuditFilter(
+        actor=chosen.get("actor"),
+        party=chosen.get("party"),
+        district=chosen.get("district"),
+        entity_types=chosen.get("entityTypes"),
+        entity_id=chosen.get("entityId"),
+        type=chosen.get("type"),
+        recorded_from=chosen.get("recordedFrom"),
+        recorded_to=chosen.get("recordedTo"),
+        effective_from=chosen.get("effectiveFrom"),
+        effective_to=chosen.get("effectiveTo"),
+    )
+
+
+def audit_trail(c: Compiler, a: str, d: Details, at: At) -> str:
+    """`Query.auditTrail`: the log in position order, filtered, in the caller's scope
+    (`hub.schema.audit.audit_scope`, `hub.projections.event_log.audit_page`)."""
+    arguments = c.arguments(d)
+
+    def chosen(variables: Any) -> dict[str, Any]:
+        return arguments(variables).get("filter") or {}
+
+    def scope(b: Bound) -> Scope:
+        return checked(lambda f: audit_scope(b.caller, audit_filter(f)))(chosen(b.variables))
+
+    now = chosen(c.executor.variable_values)
+    try:
+        shape = audit_scope(c.caller, audit_filter(now))
+    except CommandRefused as refused:
+        raise Unplanned(refused.message, lasting=False) from None
+    c.checks.append(scope)
+    t = c.alias()
+    where = ["true"]
+    for name, column_name in AUDIT_COLUMNS.items():
+        if now.get(name) is not None:
+            where.append(f"{t}.{column_name} = {c.param(lambda b, n=name: chosen(b.variables)[n])}")
+    if now.get("entityId") is not None:
+        entity = checked(record_id)
+        where.append(
+            f"{t}.entity_id = {c.param(lambda b: entity(chosen(b.variables)['entityId']))}"
+        )
+    if shape.district is not None:
+        where.append(f"{t}.district = {c.param(lambda b: scope(b).district)}")
+    if shape.agency is not None:
+        where.append(f"{t}.agency = {c.param(lambda b: scope(b).agency)}")
+    if shape.entity_types is not None:
+        types = c.param(lambda b: list(scope(b).entity_types or ()))
+        where.append(f"{t}.entity_type = ANY({types}::text[])")
+    for name, condition in AUDIT_RANGES.items():
+        if now.get(name) is not None:
+            where.append(f"{t}.{condition} {c.param(lambda b, n=name: chosen(b.variables)[n])}")
+    condition = " AND ".join(where)
+    return page_of(c, d, arguments, "event_log", "Event", "event", t, condition, NOW, "position")
 
 
 def listed(c: Compiler, at: At, alias: str) -> str:
@@ -699,6 +787,7 @@ ROOTS: dict[str, FieldSql] = {
     ),
     "position": lambda c, a, d, at: f"({INCLUDED_POSITION})",
     "history": history,
+    "auditTrail": audit_trail,
     "me": me,
     "districts": districts,
 }
