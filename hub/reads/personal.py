@@ -22,10 +22,6 @@ if TYPE_CHECKING:
 
 MARK = "\x01"
 """Starts a marked value: no text the hub stores holds a control character (input checks)."""
-WITHHELD = "\x02"
-"""What the statement answers in place of a value only the resolvers may show (a worker
-event's payload with personal data): the whole answer falls back to them."""
-_WITHHELD = '"\\u0002"'
 _MARKED = re.compile(r'"\\u0001([0-9a-f-]{36})\|(\w+)\|([^"\\]*)"')
 """A marked value as PostgreSQL writes it in JSON text: `"\\u0001<worker id>|<field>|<sealed>"`."""
 
@@ -38,10 +34,46 @@ def may_see(c: Compiler, alias: str) -> str:
     if role in (Role.MUNICIPAL, Role.AUDITOR):
         return "true"
     if role is Role.DISTRICT and c.caller.district:
-        return f"{alias}.district = {c.param(lambda b: b.caller.district)}::text"
+        caller = c.param(lambda b: b.caller.district)
+        return f"COALESCE({alias}.district = {caller}::text, false)"
     if role is Role.CONTRACTOR and c.caller.agency:
-        return f"{alias}.employer::text = {c.param(lambda b: b.caller.agency)}::text"
+        caller = c.param(lambda b: b.caller.agency)
+        return f"COALESCE({alias}.employer::text = {caller}::text, false)"  # null: no employer
     return "false"
+
+
+def shown_payload(c: Compiler, alias: str, keys: tuple[str, ...]) -> str:
+    """The JSON of the payload of the event in row `alias` (of `event_log`) as
+    `hub.schema.events.present` shows it: a worker event's personal `keys` marked where the
+    caller may see them, else null with `personalDataErased` (no key, or erased) or
+    `personalDataRedacted` added at the end, as the worker stands now."""
+    a = alias
+    allowed = may_see(c, "w")
+    if allowed != "false":
+        c.reveals = True
+    x = "s.data"
+    for key in keys:
+        value = f"(chr(1) || {a}.entity_id::text || '|{key}|' || ({a}.data ->> '{key}'))"
+        x = (
+            f"CASE WHEN {x} ? '{key}' THEN jsonb_set({x}, ARRAY['{key}'], CASE WHEN s.erased"
+            f" OR NOT s.seen THEN 'null'::jsonb ELSE COALESCE(to_jsonb({value}), 'null') END)"
+            f" ELSE {x} END"
+        )
+    listed = ", ".join(f"'{k}'" for k in keys)
+    return (
+        f"CASE WHEN {a}.entity_type = 'WORKER' AND {a}.data ?| ARRAY[{listed}] THEN ("
+        f"SELECT (CASE WHEN s.erased THEN left(({x})::text, -1)"
+        """ || ', "personalDataErased": true}' WHEN NOT s.seen THEN left(("""
+        f"{x})::text, -1)"
+        """ || ', "personalDataRedacted": true}' ELSE ("""
+        f"{x})::text END)::json FROM (SELECT {a}.data,"
+        f" (w.id IS NULL OR w.erased OR NOT EXISTS (SELECT 1 FROM personal_data_keys k"
+        f" WHERE k.worker_id = {a}.entity_id)) AS erased,"
+        f" (w.id IS NOT NULL AND {allowed}) AS seen"
+        f" FROM (SELECT 1) AS one LEFT JOIN workers w ON w.id = {a}.entity_id"
+        f" AND w.effective_to IS NULL AND w.recorded_to IS NULL) s)"
+        f" ELSE {a}.data::json END"
+    )
 
 
 def marked(alias: str, name: str, column: str) -> str:
@@ -58,11 +90,6 @@ class Revealed:
     caller: Actor
     request_id: str
     fields: dict[UUID, list[str]] = field(default_factory=dict)
-
-
-def withheld(body: str) -> bool:
-    """Whether the statement withheld a value only the resolvers may show."""
-    return _WITHHELD in body
 
 
 async def reveal(hub: Hub, caller: Actor, request_id: str, body: str) -> Revealed:

@@ -32,7 +32,7 @@ from hub.reads.compiler import (
     json_literal,
 )
 from hub.reads.compiler import literal as text
-from hub.reads.personal import WITHHELD, marked, may_see
+from hub.reads.personal import marked, may_see, shown_payload
 from hub.schema.audit import AuditFilter, audit_scope
 from hub.schema.common import District, decode_cursor, page_size, value_of
 from hub.schema.events import PERSONAL_KEYS
@@ -201,13 +201,8 @@ def shown_status(c: Compiler, a: str, d: Details, at: At) -> str:
 
 
 def event_data(c: Compiler, a: str, d: Details, at: At) -> str:
-    """An event's payload as stored; a worker's with personal data in it is left to the
-    resolvers (`hub.schema.events.present`): the answer then falls back, whole."""
-    keys = ", ".join(text(k) for k in PERSONAL_KEYS)
-    return (
-        f"CASE WHEN {a}.entity_type = 'WORKER' AND {a}.data ?| ARRAY[{keys}]"
-        f" THEN to_json({text(WITHHELD)}::text) ELSE {a}.data::json END"
-    )
+    """An event's payload as the caller may see it (`hub.schema.events.present`)."""
+    return shown_payload(c, a, PERSONAL_KEYS)
 
 
 def event_schema_version(c: Compiler, a: str, d: Details, at: At) -> str:
