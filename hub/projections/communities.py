@@ -74,11 +74,12 @@ async def community_page(
     )
 
 
-def listed_or_as_now(moment: Moment) -> str:
+def listed_or_as_now(moment: Moment, args: list[Any] | None = None, alias: str = "") -> str:
     """The SQL selecting each community as at `moment`, or as now if it was not listed yet
-    then: reference data holds from the beginning, as `station(asOf).community` answers."""
+    then: reference data holds from the beginning, as `station(asOf).community` answers.
+    Parameters as `visible`'s; `alias` names the communities' row (none: the table)."""
     return (
-        f"({visible(moment, None)} OR ({visible(None, None)} AND NOT EXISTS ("
-        f"SELECT 1 FROM communities AS listed WHERE listed.id = communities.id"
-        f" AND {visible(moment, None, 'listed')})))"
+        f"({visible(moment, args, alias)} OR ({visible(None, None, alias)} AND NOT EXISTS ("
+        f"SELECT 1 FROM communities AS listed WHERE listed.id = {alias or 'communities'}.id"
+        f" AND {visible(moment, args, 'listed')})))"
     )

@@ -125,9 +125,12 @@ async def last_recorded(pool: asyncpg.Pool, at: datetime) -> int:
     return found or 0
 
 
+INCLUDED_POSITION = "SELECT coalesce(min(position), 0) FROM projection_positions"
+
+
 async def included_position(pool: asyncpg.Pool) -> int:
     """The last position every read view includes."""
-    return await pool.fetchval("SELECT coalesce(min(position), 0) FROM projection_positions")
+    return await pool.fetchval(INCLUDED_POSITION)
 
 
 _FIRST_HELD = f"(SELECT min(position) FROM held_back WHERE projection = '{EventLog.name}')"

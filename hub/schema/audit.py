@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import strawberry
 
-from hub.domain.envelope import ACCOUNTABLE_PARTIES
+from hub.domain.envelope import ACCOUNTABLE_PARTIES, Actor
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.reference import DISTRICTS
 from hub.projections.event_log import audit_page
@@ -58,6 +58,21 @@ def check_vocabulary(chosen: AuditFilter) -> None:
         )
 
 
+def audit_scope(actor: Actor, chosen: AuditFilter) -> Scope:
+    """The events `chosen` asks `actor` for, or the refusal (`CommandRefused`) of a filter
+    whose range ends are the wrong way round, or that is outside the vocabulary or the
+    caller's scope."""
+    for start, end, name in (
+        (chosen.recorded_from, chosen.recorded_to, "recorded"),
+        (chosen.effective_from, chosen.effective_to, "effective"),
+    ):
+        if start is not None and end is not None and start > end:
+            raise InvalidInput(f"{name}From is after {name}To", f"{name}To")
+    check_vocabulary(chosen)
+    types = [t.value for t in chosen.entity_types or []] or None
+    return Scope.of(actor, types, chosen.district)
+
+
 @strawberry.type
 class AuditQueries:
     @strawberry.field(
@@ -75,15 +90,7 @@ class AuditQueries:
         chosen = filter or AuditFilter()
         actor = info.context.caller
         try:
-            for start, end, name in (
-                (chosen.recorded_from, chosen.recorded_to, "recorded"),
-                (chosen.effective_from, chosen.effective_to, "effective"),
-            ):
-                if start is not None and end is not None and start > end:
-                    raise InvalidInput(f"{name}From is after {name}To", f"{name}To")
-            check_vocabulary(chosen)
-            types = [t.value for t in chosen.entity_types or []] or None
-            scope = Scope.of(actor, types, chosen.district)
+            scope = audit_scope(actor, chosen)
         except CommandRefused as refusal:
             raise answer(refusal).graphql_error() from None
         rows, more, total = await audit_page(

@@ -198,20 +198,26 @@ class AsOf:
 async def moment_of(info: Any, as_of: AsOf | None) -> Moment | None:
     """The moment `as_of` names (None: now): its effective date (default today) and the last
     position recorded at or before its recorded time (default: everything)."""
-    if as_of is None or (as_of.effective is None and as_of.recorded is None):
+    if as_of is None:
         return None
-    hub = info.context.hub
-    effective = as_of.effective or hub.settings.today()
-    if as_of.recorded is None:
+    return await moment_at(info.context.hub, as_of.effective, as_of.recorded)
+
+
+async def moment_at(hub: Any, effective: date | None, recorded: datetime | None) -> Moment | None:
+    """The moment of an `asOf` given as its two parts (see `moment_of`)."""
+    if effective is None and recorded is None:
+        return None
+    effective = effective or hub.settings.today()
+    if recorded is None:
         return Moment(effective)
-    recorded = as_of.recorded
+    given = recorded
     if recorded.tzinfo is None:
         recorded = recorded.replace(tzinfo=ZoneInfo(hub.settings.timezone))
     try:
         recorded = recorded.astimezone(UTC)
     except OverflowError:
         raise InvalidInput(
-            f"asOf.recorded {as_of.recorded.isoformat()} is outside the years 1 to 9999 in UTC",
+            f"asOf.recorded {given.isoformat()} is outside the years 1 to 9999 in UTC",
             "asOf.recorded",
         ) from None
     return Moment(effective, await last_recorded(hub.pool, recorded))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from strawberry.dataloader import DataLoader
@@ -14,6 +14,9 @@ from hub.domain.envelope import Actor
 from hub.projections.timeline import Moment
 from hub.service.auth import Unauthenticated
 from hub.service.runtime import Hub
+
+if TYPE_CHECKING:
+    from hub.reads.planner import Planner
 
 Batch = Callable[..., Awaitable[Sequence[Any]]]
 """`batch(pool, keys, moment)`: rows for each key, as they stand at `moment` (None: now)."""
@@ -34,6 +37,8 @@ class Context:
     """Made here, never by the caller: it pairs the events one request writes."""
     request_id: str = field(default_factory=lambda: str(uuid4()))
     """The request's id in logs and answers (`X-Request-ID`), possibly the caller's own."""
+    reads: Planner | None = None
+    """The app's read planner (`hub.reads.planner.Planner`), for an HTTP request."""
     _loaders: dict[Hashable, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def loader(self, batch: Batch, moment: Moment | None = None) -> DataLoader[Any, Any]:

@@ -28,6 +28,7 @@ from hub.schema.context import Info
 from hub.schema.events import present
 from hub.schema.limits import QueryLimits
 from hub.schema.mutations import record_id
+from hub.schema.planned import PlannedReads
 from hub.schema.subscription import SharedEventExecution, Subscription
 
 # Each record type contributes its queries and mutations.
@@ -111,5 +112,6 @@ schema = strawberry.Schema(
         Authenticated,
         PlainTextArguments,
         lambda: QueryLimits(maxsize=1024),
+        PlannedReads,
     ],
 )

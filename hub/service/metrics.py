@@ -55,6 +55,12 @@ COMMANDS = Counter(
     ["command", "outcome"],
     registry=REGISTRY,
 )
+READ_OPERATIONS = Counter(
+    "hub_read_operations",
+    "Query operations over HTTP, by path: planned (one SQL statement) or fallback (the resolvers)",
+    ["path"],
+    registry=REGISTRY,
+)
 EVENTS_APPENDED = Counter(
     "hub_events_appended", "Record events the commands of this hub stored", registry=REGISTRY
 )

@@ -41,8 +41,10 @@ from strawberry.types.unset import UNSET
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
 from hub.projections.event_log import complete_position
+from hub.reads.planner import Planner
 from hub.schema.context import Context
 from hub.schema.events import as_json
+from hub.schema.planned import Planned
 from hub.schema.root import schema
 from hub.schema.subscription import close_expired, shown_to
 from hub.service import metrics, tracing
@@ -182,6 +184,7 @@ class HubGraphQL(GraphQL):
             max_subscriptions_per_connection=hub.settings.max_subscriptions_per_connection or None,
         )
         self.hub = hub
+        self.reads = Planner(hub.settings.read_planner)
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         """As strawberry's, but a request that is not a GraphQL request is answered in the
@@ -203,7 +206,12 @@ class HubGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> str | bytes:
         """As strawberry's, but a subscription's event shared by several subscribers is sent
-        as the JSON it was encoded to once (`hub.streams.fanout.Rendered`)."""
+        as the JSON it was encoded to once (`hub.streams.fanout.Rendered`), and a planned
+        answer as PostgreSQL wrote it (`hub.schema.planned.Planned`)."""
+        if isinstance(data, dict) and isinstance(data.get("data"), Planned):
+            if len(data) == 1:
+                return data["data"]
+            return super().encode_json({**data, "data": json.loads(data["data"])["data"]})
         if isinstance(data, dict) and data.get("type") in ("next", "data"):
             payload = data.get("payload")
             if isinstance(payload, dict) and len(payload) == 1:
@@ -260,6 +268,7 @@ class HubGraphQL(GraphQL):
             token_hash=found.token_hash,
             request=request,
             request_id=observed.request_id,
+            reads=self.reads if isinstance(request, Request) else None,
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:
@@ -732,6 +741,7 @@ def create_app(
             "streams": hub.streams.counts(),
             "process": process,
             "personalDataAccess": hub.access_log.counts(),
+            "reads": graphql.reads.counts(),
         }
         try:
             reason, lag = await hub.readiness()
