@@ -185,6 +185,7 @@ class Hub:
             projections(),
             wake=self.signals.stored,
             batch_size=self.settings.projection_batch,
+            projected=self.signals.announce,
         )
         positions = await self.projector.positions()
         await self.signals.start(min(positions.values()))
@@ -298,6 +299,7 @@ class Hub:
         loop = asyncio.get_running_loop()
         running = loop.run_in_executor(self._executor, run, self.registry, request)
         outcome = await metrics.counted(request.command, running)
+        self.signals.stored.set()  # a projector here need not wait for the store's NOTIFY
         caught_up = await self.signals.projected_past(
             outcome.position, self.settings.read_your_writes_timeout
         )
