@@ -24,7 +24,7 @@ import httpx
 import psycopg
 import pytest
 
-from hub.projections.runner import IDLE_SECONDS, PROJECTED_CHANNEL, Projector
+from hub.projections.runner import PROJECTED_CHANNEL, Projector
 from hub.registry.application import ConnectionCheck
 from hub.service.database import create_database
 from hub.service.runtime import projections
@@ -178,18 +178,6 @@ async def test_the_projector_of_the_process_tells_its_waiters_without_the_notify
         assert client.hub.signals._conn is not None
         await client.hub.signals._conn.execute(f"UNLISTEN {PROJECTED_CHANNEL}")
         for _ in range(3):
-            payload = await send(client, REGISTER, **registration())
-            assert payload["errors"] == [] and payload["agency"] is not None
-
-
-async def test_a_command_wakes_the_projector_of_its_process(database: str) -> None:
-    """A command's save wakes the projector of its process at once: with no NOTIFY heard at
-    all, each of five mutations is visible sooner than the projector's idle wake-up."""
-    timeout = IDLE_SECONDS / 2
-    async with running(database, read_your_writes_timeout=timeout) as client:
-        assert client.hub.signals._conn is not None
-        await client.hub.signals._conn.execute("UNLISTEN *")
-        for _ in range(5):
             payload = await send(client, REGISTER, **registration())
             assert payload["errors"] == [] and payload["agency"] is not None
 

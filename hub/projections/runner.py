@@ -318,9 +318,8 @@ class Projector:
         return total
 
     async def run(self) -> None:
-        """Follow the store for ever, woken by its NOTIFY or a command of this process (see
-        `hub.service.signals`), and at least every `IDLE_SECONDS` so that a lost NOTIFY cannot
-        freeze the views.
+        """Follow the store for ever, woken by its NOTIFY (see `hub.service.signals`), and at least
+        every `IDLE_SECONDS` so that a lost NOTIFY cannot freeze the views.
 
         A short batch means it was caught up when it read; anything stored since has set
         `wake`, which is cleared before reading. No failure ends it: while the database is out

@@ -299,7 +299,6 @@ class Hub:
         loop = asyncio.get_running_loop()
         running = loop.run_in_executor(self._executor, run, self.registry, request)
         outcome = await metrics.counted(request.command, running)
-        self.signals.stored.set()  # a projector here need not wait for the store's NOTIFY
         caught_up = await self.signals.projected_past(
             outcome.position, self.settings.read_your_writes_timeout
         )

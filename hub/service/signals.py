@@ -1,7 +1,7 @@
 """One LISTEN connection per process: it wakes the projector when events are stored, and
-wakes requests waiting to read their own writes when the projections move on. The process
-that projects need not hear itself: its commands wake its projector (`stored`), and its
-projector announces each batch it committed (`announce`).
+wakes requests waiting to read their own writes when the projections move on. In the process
+that projects, the projector announces each batch it committed itself (`announce`), so that
+process's requests need not wait for its NOTIFY.
 
 With a read replica, "moved on" means the replica shows it: a position the primary's views
 reached counts once the replica's `projection_positions` have replayed it."""
