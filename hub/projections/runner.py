@@ -46,11 +46,11 @@ SWAP_LOCK_TIMEOUT = "2s"
 """How long the swap waits for a query still reading a live table before it lets the views go
 on, catches the copies up further and tries again (queries arriving meanwhile wait behind it)."""
 IDLE_SECONDS = 1.0
-_MOVE = (
+ERROR_PAUSE_SECONDS = 1.0
+_MOVE = (  # a batch's last step: its projections are at its last position
     "UPDATE projection_positions SET position = $2, updated_at = now()"
     " WHERE name = ANY($1) AND position < $2"
 )
-ERROR_PAUSE_SECONDS = 1.0
 
 
 class Projection(Protocol):
