@@ -637,14 +637,18 @@ class ConnectionCheck:
 
     def __init__(self) -> None:
         self._checked: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()  # the command threads check at once
 
     def check(self, conn: Any) -> None:
         now = time.monotonic()
         if conn.closed or conn.broken:
             raise psycopg.OperationalError("the connection is closed")
-        if now - self._checked.get(conn, -PING_SECONDS) >= PING_SECONDS or _readable(conn):
+        with self._lock:
+            last = self._checked.get(conn, -PING_SECONDS)
+        if now - last >= PING_SECONDS or _readable(conn):
             psycopg_pool.ConnectionPool.check_connection(conn)
-            self._checked[conn] = now
+            with self._lock:
+                self._checked[conn] = now
 
 
 def _readable(conn: Any) -> bool:
