@@ -21,9 +21,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psycopg
 import pytest
 
-from hub.projections.runner import Projector
+from hub.projections.runner import PROJECTED_CHANNEL, Projector
+from hub.registry.application import ConnectionCheck
 from hub.service.database import create_database
 from hub.service.runtime import projections
 from tests.agency_api import REGISTER, UPDATE, registration, send, unseen
@@ -165,6 +167,49 @@ async def test_a_lost_notify_does_not_freeze_the_views(database: str) -> None:
         await client.hub.signals._conn.execute("UNLISTEN registry_events")
         payload = await send(client, REGISTER, **registration())
         assert payload["errors"] == [] and payload["agency"] is not None
+
+
+async def test_the_projector_of_the_process_tells_its_waiters_without_the_notify(
+    database: str,
+) -> None:
+    """A mutation waiting for the views is told by its own process's projector once its batch
+    commits, not by the NOTIFY coming back from the server (other processes still need it)."""
+    async with running(database) as client:
+        assert client.hub.signals._conn is not None
+        await client.hub.signals._conn.execute(f"UNLISTEN {PROJECTED_CHANNEL}")
+        for _ in range(3):
+            payload = await send(client, REGISTER, **registration())
+            assert payload["errors"] == [] and payload["agency"] is not None
+
+
+async def test_the_store_checks_a_connection_only_when_it_could_tell(database: str) -> None:
+    """A connection of the store checked a moment ago is handed out without a round trip;
+    one the server has closed since is found out before a command uses it."""
+    check = ConnectionCheck().check
+    with (
+        await asyncio.to_thread(psycopg.connect, database) as used,
+        await asyncio.to_thread(psycopg.connect, database, autocommit=True) as watching,
+    ):
+        pid = used.info.backend_pid
+
+        def started() -> Any:
+            query = "SELECT query_start FROM pg_stat_activity WHERE pid = %s"
+            return watching.execute(query, (pid,)).fetchone()
+
+        check(used)
+        first = started()
+        check(used)
+        assert started() == first, "no second round trip"
+        watching.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        await until(lambda: _gone(watching, pid), 5, "the server closed the connection")
+        with pytest.raises(psycopg.OperationalError):
+            check(used)
+
+
+async def _gone(conn: psycopg.Connection[Any], pid: int) -> bool:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+    row = conn.execute(query, (pid,)).fetchone()
+    return row is not None and row[0] == 0
 
 
 async def test_the_hub_starts_its_projector_again_when_it_ends(database: str) -> None:

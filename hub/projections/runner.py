@@ -21,7 +21,7 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -47,6 +47,10 @@ SWAP_LOCK_TIMEOUT = "2s"
 on, catches the copies up further and tries again (queries arriving meanwhile wait behind it)."""
 IDLE_SECONDS = 1.0
 ERROR_PAUSE_SECONDS = 1.0
+_MOVE = (  # a batch's last step: its projections are at its last position
+    "UPDATE projection_positions SET position = $2, updated_at = now()"
+    " WHERE name = ANY($1) AND position < $2"
+)
 
 
 class Projection(Protocol):
@@ -116,6 +120,7 @@ class Projector:
         batch_size: int = 500,
         *,
         announce: bool = True,
+        projected: Callable[[int], None] | None = None,
     ) -> None:
         self.pool = pool
         self.mapper = mapper
@@ -125,6 +130,10 @@ class Projector:
         self.announce = announce
         """Whether each batch tells the listeners where the views are (not a rebuild's copies,
         which no query reads)."""
+        self.projected = projected
+        """Told each announced position once its batch has committed: this process's waiters
+        need not wait for the NOTIFY to come back from the server."""
+        self._reached: int | None = None
 
     async def positions(self) -> dict[str, int]:
         async with self.pool.acquire() as conn:
@@ -143,6 +152,7 @@ class Projector:
         being out of reach, it is applied again event by event, holding back the records whose
         events fail.
         """
+        self._reached = None
         async with self.pool.acquire() as conn:
             try:
                 async with conn.transaction():
@@ -164,6 +174,8 @@ class Projector:
                     h.position,
                     h.error,
                 )
+        if self._reached is not None and self.projected is not None:
+            self.projected(self._reached)
         return covered
 
     async def _batch(self, conn: asyncpg.Connection, *, one_by_one: bool) -> tuple[int, list[Held]]:
@@ -218,14 +230,17 @@ class Projector:
                     await projection.apply(conn, behind, self.earlier)
         await hold(conn, list(newly.values()))
         last = stored[-1]["notification_id"]
-        await conn.execute(
-            "UPDATE projection_positions SET position = $2, updated_at = now()"
-            " WHERE name = ANY($1) AND position < $2",
-            [p.name for p in self.projections],
-            last,
-        )
-        if self.announce:
-            await conn.execute("SELECT pg_notify($1, $2)", PROJECTED_CHANNEL, str(last))
+        names = [p.name for p in self.projections]
+        if self.announce:  # one round trip moves the positions and tells the listeners
+            await conn.execute(
+                f"WITH moved AS ({_MOVE}) SELECT pg_notify($3, $2::text)",
+                names,
+                last,
+                PROJECTED_CHANNEL,
+            )
+            self._reached = last
+        else:
+            await conn.execute(_MOVE, names, last)
         return len(stored), list(newly.values())
 
     async def retry(self) -> list[Retried]:

@@ -10,14 +10,17 @@ import contextlib
 import hashlib
 import json
 import random
+import select
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
+import psycopg
 import psycopg_pool
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEvent
@@ -49,6 +52,8 @@ MAX_IDEMPOTENCY_KEY = 200
 ATTEMPTS = 10
 STRIPES = 256
 RECONNECT_SECONDS = 1.0
+PING_SECONDS = 1.0
+"""How long a connection of the store goes unchecked while its server says nothing."""
 NOTHING_WRITTEN = "the database is unavailable: nothing was written; retry"
 
 
@@ -261,6 +266,10 @@ class Registry(Application):
         # server's return however long it was gone (psycopg_pool's default waits minutes).
         pool: psycopg_pool.ConnectionPool[Any] = datastore.pool
         pool.reconnect_timeout = RECONNECT_SECONDS
+        # The pool's check (POSTGRES_PRE_PING) costs every transaction a round trip; a
+        # connection in use a moment ago whose server said nothing since needs none.
+        assert pool._check is not None, "the store's pool checks its connections"
+        pool._check = ConnectionCheck().check
 
     @contextlib.contextmanager
     def _locked(self, records: Iterable[UUID]) -> Iterator[None]:
@@ -618,6 +627,35 @@ class Registry(Application):
             record = decide(unit)
             batch.refuse_retractions(record, *unit.others)
             return record
+
+
+class ConnectionCheck:
+    """psycopg_pool's connection check, sent only when it could tell something: when the
+    connection's socket has something to read (the server closing it, as on its restart, or
+    a message) or it was last checked more than `PING_SECONDS` ago. A connection that fails
+    after a check anyway fails its statement, which the registry settles like any outage."""
+
+    def __init__(self) -> None:
+        self._checked: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()  # the command threads check at once
+
+    def check(self, conn: Any) -> None:
+        now = time.monotonic()
+        if conn.closed or conn.broken:
+            raise psycopg.OperationalError("the connection is closed")
+        with self._lock:
+            last = self._checked.get(conn, -PING_SECONDS)
+        if now - last >= PING_SECONDS or _readable(conn):
+            psycopg_pool.ConnectionPool.check_connection(conn)
+            with self._lock:
+                self._checked[conn] = now
+
+
+def _readable(conn: Any) -> bool:
+    """Whether the server sent something on an idle connection (so it may have closed it)."""
+    poll = select.poll()
+    poll.register(conn.pgconn.socket, select.POLLIN)
+    return bool(poll.poll(0))
 
 
 def _wait_out(

@@ -7,7 +7,8 @@ The library sends each insert in psycopg's pipeline mode, which hangs once the s
 outgrows the socket buffer (about 1,000 events in one save; psycopg issue 685): psycopg stops
 flushing when its queue is empty and waits for a result the server cannot send before it has
 the whole statement. This recorder takes the same steps (table lock, NOTIFY, one INSERT) in
-one ordinary transaction, so a save of any size works.
+one ordinary transaction, so a save of any size works; only a small save (`PIPELINED_BYTES`,
+such as a group of commands) is pipelined, in one round trip instead of six.
 
 Every read of the store's table is a named method here (`RegistryRecorder` for the registry's
 threads, `EventStoreReads` for the event loop), so its SQL lives in this module alone.
@@ -15,6 +16,7 @@ threads, `EventStoreReads` for the event loop), so its SQL lives in this module 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -23,8 +25,13 @@ import asyncpg
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Cursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 
+PIPELINED_BYTES = 16_384
+"""A save this small (its events' payloads), far below the size that hangs, goes in psycopg's
+pipeline mode: BEGIN, its statements and COMMIT in one round trip (the connections of the
+store's pool are in autocommit mode, so the transaction is its own)."""
 TABLE = "registry_events"
 """The store's table (the registry's name, lower-cased, as the library names it)."""
 
@@ -53,9 +60,27 @@ class RegistryRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        with self.datastore.transaction(commit=True) as curs:
-            self._insert_stored_events(curs, stored_events, **kwargs)
-            return [row["notification_id"] for row in curs.fetchall()]
+        if sum(len(e.state) for e in stored_events) > PIPELINED_BYTES:
+            with self.datastore.transaction(commit=True) as curs:
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                return [row["notification_id"] for row in curs.fetchall()]
+        with self.datastore.get_connection() as conn:
+            failed: Exception | None = None
+            with conn.pipeline() as pipeline, conn.cursor() as control, conn.cursor() as curs:
+                control.execute("BEGIN")
+                self._insert_stored_events(curs, stored_events, **kwargs)
+                control.execute("COMMIT")  # skipped by the server if a statement failed
+                try:
+                    pipeline.sync()
+                    positions = [row["notification_id"] for row in curs.fetchall()]
+                except Exception as error:
+                    failed = error  # raised once the pipeline has ended
+            if failed is not None:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    with contextlib.suppress(Exception):
+                        conn.execute("ROLLBACK")
+                raise failed
+            return positions
 
     # Named reads of the store's table, for the registry (psycopg, sync).
 

@@ -3,6 +3,7 @@ shapes every mutation shares, its input's common fields and its payload."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -89,6 +90,18 @@ async def command(
     input: RecordInput,
     inputs: dict[str, Any],
 ) -> Result:
+    """Run a mutation's command and wait for the read views; NOT_YET_VISIBLE if they do not
+    show it in time or hold its record back."""
+    return await held(info, await stored(info, run, input, inputs))
+
+
+async def stored(
+    info: Info,
+    run: Callable[[Registry, Request], Outcome],
+    input: RecordInput,
+    inputs: dict[str, Any],
+) -> Result:
+    """`command` but for whether a view holds the record back (see `held`)."""
     context = info.context
     try:
         raw_id = getattr(input, "id", None)
@@ -110,10 +123,16 @@ async def command(
     except (CommandRefused, OutcomeUnknown) as refusal:
         return Result(errors=[UserError.of(refusal)])
     result = Result(record_id=outcome.record_id, position=outcome.position, written=outcome.written)
-    if not outcome.visible:
-        return result.unseen()
-    held = await held_back(context.hub.pool, outcome.record_id)
-    return result if held is None else result.unseen(held)
+    return result if outcome.visible else result.unseen()
+
+
+async def held(info: Info, result: Result) -> Result:
+    """`result`, saying NOT_YET_VISIBLE when a view holds its record back (asked only when
+    the views showed it in time)."""
+    if result.record_id is None or result.errors:
+        return result
+    found = await held_back(info.context.hub.pool, result.record_id)
+    return result if found is None else result.unseen(found)
 
 
 async def respond(
@@ -126,17 +145,29 @@ async def respond(
     record: str,
     load: Callable[[Info, UUID], Awaitable[Any]],
 ) -> Any:
-    """Run a mutation and build its payload: the record as the read views now show it."""
-    result = await command(info, run, input, inputs)
+    """Run a mutation and build its payload: the record as the read views now show it (read
+    while asking whether a view holds it back: two queries at once, not one after the other)."""
+    result = await stored(info, run, input, inputs)
     if result.record_id is None:
         return payload(**{record: None}, position=None, errors=result.errors)
+    shown, result = await asyncio.gather(_shown(info, load, result.record_id), held(info, result))
+    if shown is _UNAVAILABLE:
+        shown, result = None, result.unseen()
+    return payload(**{record: shown}, position=result.position, errors=result.errors)
+
+
+_UNAVAILABLE = object()
+
+
+async def _shown(info: Info, load: Callable[[Info, UUID], Awaitable[Any]], id: UUID) -> Any:
+    """The record as the read views show it, or `_UNAVAILABLE` when the database is out of
+    reach."""
     try:
-        shown = await load(info, result.record_id)
+        return await load(info, id)
     except Exception as error:
         if not unavailable(error):
             raise
-        shown, result = None, result.unseen()
-    return payload(**{record: shown}, position=result.position, errors=result.errors)
+        return _UNAVAILABLE
 
 
 def payload(name: str, shows: str, shown: Any, description: str | None = None) -> Any:

@@ -189,6 +189,7 @@ class Hub:
             projections(),
             wake=self.signals.stored,
             batch_size=self.settings.projection_batch,
+            projected=self.signals.announce,
         )
         positions = await self.projector.positions()
         await self.signals.start(min(positions.values()))

@@ -1,5 +1,7 @@
 """One LISTEN connection per process: it wakes the projector when events are stored, and
-wakes requests waiting to read their own writes when the projections move on.
+wakes requests waiting to read their own writes when the projections move on. In the process
+that projects, the projector announces each batch it committed itself (`announce`), so that
+process's requests need not wait for its NOTIFY.
 
 With a read replica, "moved on" means the replica shows it: a position the primary's views
 reached counts once the replica's `projection_positions` have replayed it."""
@@ -39,7 +41,7 @@ class Signals:
         self._closed = asyncio.Event()
 
     async def start(self, projected: int) -> None:
-        self._announce(projected)
+        self.announce(projected)
         await self._connect()
         self._task = asyncio.create_task(self._watch())
         if self.replica is not None:
@@ -73,7 +75,7 @@ class Signals:
             conn.terminate()
             raise
         self._conn, self._lost = conn, lost
-        self._announce(projected)
+        self.announce(projected)
         self.stored.set()
 
     async def _watch(self) -> None:
@@ -97,10 +99,11 @@ class Signals:
         self.stored.set()
 
     def _on_projected(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
-        self._announce(int(payload))
+        self.announce(int(payload))
 
-    def _announce(self, position: int) -> None:
-        """The primary's views include `position`."""
+    def announce(self, position: int) -> None:
+        """The primary's views include `position`: said by their NOTIFY, or at once by the
+        projector of this process after its commit."""
         if self.replica is None:
             self.advance(position)
             return
