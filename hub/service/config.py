@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         validation_alias="HUB_PROJECTIONS",
         description="off: this server runs no projections",
     )
+    read_planner: bool = Field(
+        True, description="off: every query runs through the strawberry resolvers"
+    )
     read_your_writes_timeout: Seconds = Field(
         5.0, description="how long a mutation waits for the read views"
     )
