@@ -165,6 +165,8 @@ class Asked:
     role: str
     roots: tuple[str, ...]
     """The root fields the operation selects, for the coverage count."""
+    method: str = "POST"
+    """POST, or GET (the query and variables in the URL)."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class Mismatch:
     def report(self) -> str:
         return "\n".join(
             [
-                f"role: {self.asked.role}",
+                f"role: {self.asked.role}, sent by {self.asked.method}",
                 f"query: {self.asked.query}",
                 f"variables: {json.dumps(self.asked.variables, ensure_ascii=False)}",
                 f"first difference (planner != resolvers) at {self.where}",
@@ -195,9 +197,13 @@ class Mismatch:
 
 async def answer(client: Client, asked: Asked, caller: str | None) -> Answer:
     headers = {"Authorization": f"Bearer {caller}"} if caller else {}
-    response = await client.http.post(
-        "/graphql", json={"query": asked.query, "variables": asked.variables}, headers=headers
-    )
+    if asked.method == "GET":
+        params = {"query": asked.query, "variables": json.dumps(asked.variables)}
+        response = await client.http.get("/graphql", params=params, headers=headers)
+    else:
+        response = await client.http.post(
+            "/graphql", json={"query": asked.query, "variables": asked.variables}, headers=headers
+        )
     try:
         body = response.json()
     except ValueError:
@@ -217,6 +223,7 @@ class Pair:
     mismatches: list[Mismatch] = field(default_factory=list)
     roots: Counter[str] = field(default_factory=Counter)
     roles: Counter[str] = field(default_factory=Counter)
+    methods: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     """How the planner's answers came out: data without errors, or the errors' codes."""
 
@@ -235,6 +242,7 @@ class Pair:
         )
         self.roots.update(asked.roots)
         self.roles[asked.role] += 1
+        self.methods[asked.method] += 1
         self.outcomes[_outcome(planner)] += 1
         where = difference(comparable(planner), comparable(resolvers))
         if where is None:
@@ -245,11 +253,23 @@ class Pair:
 
     def coverage(self) -> str:
         """How many operations ran per role, and how many selected each root field."""
-        lines = [f"{sum(self.roles.values())} operations compared"]
+        lines = [
+            f"{sum(self.roles.values())} operations compared ("
+            + ", ".join(f"{n} by {m}" for m, n in sorted(self.methods.items()))
+            + ")"
+        ]
         lines.append("per role: " + ", ".join(f"{r} {self.roles[r]}" for r in ROLES))
         lines.append("per root field: " + ", ".join(f"{f} {self.roots[f]}" for f in ROOTS))
         lines.append("answers: " + ", ".join(f"{o} {n}" for o, n in self.outcomes.most_common()))
         return "\n".join(lines)
+
+    async def planner_said(self) -> str:
+        """What the planner's app says of itself in `/readyz` (its fallback counter, say):
+        the entries naming the planner or fallbacks, so that a run shows how much of it the
+        planner answered."""
+        ready = (await self.planner.http.get("/readyz")).json()
+        said = {k: v for k, v in ready.items() if "plan" in k.lower() or "fall" in k.lower()}
+        return f"planner in /readyz: {json.dumps(said, ensure_ascii=False) if said else '-'}"
 
     def failures(self, most: int = 5) -> str:
         shown = "\n\n".join(m.report() for m in self.mismatches[:most])
