@@ -54,6 +54,7 @@ from graphql import (
     validate,
     visit,
 )
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis_graphql import nodes, queries
 
 from hub.schema.root import schema as hub_schema
@@ -62,6 +63,13 @@ from tests.conftest import Client, token
 TESTS = Path(__file__).resolve().parent
 SDL = hub_schema.as_str()
 SCHEMA = build_schema(SDL)
+SETTINGS = settings(
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.generate],  # each difference is collected and reported, not shrunk
+    print_blob=False,
+)
 ROOTS = tuple(sorted(SCHEMA.query_type.fields))
 ROLES = ("MUNICIPAL", "DISTRICT", "CONTRACTOR", "AUDITOR", "PARTNER", "anonymous")
 """The five roles, and a request with no token."""
@@ -457,6 +465,8 @@ class Seeded:
     subs: list[str]
     types: list[str]
 
+    touched: tuple[str, ...] = ()
+    """Records the test corrected or erased, drawn more often than the others."""
     faulty: bool = False
     """Whether some values are ones the hub must refuse or find nothing for (otherwise only
     null, where allowed, besides the registry's own)."""
@@ -483,14 +493,14 @@ class Seeded:
         nullable = not isinstance(type_, GraphQLNonNull)
         inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
         made = self._value(slot, inner)
-        return _weighted((made, 9), (st.none(), 1)) if nullable else made
+        return weighted((made, 9), (st.none(), 1)) if nullable else made
 
     def _or_faults(
         self, good: st.SearchStrategy[Any], *faults: Any, weight: int = 8
     ) -> st.SearchStrategy[Any]:
         if not self.faulty:
             return good
-        return _weighted((good, weight), (st.sampled_from(faults), 1))
+        return weighted((good, weight), (st.sampled_from(faults), 1))
 
     def _value(self, slot: Slot, type_: GraphQLInputType) -> st.SearchStrategy[Any]:
         if isinstance(type_, GraphQLList):
@@ -526,12 +536,12 @@ class Seeded:
                 st.sampled_from(self.districts), "500000", "999999", "CITY", "50010"
             )
             if name == "funder":
-                return _weighted((districts, 6), (st.just("MUNICIPAL"), 1))
+                return weighted((districts, 6), (st.just("MUNICIPAL"), 1))
             return districts
         if name in ("code", "community"):
             return self._or_faults(st.sampled_from(self.communities), "500103999999", "x")
         if name == "nameContains":
-            return _weighted(
+            return weighted(
                 (st.sampled_from(self.community_names).flatmap(_part_of), 4),
                 (st.sampled_from(["", "社区", "%", "_", "村"]), 1),
             )
@@ -552,10 +562,14 @@ class Seeded:
     def record_id(self, kind: str | None) -> st.SearchStrategy[str]:
         """An id of a record of `kind` (None: of any type); with faults also of another
         type, one nothing has, or no id at all."""
-        own = st.sampled_from(self.ids.get(kind or "") or self.every_id)
+        ids = self.ids.get(kind or "") or self.every_id
+        own = st.sampled_from(ids)
+        touched = sorted(set(self.touched) & set(ids))
+        if touched:  # records with a correction or an erasure come up often
+            own = weighted((own, 3), (st.sampled_from(touched), 1))
         if not self.faulty:
             return own
-        return _weighted(
+        return weighted(
             (own, 12),
             (st.sampled_from(self.every_id), 2),
             (st.uuids().map(str), 1),
@@ -568,7 +582,7 @@ class Seeded:
         own = st.sampled_from(self.cursors.get(kind or "") or self.every_cursor)
         if not self.faulty:
             return own
-        return _weighted(
+        return weighted(
             (own, 12),
             (st.sampled_from(self.every_cursor), 2),
             (st.sampled_from(["bm90IGEgY3Vyc29y", "!", ""]), 1),
@@ -576,7 +590,7 @@ class Seeded:
 
     def date(self) -> st.SearchStrategy[str]:
         """An effective date of a real event, or before all, the seed's last day, today."""
-        dates = _weighted(
+        dates = weighted(
             (st.sampled_from(self.dates), 4),
             (st.sampled_from(["2000-01-01", "2018-06-30", date.today().isoformat()]), 1),
         )
@@ -585,9 +599,12 @@ class Seeded:
     def moment(self) -> st.SearchStrategy[str]:
         """A recorded time: one of a real event, a microsecond before it, the same in the
         hub's zone without an offset, before anything was recorded, or far ahead."""
-        moments = _weighted(
-            (st.sampled_from(self.moments), 8),
-            (st.sampled_from(self.moments).map(_just_before), 4),
+        latest = st.sampled_from(self.moments[-30:])  # around the corrections and erasure
+        moments = weighted(
+            (st.sampled_from(self.moments), 6),
+            (st.sampled_from(self.moments).map(_just_before), 3),
+            (latest, 2),
+            (latest.map(_just_before), 2),
             (st.sampled_from(self.moments).map(_local), 2),
             (st.sampled_from(["2001-01-01T00:00:00+00:00", "2100-01-01T00:00:00+08:00"]), 1),
         )
@@ -687,7 +704,21 @@ def _shapes(root: str | None) -> st.SearchStrategy[DocumentNode]:
     )
 
 
-def _weighted(*choices: tuple[st.SearchStrategy[Any], int]) -> st.SearchStrategy[Any]:
+def examples_of(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
+    """Up to `count` - 1 values of `strategy` (hypothesis's first is its simplest, left out
+    unless it is the only one)."""
+    found: list[Any] = []
+
+    @settings(SETTINGS, max_examples=count)
+    @given(strategy)
+    def collect(value: Any) -> None:
+        found.append(value)
+
+    collect()
+    return found[1:] or found
+
+
+def weighted(*choices: tuple[st.SearchStrategy[Any], int]) -> st.SearchStrategy[Any]:
     """One of `choices`, each as often as its weight."""
     pool = [strategy for strategy, weight in choices for _ in range(weight)]
     return st.sampled_from(pool).flatmap(lambda chosen: chosen)
@@ -727,9 +758,10 @@ NODE_FIELDS = {
 }
 
 
-async def read_seeded(client: Client, pages: int = 2) -> Seeded:
+async def read_seeded(client: Client, touched: Iterable[str] = (), pages: int = 2) -> Seeded:
     """The values of the registry behind `client`, read as an auditor sees them: up to
-    `pages` pages of 500 of each list (their cursors too), and the event log."""
+    `pages` pages of 500 of each list (their cursors too), and the event log; `touched`: the
+    records changed for the test."""
     auditor = token("AUDITOR")
     ids: dict[str, list[str]] = {}
     cursors: dict[str, list[str]] = {}
@@ -763,6 +795,7 @@ async def read_seeded(client: Client, pages: int = 2) -> Seeded:
         moments=sorted({r["recorded_at"].isoformat() for r in rows}),
         subs=sorted({r["actor_sub"] for r in rows}),
         types=sorted({r["type"] for r in rows}),
+        touched=tuple(touched),
     )
 
 
