@@ -26,27 +26,36 @@ from zoneinfo import ZoneInfo
 import hypothesis.strategies as st
 from graphql import (
     ArgumentNode,
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLInputType,
     GraphQLList,
     GraphQLNonNull,
+    GraphQLObjectType,
     GraphQLScalarType,
+    InlineFragmentNode,
+    NamedTypeNode,
     NameNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
+    SelectionSetNode,
     TypeInfo,
     TypeInfoVisitor,
+    ValueNode,
     VariableDefinitionNode,
     VariableNode,
     Visitor,
     ast_from_value,
     build_schema,
+    get_named_type,
     parse,
     parse_type,
     print_ast,
@@ -234,6 +243,9 @@ class Pair:
     methods: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
     """How the planner's answers came out: data without errors, or the errors' codes."""
+    faults: list[Asked] = field(default_factory=list)
+    """Operations the planner's side answered with a fault of the hub (the same on both
+    sides is no difference, but is worth a look)."""
 
     def anew(self) -> Pair:
         """The same two apps and callers, with nothing counted yet."""
@@ -252,6 +264,8 @@ class Pair:
         self.roles[asked.role] += 1
         self.methods[asked.method] += 1
         self.outcomes[_outcome(planner)] += 1
+        if "INTERNAL_SERVER_ERROR" in _outcome(planner):
+            self.faults.append(asked)
         where = difference(comparable(planner), comparable(resolvers))
         if where is None:
             return None
@@ -269,6 +283,11 @@ class Pair:
         lines.append("per role: " + ", ".join(f"{r} {self.roles[r]}" for r in ROLES))
         lines.append("per root field: " + ", ".join(f"{f} {self.roots[f]}" for f in ROOTS))
         lines.append("answers: " + ", ".join(f"{o} {n}" for o, n in self.outcomes.most_common()))
+        for asked in self.faults[:3]:
+            lines.append(
+                f"a fault of the hub ({asked.role}): {asked.query} variables: "
+                + json.dumps(asked.variables, ensure_ascii=False)
+            )
         return "\n".join(lines)
 
     async def planner_said(self) -> str:
@@ -646,12 +665,9 @@ def _with_values(
     draw: st.DrawFn, seeded: Seeded, shapes: st.SearchStrategy[DocumentNode]
 ) -> tuple[str, dict[str, Any], tuple[str, ...]]:
     shape = draw(shapes)
-    if draw(st.integers(0, 4)) == 0:
-        seeded = seeded.with_faults
     operation = shape.definitions[0]
     assert isinstance(operation, OperationDefinitionNode)
-    variables: dict[str, Any] = {}
-    definitions: list[VariableDefinitionNode] = []
+    writer = _Writer(draw, seeded.with_faults if draw(st.integers(0, 4)) == 0 else seeded)
     selections = []
     for selection in operation.selection_set.selections:
         assert isinstance(selection, FieldNode)
@@ -659,32 +675,95 @@ def _with_values(
         arguments = []
         for argument in selection.arguments or ():
             type_ = field_def.args[argument.name.value].type
-            value = draw(seeded.value(Slot(selection.name.value, (argument.name.value,)), type_))
-            if draw(st.booleans()):
-                name = f"v{len(definitions)}"
-                definitions.append(
-                    VariableDefinitionNode(
-                        variable=VariableNode(name=NameNode(value=name)),
-                        type=parse_type(str(type_)),
-                        directives=(),
-                    )
-                )
-                variables[name] = value
-                written: Any = VariableNode(name=NameNode(value=name))
-            else:
-                written = ast_from_value(value, type_)
-            arguments.append(ArgumentNode(name=argument.name, value=written))
+            slot = Slot(selection.name.value, (argument.name.value,))
+            value = draw(writer.seeded.value(slot, type_))
+            arguments.append(ArgumentNode(name=argument.name, value=writer.written(value, type_)))
         selections.append(replace(selection, arguments=tuple(arguments)))
+    query = SCHEMA.query_type
+    top = writer.dressed(SelectionSetNode(selections=tuple(selections)), query)
     document = DocumentNode(
         definitions=(
-            replace(
-                operation,
-                variable_definitions=tuple(definitions),
-                selection_set=replace(operation.selection_set, selections=tuple(selections)),
-            ),
+            replace(operation, variable_definitions=tuple(writer.definitions), selection_set=top),
+            *writer.fragments,
         )
     )
-    return print_ast(document), variables, roots_of(document)
+    return print_ast(document), writer.variables, roots_of(document)
+
+
+class _Writer:
+    """Writes a generated operation's values, in the document or as variables, and dresses
+    its selections in what GraphQL allows besides fields: aliases, `__typename`, `@include`
+    and `@skip`, inline fragments and named ones."""
+
+    def __init__(self, draw: st.DrawFn, seeded: Seeded) -> None:
+        self.draw, self.seeded = draw, seeded
+        self.variables: dict[str, Any] = {}
+        self.definitions: list[VariableDefinitionNode] = []
+        self.fragments: list[FragmentDefinitionNode] = []
+        self.aliases = 0
+
+    def written(self, value: Any, type_: GraphQLInputType) -> ValueNode:
+        if not self.draw(st.booleans()):
+            written = ast_from_value(value, type_)
+            assert written is not None, (value, type_)
+            return written
+        name = f"v{len(self.definitions)}"
+        self.definitions.append(
+            VariableDefinitionNode(
+                variable=VariableNode(name=NameNode(value=name)),
+                type=parse_type(str(type_)),
+                directives=(),
+            )
+        )
+        self.variables[name] = value
+        return VariableNode(name=NameNode(value=name))
+
+    def dressed(self, selections: SelectionSetNode, parent: GraphQLObjectType) -> SelectionSetNode:
+        dressed: list[SelectionNode] = []
+        for selection in selections.selections:
+            assert isinstance(selection, FieldNode)
+            if selection.selection_set is not None:
+                inner = get_named_type(parent.fields[selection.name.value].type)
+                assert isinstance(inner, GraphQLObjectType)
+                selection = replace(
+                    selection, selection_set=self.dressed(selection.selection_set, inner)
+                )
+            dressed.append(self._dress(selection, parent))
+        if self.draw(st.integers(0, 9)) == 0:
+            dressed.insert(
+                self.draw(st.integers(0, len(dressed))),
+                FieldNode(name=NameNode(value="__typename")),
+            )
+        return SelectionSetNode(selections=tuple(dressed))
+
+    def _dress(self, field: FieldNode, parent: GraphQLObjectType) -> SelectionNode:
+        way = self.draw(st.integers(0, 24))
+        on = NamedTypeNode(name=NameNode(value=parent.name))
+        if way == 0:
+            self.aliases += 1
+            return replace(field, alias=NameNode(value=f"{field.name.value}{self.aliases}"))
+        if way in (1, 2):
+            directive = "include" if way == 1 else "skip"
+            condition = self.written(self.draw(st.booleans()), GraphQLNonNull(GraphQLBoolean))
+            argument = ArgumentNode(name=NameNode(value="if"), value=condition)
+            used = DirectiveNode(name=NameNode(value=directive), arguments=(argument,))
+            return replace(field, directives=(used,))
+        if way == 3:
+            return InlineFragmentNode(
+                type_condition=on, selection_set=SelectionSetNode(selections=(field,))
+            )
+        if way == 4:
+            name = NameNode(value=f"F{len(self.fragments)}")
+            self.fragments.append(
+                FragmentDefinitionNode(
+                    name=name,
+                    type_condition=on,
+                    selection_set=SelectionSetNode(selections=(field,)),
+                    directives=(),
+                )
+            )
+            return FragmentSpreadNode(name=name, directives=())
+        return field
 
 
 @cache
