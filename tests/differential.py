@@ -122,8 +122,8 @@ FIRST_OUT_OF_RANGE = (-1, 501, 100_000)
 
 def difference(left: Any, right: Any, path: str = "$") -> str | None:
     """Where two parsed JSON answers first differ, and how (None: the same). Exact: `1`, `1.0`
-    and `true` differ, as do a null and an absent key; the keys of an object may come in any
-    order, the items of a list may not."""
+    and `true` differ, as do a null and an absent key, and the order of an object's keys
+    (GraphQL answers in the order of the selection) once their values are the same."""
     if type(left) is not type(right):
         return f"{path}: {_short(left)} != {_short(right)}"
     if isinstance(left, dict):
@@ -135,6 +135,8 @@ def difference(left: Any, right: Any, path: str = "$") -> str | None:
             found = difference(left[key], right[key], f"{path}.{key}")
             if found:
                 return found
+        if list(left) != list(right):
+            return f"{path}: keys in the order {list(left)} != {list(right)}"
         return None
     if isinstance(left, list):
         for n, (a, b) in enumerate(zip(left, right, strict=False)):

@@ -2,11 +2,12 @@
 
 Two apps run on one seeded database, one with `read_planner` on and one with it off; each
 query goes to both, and their answers (HTTP status and parsed JSON, errors' messages, codes and
-paths and null placement included) must be equal. The queries: every query operation the test
-suite sends (collected from the tests' modules, so new tests' queries join in), and operations
-generated from the schema with hypothesis-graphql whose arguments are drawn from the seeded
-registry, with a token of each role and none. Both run on the seeded city, and on a copy of it
-after a correction, a retraction and an erasure.
+paths, null placement and key order included) must be equal. The queries: every query
+operation the test suite sends (collected from the tests' modules, so new tests' queries join
+in), and operations generated from the schema with hypothesis-graphql whose arguments are drawn
+from the seeded registry and whose selections use aliases, fragments and directives, with a
+token of each role and none. Both run on the seeded city, and on a copy of it after a
+correction, a retraction and an erasure.
 
 Bounded for CI (`DIFFERENTIAL_EXAMPLES` generated operations in all, default 2000);
 `make differential` runs a longer one. The figures of what ran are printed at the end.
@@ -236,7 +237,12 @@ async def test_a_difference_between_the_two_sides_is_found_and_reported(
     ("left", "right", "where"),
     [
         ({"a": 1}, {"a": 1}, None),
-        ({"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1}, None),  # key order does not count
+        (
+            {"a": 1, "b": [1, 2]},
+            {"b": [1, 2], "a": 1},
+            "$: keys in the order ['a', 'b'] != ['b', 'a']",
+        ),
+        ({"a": 1, "b": 2}, {"b": 1, "a": 2}, "$.a: 1 != 2"),  # values first, then the order
         ({"a": 1}, {"a": 1.0}, "$.a: 1 != 1.0"),
         ({"a": 1}, {"a": True}, "$.a: 1 != true"),
         ({"a": None}, {}, "$.a: null != (absent)"),
