@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo seed test fuzz lint bench bench-guards schema clean
+.PHONY: demo seed test fuzz differential lint bench bench-guards schema clean
 
 $(BIN)/hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ test: $(BIN)/hub
 
 fuzz: $(BIN)/hub
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-5000} $(BIN)/pytest tests/test_fuzz.py tests/test_schemathesis.py
+
+differential: $(BIN)/hub
+	DIFFERENTIAL_EXAMPLES=$${DIFFERENTIAL_EXAMPLES:-20000} $(BIN)/pytest tests/test_reads_differential.py
 
 bench: $(BIN)/hub
 	$(BIN)/python bench/mutations.py

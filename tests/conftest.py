@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -29,7 +30,7 @@ from hub.domain.envelope import Role
 from hub.domain.identifiers import make_credit_code
 from hub.service.auth import issue_token
 from hub.service.config import Settings
-from hub.service.database import create_database, database_url
+from hub.service.database import create_database, database_url, with_database
 from hub.service.runtime import Hub
 from hub.service.web import create_app
 
@@ -70,6 +71,20 @@ async def fresh_database(server_url: str) -> str:
     name = f"hub_test_{uuid.uuid4().hex[:12]}"
     _made.append(name)
     return await create_database(server_url, name)
+
+
+async def copied_database(server_url: str, source: str) -> str:
+    """A new database holding what database `source` (a URL) holds, copied by PostgreSQL
+    (no one may be connected to `source`): one seeding for tests of two states."""
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    _made.append(name)
+    conn = await asyncpg.connect(server_url)
+    try:
+        template = urlsplit(source).path.lstrip("/")
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    finally:
+        await conn.close()
+    return with_database(server_url, name)
 
 
 def token(role: Role | str, **claims: Any) -> str:
