@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo seed test fuzz lint bench bench-guards schema clean
+.PHONY: demo seed test fuzz lint bench bench-guards bench-engine schema clean
 
 $(BIN)/hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench: $(BIN)/hub
 
 bench-guards: $(BIN)/hub
 	$(BIN)/python bench/guards.py
+
+bench-engine: $(BIN)/hub
+	$(BIN)/python bench/engine.py $(if $(SCALE),--scale $(SCALE))
 
 schema: $(BIN)/hub
 	$(BIN)/hub export-schema > schema.graphql
