@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import pytest
@@ -17,7 +18,7 @@ import pytest
 from hub.projections import runner
 from hub.projections.runner import SHADOW
 from hub.service.runtime import projections
-from tests.agency_api import AUDITOR, register
+from tests.agency_api import AUDITOR, MUNICIPAL, UPDATE, register, send
 from tests.conftest import (
     PERSONAL_DATA_KEY,
     ROOT,
@@ -29,17 +30,75 @@ from tests.conftest import (
 )
 from tests.test_demo import COUNTS
 from tests.test_persistence import snapshot
+from tests.test_time_travel import RETRACT
+from tests.worker_api import ERASE, UPDATE_WORKER, register_worker
 
 VIEWS = [p.name for p in projections()]
 
 
 @pytest.fixture(scope="module")
 async def seeded(server_url: str) -> str:
-    """A database `hub seed` filled at a small scale, its views caught up."""
+    """A database `hub seed` filled at a small scale, and then, through the API, an agency
+    renamed late, corrected and the correction retracted (and that retraction retracted), and
+    workers updated back-dated and erased; its views caught up."""
     database = await fresh_database(server_url)
     done = await hub_command(database, "seed", "--profile", "city-2018", "--scale", "0.01")
     assert done.returncode == 0, done.stderr
+    async with running(database) as client:
+        for n in range(3):
+            made = await register(client, effectiveOn="2018-01-10")
+            id = made["agency"]["id"]
+            renamed = await send(client, UPDATE, id=id, name=f"乙{n}", effectiveOn="2018-03-01")
+            await send(
+                client, UPDATE, id=id, name=f"丙{n}", effectiveOn="2018-02-01", reason="late"
+            )
+            corrected = await send(
+                client,
+                UPDATE,
+                id=id,
+                name=f"丁{n}",
+                effectiveOn="2018-03-01",
+                corrects=[renamed["position"]],
+                reason="a typing error",
+            )
+            undone = await retract(client, corrected["position"])
+            await retract(client, undone["position"])
+            worker = await register_worker(client, effectiveOn="2017-06-01")
+            for day, education in (("2019-01-01", "MASTER"), ("2018-01-01", "DOCTORATE")):
+                updated = await send(
+                    client,
+                    UPDATE_WORKER,
+                    id=worker["id"],
+                    education=education,
+                    effectiveOn=day,
+                    reason="late report",
+                )
+                assert updated["errors"] == [], updated
+            erased = await send(client, ERASE, id=worker["id"], reason="asked to be forgotten")
+            assert erased["errors"] == [], erased
     return database
+
+
+async def retract(client: Client, position: int) -> dict[str, Any]:
+    done = (
+        await client.run(
+            RETRACT, {"input": {"positions": [position], "reason": "wrong"}}, auth=MUNICIPAL
+        )
+    )["retractEvents"]
+    assert done["errors"] == [], done
+    return done
+
+
+_KINDS = {
+    "corrections": "SELECT count(*) FROM event_log WHERE cardinality(retracts) > 0"
+    " AND type NOT LIKE '%Retracted'",
+    "retractions": "SELECT count(*) FROM event_log WHERE type LIKE '%Retracted'",
+    "erasures": "SELECT count(*) FROM event_log WHERE type = 'WorkerPersonalDataErased'",
+    "back-dated events": "SELECT count(*) FROM event_log e WHERE EXISTS (SELECT FROM event_log"
+    " o WHERE o.entity_id = e.entity_id AND o.position < e.position"
+    " AND o.effective_on > e.effective_on)",
+}
+"""What makes a record's versions hard to work out, and how many of each the log holds."""
 
 
 async def indexes(pool: asyncpg.Pool) -> set[tuple[str, str, str]]:
@@ -73,6 +132,8 @@ async def test_the_rebuilt_views_equal_row_by_row_what_the_live_projector_built(
         built = await snapshot(client.hub.pool)
         named = await indexes(client.hub.pool)
         assert sum(map(len, built.values())) > 1000
+        for kind, count in _KINDS.items():
+            assert await client.hub.pool.fetchval(count) >= 3, kind
         done = await hub_command(seeded, "project", "--once", "--rebuild", *VIEWS)
         assert done.returncode == 0, done.stderr
         assert f"rebuilt {', '.join(VIEWS)} and swapped them in" in done.stdout
