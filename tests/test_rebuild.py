@@ -176,9 +176,14 @@ async def test_queries_answer_from_whole_views_while_a_rebuild_runs_beside_the_l
 
 
 def _rebuilding(database: str) -> subprocess.Popen[str]:
-    """`hub project --rebuild` of every view, in small batches so that it can be caught."""
+    """`hub project --rebuild` of every view."""
+    return _projecting(database, "--rebuild", *VIEWS)
+
+
+def _projecting(database: str, *args: str) -> subprocess.Popen[str]:
+    """`hub project --once` with `args`, in small batches so that one can be caught."""
     return subprocess.Popen(
-        [sys.executable, "-m", "hub", "project", "--once", "--rebuild", *VIEWS],
+        [sys.executable, "-m", "hub", "project", "--once", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -195,7 +200,7 @@ def _rebuilding(database: str) -> subprocess.Popen[str]:
 
 async def _until(process: subprocess.Popen[str], moment: Callable[[], Awaitable[bool]]) -> None:
     for _ in range(3000):
-        assert process.poll() is None, f"the rebuild ended first: {process.stderr}"
+        assert process.poll() is None, f"it ended first: {process.stderr}"
         if await moment():
             return
         await asyncio.sleep(0.01)
@@ -248,6 +253,53 @@ async def test_a_rebuild_killed_at_any_moment_leaves_the_live_views_and_runs_aga
         assert done.returncode == 0, done.stderr
         assert await snapshot(pool) == live
         assert not await leftovers(pool)
+
+
+async def test_a_projector_killed_inside_a_live_batch_leaves_whole_batches_and_resumes(
+    seeded: str,
+) -> None:
+    """kill -9 of `hub project` while a batch's transaction is open: the views hold every
+    event up to the last committed position and none after, and catching up from there gives
+    the rows the projector built in one go."""
+    async with running(seeded, run_projections=False) as client:
+        pool = client.hub.pool
+        await client.hub.projector.catch_up()
+        live = await snapshot(pool)
+        head = await pool.fetchval("SELECT max(notification_id) FROM registry_events")
+        await client.hub.projector.rewind(VIEWS)
+
+        async def inside_a_batch() -> bool:
+            return bool(
+                await pool.fetchval("SELECT min(position) > 0 FROM projection_positions")
+                and await pool.fetchval(
+                    "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                    " WHERE c.relname = 'projection_positions' AND l.mode = 'RowShareLock'"
+                    " AND l.pid <> pg_backend_pid())"
+                )
+            )
+
+        process = _projecting(seeded)
+        try:
+            await _until(process, inside_a_batch)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        positions = {r["position"] for r in await pool.fetch(_POSITIONS)}
+        assert len(positions) == 1 and 0 < (reached := positions.pop()) < head, positions
+        logged = [r["position"] for r in await pool.fetch("SELECT position FROM event_log")]
+        assert sorted(logged) == [
+            r["notification_id"]
+            for r in await pool.fetch(
+                "SELECT notification_id FROM registry_events WHERE notification_id <= $1"
+                " AND topic NOT LIKE '%Claim%' ORDER BY notification_id",
+                reached,
+            )
+        ]
+        assert await client.hub.projector.catch_up() == head - reached
+        assert await snapshot(pool) == live
+
+
+_POSITIONS = "SELECT name, position FROM projection_positions"
 
 
 async def test_a_reshaping_rebuild_swaps_in_tables_of_the_new_shape(database: str) -> None:

@@ -46,6 +46,8 @@ REBUILD_LOCK = "hub.rebuild"
 SWAP_LOCK_TIMEOUT = "2s"
 """How long the swap waits for a query still reading a live table before it lets the views go
 on, catches the copies up further and tries again (queries arriving meanwhile wait behind it)."""
+CATCH_UP_BATCHES = 10
+"""A catch-up's transactions are this many batches long."""
 REPLAY_PAGE = 5000
 """Stored events a rebuild's replay reads at a time."""
 IDLE_SECONDS = 1.0
@@ -139,8 +141,9 @@ class Projector:
         known = {r["name"]: r["position"] for r in rows}
         return {p.name: known[p.name] for p in self.projections}
 
-    async def step(self) -> int:
-        """Apply one batch; return how many stored events it covered (0 when caught up).
+    async def step(self, size: int | None = None) -> int:
+        """Apply one batch (of `size` events at most, default the batch size); return how many
+        stored events it covered (0 when caught up).
 
         The batch is applied in one go; if that fails for a reason other than the database
         being out of reach, it is applied again event by event, holding back the records whose
@@ -149,7 +152,7 @@ class Projector:
         async with self.pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    covered, held = await self._batch(conn, one_by_one=False)
+                    covered, held = await self._batch(conn, size, one_by_one=False)
             except Exception as error:
                 if unavailable(error):
                     raise
@@ -157,7 +160,7 @@ class Projector:
                     "a projection batch failed (%s); applying it event by event", _say(error)
                 )
                 async with conn.transaction():
-                    covered, held = await self._batch(conn, one_by_one=True)
+                    covered, held = await self._batch(conn, size, one_by_one=True)
             for h in held:
                 log.error(
                     "projection %s holds back record %s at position %s: %s"
@@ -169,7 +172,9 @@ class Projector:
                 )
         return covered
 
-    async def _batch(self, conn: asyncpg.Connection, *, one_by_one: bool) -> tuple[int, list[Held]]:
+    async def _batch(
+        self, conn: asyncpg.Connection, size: int | None, *, one_by_one: bool
+    ) -> tuple[int, list[Held]]:
         """Apply the next batch; return how many stored events it covered, and the records
         it held back."""
         rows = await conn.fetch(
@@ -178,7 +183,7 @@ class Projector:
         )
         at = {r["name"]: r["position"] for r in rows}
         start = min(at.values())
-        stored = await EventStoreReads(conn).events_after(start, self.batch_size)
+        stored = await EventStoreReads(conn).events_after(start, size or self.batch_size)
         if not stored:
             return 0, []
         changes, undecodable = await asyncio.to_thread(
@@ -381,10 +386,14 @@ class Projector:
         return await EventStoreReads(self.pool).count_after(lowest)
 
     async def catch_up(self, progress: Meter | None = None) -> int:
-        """Apply every stored event; return how many were covered (counted on `progress`)."""
+        """Apply every stored event; return how many were covered (counted on `progress`).
+
+        It takes `CATCH_UP_BATCHES` batches in one transaction: fewer round trips and
+        commits, and one COPY per table for more rows.
+        """
         await self.positions()
         total = 0
-        while covered := await self.step():
+        while covered := await self.step(self.batch_size * CATCH_UP_BATCHES):
             total += covered
             if progress is not None:
                 progress.advance(covered)
