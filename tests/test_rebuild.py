@@ -11,9 +11,11 @@ import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from hub.projections import runner
 from hub.projections.runner import SHADOW
@@ -30,6 +32,7 @@ from tests.conftest import (
 )
 from tests.test_demo import COUNTS
 from tests.test_persistence import snapshot
+from tests.test_poison_events import NEWER_TOPIC, store_next
 from tests.test_time_travel import RETRACT
 from tests.worker_api import ERASE, UPDATE_WORKER, register_worker
 
@@ -300,6 +303,40 @@ async def test_a_projector_killed_inside_a_live_batch_leaves_whole_batches_and_r
 
 
 _POSITIONS = "SELECT name, position FROM projection_positions"
+
+
+async def test_a_rebuild_holds_back_what_the_live_projector_holds_back(database: str) -> None:
+    """An event no hub here can decode, and one a view cannot fold (a change of an agency never
+    registered), are held back by the rebuild's replay as by live batches, at the same
+    positions, and every other row is the same."""
+    async with running(database) as client:
+        pool = client.hub.pool
+        id = (await register(client))["agency"]["id"]
+        await send(client, UPDATE, id=id, name="before the upgrade")
+        await store_next(client, id, "renamed by a newer hub", topic=NEWER_TOPIC)
+        other = (await register(client))["agency"]["id"]
+        await send(client, UPDATE, id=other, name="renamed")
+        latest = await pool.fetchrow(
+            "SELECT topic, state FROM registry_events WHERE originator_id = $1"
+            " ORDER BY originator_version DESC LIMIT 1",
+            UUID(other),
+        )
+        orphan = StoredEvent(uuid4(), 1, latest["topic"], bytes(latest["state"]))
+        await asyncio.to_thread(client.hub.registry.recorder.insert_events, [orphan])
+        await send(client, UPDATE, id=other, name="renamed again")
+        await caught_up(client)
+        held = await pool.fetch(_HELD)
+        assert {(r["projection"], str(r["entity_id"])) for r in held} == {
+            *((name, id) for name in VIEWS),
+            ("agencies", str(orphan.originator_id)),
+        }
+        built = await snapshot(pool)
+        await client.hub.projector.rebuild(VIEWS)
+        assert await pool.fetch(_HELD) == held
+        assert await snapshot(pool) == built
+
+
+_HELD = "SELECT projection, entity_id, position FROM held_back ORDER BY projection, entity_id"
 
 
 async def test_a_reshaping_rebuild_swaps_in_tables_of_the_new_shape(database: str) -> None:
