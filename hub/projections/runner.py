@@ -50,8 +50,23 @@ CATCH_UP_BATCHES = 10
 """A catch-up's transactions are this many batches long."""
 REPLAY_PAGE = 5000
 """Stored events a rebuild's replay reads at a time."""
+REPLAY_STEPS = 10
+"""A rebuild replays each projection in this many steps, counting its progress after each."""
 IDLE_SECONDS = 1.0
 ERROR_PAUSE_SECONDS = 1.0
+
+
+class Replay(Protocol):
+    """A projection replayed in memory from position 0, for a rebuild."""
+
+    def add(self, changes: Sequence[Change]) -> list[tuple[UUID, int, Exception]]:
+        """Apply `changes` (in position order); (record, position, error) of each record an
+        event of which fails: it stays as before that event, and its later events are skipped."""
+        ...
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        """Write what was replayed into the projection's (empty) tables."""
+        ...
 
 
 class Projection(Protocol):
@@ -291,15 +306,20 @@ class Projector:
             found[change.entity_id].append(change)
         return found
 
-    async def replay(self, progress: Meter | None = None) -> int:
+    async def replay(
+        self, progress: Meter | None = None, also: Sequence[asyncpg.Connection] = ()
+    ) -> int:
         """Apply every stored event to projections at position 0 (a rebuild's empty copies)
-        in memory, then write their tables in bulk, all in one transaction; return how many
-        stored events it covered (counted on `progress`).
+        in memory, then write their tables in bulk; return how many stored events it covered
+        (counted on `progress`).
 
         Each projection's `replay` works its records out event by event as live batches do,
-        and holds back the same records. One projection's tables are written while the next
-        is worked out (in a thread). A projection with no `replay`, or a bulk write the
-        database refuses, makes it catch up batch by batch instead.
+        and holds back the same records. Its tables are written while the next projection is
+        worked out (in a thread), each projection in a transaction of its own, on this
+        projector's connection or one of `also` (with the same search path), whichever is
+        free; the positions move once all are written. A projection with no `replay`, or a
+        bulk write the database refuses, makes it empty the tables and catch up batch by
+        batch instead.
         """
         names = [p.name for p in self.projections]
         makers = [getattr(p, "replay", None) for p in self.projections]
@@ -317,7 +337,12 @@ class Projector:
         position = covered = 0
         async with self.pool.acquire() as conn:
             reads = EventStoreReads(conn)
-            while stored := await reads.events_after(position, REPLAY_PAGE):
+            fetching = asyncio.ensure_future(reads.events_after(position, REPLAY_PAGE))
+            while stored := await fetching:
+                # the next page is read while this one is decoded
+                fetching = asyncio.ensure_future(
+                    reads.events_after(stored[-1]["notification_id"], REPLAY_PAGE)
+                )
                 decoded, undecodable = await asyncio.to_thread(
                     _decode_batch, self.mapper, [tuple(r.values()) for r in stored]
                 )
@@ -328,43 +353,69 @@ class Projector:
                 position = stored[-1]["notification_id"]
                 covered += len(stored)
             read = time.monotonic()
+            lanes: dict[asyncpg.Connection, asyncio.Task[None] | None] = dict.fromkeys(
+                (conn, *also)
+            )
+            writes: list[asyncio.Task[None]] = []
+            advanced = 0
+
+            def count(share: float) -> None:
+                """Count the replay `share` (0 to 1) of the way through on `progress`."""
+                nonlocal advanced
+                if progress is not None and (reached := int(covered * share)) > advanced:
+                    progress.advance(reached - advanced)
+                    advanced = reached
+
+            async def write(lane: asyncpg.Connection, replay: Replay) -> None:
+                async with lane.transaction():
+                    await replay.write(lane)
+
             try:
                 with _collecting_paused():
-                    async with conn.transaction():
-                        writing: asyncio.Task[None] | None = None
-                        for n, (name, replay) in enumerate(replays.items()):
-                            pending = [
-                                c
-                                for c in changes
-                                if (h := held.get((name, c.entity_id))) is None
-                                or h.position > c.position
-                            ]
+                    for n, (name, replay) in enumerate(replays.items()):
+                        pending = [
+                            c
+                            for c in changes
+                            if (h := held.get((name, c.entity_id))) is None
+                            or h.position > c.position
+                        ]
+                        step = max(len(pending) // REPLAY_STEPS, 1)
+                        for k in range(0, len(pending), step):
+                            chunk = pending[k : k + step]
                             for entity_id, at, failure in await asyncio.to_thread(
-                                replay.add, pending
+                                replay.add, chunk
                             ):
                                 hold_back(name, entity_id, at, _say(failure))
-                            if writing is not None:
-                                await writing
-                            writing = asyncio.create_task(replay.write(conn))
-                            if progress is not None:
-                                progress.advance(
-                                    covered * (n + 1) // len(replays) - covered * n // len(replays)
-                                )
-                        if writing is not None:
-                            await writing
-                        await hold(conn, list(held.values()))
-                        await conn.execute(
-                            "UPDATE projection_positions SET position = $2, updated_at = now()"
-                            " WHERE name = ANY($1)",
-                            names,
-                            position,
-                        )
+                            count((n + (k + len(chunk)) / len(pending)) / len(replays))
+                        busy = [t for t in lanes.values() if t is not None and not t.done()]
+                        if len(busy) == len(lanes):
+                            await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
+                        lane = next(c for c, t in lanes.items() if t is None or t.done())
+                        if (last := lanes[lane]) is not None:
+                            last.result()  # its error, if it failed
+                        lanes[lane] = task = asyncio.create_task(write(lane, replay))
+                        writes.append(task)
+                        count((n + 1) / len(replays))
+                    for outcome in await asyncio.gather(*writes, return_exceptions=True):
+                        if isinstance(outcome, BaseException):
+                            raise outcome
+                async with conn.transaction():
+                    await hold(conn, list(held.values()))
+                    await conn.execute(
+                        "UPDATE projection_positions SET position = $2, updated_at = now()"
+                        " WHERE name = ANY($1)",
+                        names,
+                        position,
+                    )
             except Exception as error:
+                await asyncio.gather(*writes, return_exceptions=True)
                 if unavailable(error):
                     raise
                 log.warning(
                     "the rebuild's bulk write failed (%s); going batch by batch", _say(error)
                 )
+                tables = [t for p in self.projections for t in p.tables]
+                await conn.execute(f"TRUNCATE {', '.join(tables)}")
                 return await self.catch_up()
         log.info(
             "replayed %d events: read in %.1f s, worked out and written in %.1f s",
@@ -466,16 +517,23 @@ class Projector:
             )
 
     async def rebuild(
-        self, names: Sequence[str], progress: Meter | None = None, *, reshape: str = ""
+        self,
+        names: Sequence[str],
+        progress: Meter | None = None,
+        *,
+        reshape: str = "",
+        writers: asyncpg.Pool | None = None,
     ) -> int:
         """Rebuild the named projections from position 0 beside the live views, then swap them
         in; return how many stored events the rebuild covered (counted on `progress`).
 
-        The copies catch up with the store batch by batch, while the live projector (here or in
-        another process) goes on with the live tables. The swap locks the projections' live
-        positions (`FOR UPDATE`, as every live batch does), so no live batch commits during it;
-        it catches the copies up to at least the live position, replaces the live tables by
-        them, and moves the positions and held-back records to the copies'. Cut short anywhere,
+        The copies are replayed in memory and written in bulk (`replay`; with one more
+        connection borrowed from `writers`, two tables are written at once), while the live
+        projector (here or in another process) goes on with the live tables. The swap locks
+        the projections' live positions (`FOR UPDATE`, as every live batch does), so no live
+        batch commits during it; it catches the copies up to at least the live position,
+        replaces the live tables by them, and moves the positions and held-back records to the
+        copies'. Cut short anywhere,
         the live views stay as they were; a rebuild started again drops what was left.
 
         `reshape` is SQL run on the empty copies before they are built (unqualified names
@@ -501,7 +559,13 @@ class Projector:
                     self.batch_size,
                     announce=False,
                 )
-                covered = await beside.replay(progress)
+                async with contextlib.AsyncExitStack() as borrowed:
+                    also = []
+                    if writers is not None:
+                        extra = await borrowed.enter_async_context(writers.acquire())
+                        await borrowed.enter_async_context(_lent_to_copies(extra, path))
+                        also.append(extra)
+                    covered = await beside.replay(progress, also)
                 tidying = time.monotonic()
                 await beside.tidy()
                 log.info("vacuumed and analyzed the copies in %.1f s", time.monotonic() - tidying)
@@ -537,6 +601,21 @@ def _collecting_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+@contextlib.asynccontextmanager
+async def _lent_to_copies(conn: asyncpg.Connection, path: str) -> AsyncIterator[None]:
+    """A borrowed connection reaching the rebuild's copies first, with no statement timeout
+    (a table's COPY takes seconds); given back as it was."""
+    timeout = await conn.fetchval("SHOW statement_timeout")
+    before = await conn.fetchval("SHOW search_path")
+    await conn.execute(f"SET search_path TO {SHADOW}, {path}")
+    await conn.execute("SET statement_timeout = 0")
+    try:
+        yield
+    finally:
+        await conn.execute(f"SET search_path TO {before}")
+        await conn.execute("SELECT set_config('statement_timeout', $1, false)", timeout)
 
 
 class RebuildRunning(Exception):
