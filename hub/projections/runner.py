@@ -10,8 +10,9 @@ projection holds its record back (`hub.projections.held_back`) and every other r
 
 A rebuild (`Projector.rebuild`) builds beside the live views: in a schema of its own that
 holds empty copies of the projections' tables (and of the positions and held-back records),
-reached first on the search path, so the projections' own SQL writes there unchanged. It swaps
-the copies in within one short transaction; until then the live views answer as they were.
+reached first on the search path, so the projections' own SQL writes there unchanged. The
+copies are worked out in memory (`Projector.replay`) and written in bulk. It swaps the copies
+in within one short transaction; until then the live views answer as they were.
 """
 
 from __future__ import annotations

@@ -12,6 +12,11 @@ When an event arrives the record's timeline is worked out again and only the ver
 changed are closed (`recorded_to` = the event's position) and replaced. An event effective on
 or after all the record's earlier events only touches the open-ended versions; a back-dated
 event or a correction re-folds the record's whole history.
+
+`Standing` is what the registry says of one record now; it takes the record's events one by
+one. A live batch makes one per record from its stored versions; a rebuild's `Replay` keeps
+one per record in memory from position 0, so both give every version the same recorded
+interval.
 """
 
 from __future__ import annotations
