@@ -339,6 +339,30 @@ async def test_a_rebuild_holds_back_what_the_live_projector_holds_back(database:
 _HELD = "SELECT projection, entity_id, position FROM held_back ORDER BY projection, entity_id"
 
 
+async def test_a_rebuild_whose_bulk_write_is_refused_goes_batch_by_batch_to_the_same_rows(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value only the database refuses (a NUL in a name) fails the replay's COPY: the
+    rebuild empties the copies, catches them up batch by batch, and holds back that record in
+    those views as the live projector did."""
+    async with running(database) as client:
+        pool = client.hub.pool
+        for _ in range(3):
+            await send(client, UPDATE, id=(await register(client))["agency"]["id"], name="x")
+        id = (await register(client))["agency"]["id"]
+        await send(client, UPDATE, id=id, name="before the poison")
+        await store_next(client, id, "bad\u0000name")
+        await register(client)
+        await caught_up(client)
+        held = await pool.fetch(_HELD)
+        assert {r["projection"] for r in held} == {"event_log", "agencies"}
+        built = await snapshot(pool)
+        await client.hub.projector.rebuild(VIEWS, writers=client.hub.primary)
+        assert "the rebuild's bulk write failed" in caplog.text
+        assert await pool.fetch(_HELD) == held
+        assert await snapshot(pool) == built
+
+
 async def test_a_reshaping_rebuild_swaps_in_tables_of_the_new_shape(database: str) -> None:
     """How a migration that changes a view's tables rebuilds it beside instead of in place."""
     async with running(database) as client:
