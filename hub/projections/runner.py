@@ -373,7 +373,8 @@ class Projector:
 
             try:
                 with _collecting_paused():
-                    for n, (name, replay) in enumerate(replays.items()):
+                    for n, name in enumerate(list(replays)):
+                        replay = replays.pop(name)  # its rows go once they are written
                         pending = [
                             c
                             for c in changes
@@ -387,7 +388,7 @@ class Projector:
                                 replay.add, chunk
                             ):
                                 hold_back(name, entity_id, at, _say(failure))
-                            count((n + (k + len(chunk)) / len(pending)) / len(replays))
+                                count((n + (k + len(chunk)) / len(pending)) / len(names))
                         busy = [t for t in lanes.values() if t is not None and not t.done()]
                         if len(busy) == len(lanes):
                             await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
@@ -396,7 +397,7 @@ class Projector:
                             last.result()  # its error, if it failed
                         lanes[lane] = task = asyncio.create_task(write(lane, replay))
                         writes.append(task)
-                        count((n + 1) / len(replays))
+                        count((n + 1) / len(names))
                     for outcome in await asyncio.gather(*writes, return_exceptions=True):
                         if isinstance(outcome, BaseException):
                             raise outcome
