@@ -388,7 +388,7 @@ class Projector:
                                 replay.add, chunk
                             ):
                                 hold_back(name, entity_id, at, _say(failure))
-                                count((n + (k + len(chunk)) / len(pending)) / len(names))
+                            count((n + (k + len(chunk)) / len(pending)) / len(names))
                         busy = [t for t in lanes.values() if t is not None and not t.done()]
                         if len(busy) == len(lanes):
                             await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
