@@ -2,7 +2,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo seed test fuzz differential lint bench bench-guards schema clean
+.PHONY: demo seed test fuzz differential lint bench bench-guards bench-engine schema clean
 
 $(BIN)/hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench-guards: $(BIN)/hub
 .PHONY: bench-reads
 bench-reads: $(BIN)/hub
 	$(BIN)/python bench/read_peer.py
+
+bench-engine: $(BIN)/hub
+	$(BIN)/python bench/engine.py $(if $(SCALE),--scale $(SCALE))
 
 schema: $(BIN)/hub
 	$(BIN)/hub export-schema > schema.graphql

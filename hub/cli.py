@@ -323,7 +323,7 @@ async def _rebuild(hub: Hub, names: list[str], say: Callable[[str], None]) -> No
     copies are."""
     total = await hub.projector.stored()
     with meter("projections", total, unit="events", say=say) as counting:
-        await hub.projector.rebuild(names, counting)
+        await hub.projector.rebuild(names, counting, writers=hub.primary)
         counting.finish(f"rebuilt {', '.join(names)} and swapped them in")
 
 

@@ -13,7 +13,15 @@ import sys
 
 import pytest
 
-from tests.conftest import PERSONAL_DATA_KEY, ROOT, SECRET, fresh_database, hub_command, running
+from tests.conftest import (
+    PERSONAL_DATA_KEY,
+    ROOT,
+    SECRET,
+    fresh_database,
+    hub_cli,
+    hub_command,
+    running,
+)
 
 PHASE_LINE = re.compile(r"^workers: \d+/\d+ commands \(\d+%\), \d+ commands/s, \d+ s left$", re.M)
 PROJECTED_LINE = re.compile(r"^projections: \d+/(\d+) events \((\d+)%\), \d+ events/s, .+ left$")
@@ -21,9 +29,13 @@ PROJECTED_LINE = re.compile(r"^projections: \d+/(\d+) events \((\d+)%\), \d+ eve
 
 @pytest.fixture(scope="module")
 async def seeded(server_url: str) -> tuple[str, subprocess.CompletedProcess[str]]:
-    """A database `hub seed` filled at a small scale, and what the command printed."""
+    """A database `hub seed` filled at a small scale, and what the command printed (its
+    catch-up in transactions of 1,000 events, so that it reports along the way)."""
     database = await fresh_database(server_url)
-    done = await hub_command(database, "seed", "--profile", "city-2018", "--scale", "0.01")
+    seeding = ("seed", "--profile", "city-2018", "--scale", "0.01")
+    done = await asyncio.to_thread(
+        hub_cli, *seeding, HUB_DATABASE_URL=database, HUB_PROJECTION_BATCH="100"
+    )
     assert done.returncode == 0, done.stderr
     return database, done
 

@@ -10,14 +10,17 @@ import signal
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from hub.projections import runner
 from hub.projections.runner import SHADOW
 from hub.service.runtime import projections
-from tests.agency_api import AUDITOR, register
+from tests.agency_api import AUDITOR, MUNICIPAL, UPDATE, register, send
 from tests.conftest import (
     PERSONAL_DATA_KEY,
     ROOT,
@@ -29,17 +32,76 @@ from tests.conftest import (
 )
 from tests.test_demo import COUNTS
 from tests.test_persistence import snapshot
+from tests.test_poison_events import NEWER_TOPIC, store_next
+from tests.test_time_travel import RETRACT
+from tests.worker_api import ERASE, UPDATE_WORKER, register_worker
 
 VIEWS = [p.name for p in projections()]
 
 
 @pytest.fixture(scope="module")
 async def seeded(server_url: str) -> str:
-    """A database `hub seed` filled at a small scale, its views caught up."""
+    """A database `hub seed` filled at a small scale, and then, through the API, an agency
+    renamed late, corrected and the correction retracted (and that retraction retracted), and
+    workers updated back-dated and erased; its views caught up."""
     database = await fresh_database(server_url)
     done = await hub_command(database, "seed", "--profile", "city-2018", "--scale", "0.01")
     assert done.returncode == 0, done.stderr
+    async with running(database) as client:
+        for n in range(3):
+            made = await register(client, effectiveOn="2018-01-10")
+            id = made["agency"]["id"]
+            renamed = await send(client, UPDATE, id=id, name=f"乙{n}", effectiveOn="2018-03-01")
+            await send(
+                client, UPDATE, id=id, name=f"丙{n}", effectiveOn="2018-02-01", reason="late"
+            )
+            corrected = await send(
+                client,
+                UPDATE,
+                id=id,
+                name=f"丁{n}",
+                effectiveOn="2018-03-01",
+                corrects=[renamed["position"]],
+                reason="a typing error",
+            )
+            undone = await retract(client, corrected["position"])
+            await retract(client, undone["position"])
+            worker = await register_worker(client, effectiveOn="2017-06-01")
+            for day, education in (("2019-01-01", "MASTER"), ("2018-01-01", "DOCTORATE")):
+                updated = await send(
+                    client,
+                    UPDATE_WORKER,
+                    id=worker["id"],
+                    education=education,
+                    effectiveOn=day,
+                    reason="late report",
+                )
+                assert updated["errors"] == [], updated
+            erased = await send(client, ERASE, id=worker["id"], reason="asked to be forgotten")
+            assert erased["errors"] == [], erased
     return database
+
+
+async def retract(client: Client, position: int) -> dict[str, Any]:
+    done = (
+        await client.run(
+            RETRACT, {"input": {"positions": [position], "reason": "wrong"}}, auth=MUNICIPAL
+        )
+    )["retractEvents"]
+    assert done["errors"] == [], done
+    return done
+
+
+_KINDS = {
+    "corrections": "SELECT count(*) FROM event_log WHERE cardinality(retracts) > 0"
+    " AND type NOT LIKE '%Retracted'",
+    "retractions": "SELECT count(*) FROM event_log WHERE type LIKE '%Retracted'",
+    "erasures": "SELECT count(*) FROM event_log WHERE type = 'WorkerPersonalDataErased'",
+    "back-dated events": "SELECT count(*) FROM event_log e WHERE EXISTS (SELECT FROM event_log"
+    " o WHERE o.entity_id = e.entity_id AND o.position < e.position"
+    " AND o.effective_on > e.effective_on)",
+}
+"""What makes a record's versions hard to work out, and how many of each the log holds."""
 
 
 async def indexes(pool: asyncpg.Pool) -> set[tuple[str, str, str]]:
@@ -73,6 +135,8 @@ async def test_the_rebuilt_views_equal_row_by_row_what_the_live_projector_built(
         built = await snapshot(client.hub.pool)
         named = await indexes(client.hub.pool)
         assert sum(map(len, built.values())) > 1000
+        for kind, count in _KINDS.items():
+            assert await client.hub.pool.fetchval(count) >= 3, kind
         done = await hub_command(seeded, "project", "--once", "--rebuild", *VIEWS)
         assert done.returncode == 0, done.stderr
         assert f"rebuilt {', '.join(VIEWS)} and swapped them in" in done.stdout
@@ -115,9 +179,14 @@ async def test_queries_answer_from_whole_views_while_a_rebuild_runs_beside_the_l
 
 
 def _rebuilding(database: str) -> subprocess.Popen[str]:
-    """`hub project --rebuild` of every view, in small batches so that it can be caught."""
+    """`hub project --rebuild` of every view."""
+    return _projecting(database, "--rebuild", *VIEWS)
+
+
+def _projecting(database: str, *args: str) -> subprocess.Popen[str]:
+    """`hub project --once` with `args`, in small batches so that one can be caught."""
     return subprocess.Popen(
-        [sys.executable, "-m", "hub", "project", "--once", "--rebuild", *VIEWS],
+        [sys.executable, "-m", "hub", "project", "--once", *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -134,7 +203,7 @@ def _rebuilding(database: str) -> subprocess.Popen[str]:
 
 async def _until(process: subprocess.Popen[str], moment: Callable[[], Awaitable[bool]]) -> None:
     for _ in range(3000):
-        assert process.poll() is None, f"the rebuild ended first: {process.stderr}"
+        assert process.poll() is None, f"it ended first: {process.stderr}"
         if await moment():
             return
         await asyncio.sleep(0.01)
@@ -187,6 +256,111 @@ async def test_a_rebuild_killed_at_any_moment_leaves_the_live_views_and_runs_aga
         assert done.returncode == 0, done.stderr
         assert await snapshot(pool) == live
         assert not await leftovers(pool)
+
+
+async def test_a_projector_killed_inside_a_live_batch_leaves_whole_batches_and_resumes(
+    seeded: str,
+) -> None:
+    """kill -9 of `hub project` while a batch's transaction is open: the views hold every
+    event up to the last committed position and none after, and catching up from there gives
+    the rows the projector built in one go."""
+    async with running(seeded, run_projections=False) as client:
+        pool = client.hub.pool
+        await client.hub.projector.catch_up()
+        live = await snapshot(pool)
+        head = await pool.fetchval("SELECT max(notification_id) FROM registry_events")
+        await client.hub.projector.rewind(VIEWS)
+
+        async def inside_a_batch() -> bool:
+            return bool(
+                await pool.fetchval("SELECT min(position) > 0 FROM projection_positions")
+                and await pool.fetchval(
+                    "SELECT EXISTS (SELECT FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                    " WHERE c.relname = 'projection_positions' AND l.mode = 'RowShareLock'"
+                    " AND l.pid <> pg_backend_pid())"
+                )
+            )
+
+        process = _projecting(seeded)
+        try:
+            await _until(process, inside_a_batch)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        positions = {r["position"] for r in await pool.fetch(_POSITIONS)}
+        assert len(positions) == 1 and 0 < (reached := positions.pop()) < head, positions
+        logged = [r["position"] for r in await pool.fetch("SELECT position FROM event_log")]
+        assert sorted(logged) == [
+            r["notification_id"]
+            for r in await pool.fetch(
+                "SELECT notification_id FROM registry_events WHERE notification_id <= $1"
+                " AND topic NOT LIKE '%Claim%' ORDER BY notification_id",
+                reached,
+            )
+        ]
+        assert await client.hub.projector.catch_up() == head - reached
+        assert await snapshot(pool) == live
+
+
+_POSITIONS = "SELECT name, position FROM projection_positions"
+
+
+async def test_a_rebuild_holds_back_what_the_live_projector_holds_back(database: str) -> None:
+    """An event no hub here can decode, and one a view cannot fold (a change of an agency never
+    registered), are held back by the rebuild's replay as by live batches, at the same
+    positions, and every other row is the same."""
+    async with running(database) as client:
+        pool = client.hub.pool
+        id = (await register(client))["agency"]["id"]
+        await send(client, UPDATE, id=id, name="before the upgrade")
+        await store_next(client, id, "renamed by a newer hub", topic=NEWER_TOPIC)
+        other = (await register(client))["agency"]["id"]
+        await send(client, UPDATE, id=other, name="renamed")
+        latest = await pool.fetchrow(
+            "SELECT topic, state FROM registry_events WHERE originator_id = $1"
+            " ORDER BY originator_version DESC LIMIT 1",
+            UUID(other),
+        )
+        orphan = StoredEvent(uuid4(), 1, latest["topic"], bytes(latest["state"]))
+        await asyncio.to_thread(client.hub.registry.recorder.insert_events, [orphan])
+        await send(client, UPDATE, id=other, name="renamed again")
+        await caught_up(client)
+        held = await pool.fetch(_HELD)
+        assert {(r["projection"], str(r["entity_id"])) for r in held} == {
+            *((name, id) for name in VIEWS),
+            ("agencies", str(orphan.originator_id)),
+        }
+        built = await snapshot(pool)
+        await client.hub.projector.rebuild(VIEWS)
+        assert await pool.fetch(_HELD) == held
+        assert await snapshot(pool) == built
+
+
+_HELD = "SELECT projection, entity_id, position FROM held_back ORDER BY projection, entity_id"
+
+
+async def test_a_rebuild_whose_bulk_write_is_refused_goes_batch_by_batch_to_the_same_rows(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A value only the database refuses (a NUL in a name) fails the replay's COPY: the
+    rebuild empties the copies, catches them up batch by batch, and holds back that record in
+    those views as the live projector did."""
+    async with running(database) as client:
+        pool = client.hub.pool
+        for _ in range(3):
+            await send(client, UPDATE, id=(await register(client))["agency"]["id"], name="x")
+        id = (await register(client))["agency"]["id"]
+        await send(client, UPDATE, id=id, name="before the poison")
+        await store_next(client, id, "bad\u0000name")
+        await register(client)
+        await caught_up(client)
+        held = await pool.fetch(_HELD)
+        assert {r["projection"] for r in held} == {"event_log", "agencies"}
+        built = await snapshot(pool)
+        await client.hub.projector.rebuild(VIEWS, writers=client.hub.primary)
+        assert "the rebuild's bulk write failed" in caplog.text
+        assert await pool.fetch(_HELD) == held
+        assert await snapshot(pool) == built
 
 
 async def test_a_reshaping_rebuild_swaps_in_tables_of_the_new_shape(database: str) -> None:

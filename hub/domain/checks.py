@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -108,7 +109,8 @@ def period(start: date, end: date, start_field: str, end_field: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=4096)
 def camel_case(name: str) -> str:
-    """The API's name for a snake_case name."""
+    """The API's name for a snake_case name (cached: the names are few, every event asks)."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)

@@ -15,6 +15,31 @@ from hub.projections.changes import Change
 from hub.projections.paging import page
 from hub.projections.timeline import EarlierChanges
 
+COLUMNS = (
+    "position",
+    "entity_id",
+    "entity_type",
+    "type",
+    "version",
+    "recorded_at",
+    "effective_on",
+    "actor_sub",
+    "actor_party",
+    "actor_role",
+    "actor_jurisdiction",
+    "reason",
+    "retracts",
+    "correlation_id",
+    "idempotency_key",
+    "district",
+    "agency",
+    "data",
+    "request_id",
+)
+
+Scope = tuple[str | None, UUID | None]
+"""A record's district and answerable agency, as its latest logged event left them."""
+
 
 class EventLog:
     name = "event_log"
@@ -23,44 +48,19 @@ class EventLog:
     async def apply(
         self, conn: asyncpg.Connection, changes: Sequence[Change], earlier: EarlierChanges
     ) -> None:
-        scopes = await self._scopes(conn, changes)
-        await conn.executemany(
-            "INSERT INTO event_log (position, entity_id, entity_type, type, version, recorded_at,"
-            " effective_on, actor_sub, actor_party, actor_role, actor_jurisdiction, reason,"
-            " retracts, correlation_id, idempotency_key, district, agency, data, request_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7::text::date, $8, $9, $10, $11, $12, $13, $14,"
-            " $15, $16, $17, $18::jsonb, $19)",
-            [
-                (
-                    c.position,
-                    c.entity_id,
-                    c.entity_type,
-                    c.type,
-                    c.version,
-                    c.recorded_at,
-                    c.envelope["effective_on"],
-                    c.envelope["actor"]["sub"],
-                    c.envelope["actor"]["party"],
-                    c.envelope["actor"]["role"],
-                    c.envelope["actor"]["jurisdiction"],
-                    c.envelope["reason"],
-                    c.envelope["retracts"],
-                    c.envelope["correlation_id"],
-                    c.envelope["idempotency_key"],
-                    *scopes[c.position],
-                    json.dumps(c.data, default=str, ensure_ascii=False),
-                    c.envelope.get("request_id"),  # none in events stored before it was kept
-                )
-                for c in changes
-            ],
+        current = await self._current(conn, changes)
+        await conn.copy_records_to_table(
+            "event_log", columns=COLUMNS, records=[_row(c, scope(c, current)) for c in changes]
         )
 
-    async def _scopes(
+    def replay(self) -> LogReplay:
+        """A rebuild's in-memory replay of the log from position 0."""
+        return LogReplay()
+
+    async def _current(
         self, conn: asyncpg.Connection, changes: Sequence[Change]
-    ) -> dict[int, tuple[str | None, UUID | None]]:
-        """Each change's (district, answerable agency), carried forward from the record's
-        earlier events, in this batch or already logged; which agency answers for a record
-        is its type's `answers_to` (`hub.domain.rules.Answerable`)."""
+    ) -> dict[UUID, Scope]:
+        """The scope already logged of each record the changes touch or name."""
         named = {
             UUID(c.facts[through])
             for c in changes
@@ -73,22 +73,74 @@ class EventLog:
             " WHERE entity_id = ANY($1) ORDER BY entity_id, position DESC",
             ids,
         )
-        current = {r["entity_id"]: (r["district"], r["agency"]) for r in rows}
-        scopes = {}
+        return {r["entity_id"]: (r["district"], r["agency"]) for r in rows}
+
+
+def scope(change: Change, current: dict[UUID, Scope]) -> Scope:
+    """A change's (district, answerable agency), carried forward from the record's earlier
+    events (`current`, which it updates); which agency answers for a record is its type's
+    `answers_to` (`hub.domain.rules.Answerable`)."""
+    district, agency = current.get(change.entity_id, (None, None))
+    facts = {**change.facts, **change.facts.get("changes", {})}
+    district = facts.get("district") or district
+    answers = BY_ENTITY_TYPE[change.entity_type].answers_to
+    if answers.itself:
+        agency = change.entity_id
+    elif answers.through and change.version == 1:
+        other = facts.get(answers.through)
+        agency = current.get(UUID(other), (None, None))[1] if other else None
+    elif answers.fact and answers.fact in facts:
+        agency = UUID(str(facts[answers.fact])) if facts[answers.fact] else None
+    current[change.entity_id] = (district, agency)
+    return district, agency
+
+
+def _row(change: Change, scope: Scope) -> tuple[Any, ...]:
+    envelope, actor = change.envelope, change.envelope["actor"]
+    return (
+        change.position,
+        change.entity_id,
+        change.entity_type,
+        change.type,
+        change.version,
+        change.recorded_at,
+        change.effective_on,
+        actor["sub"],
+        actor["party"],
+        actor["role"],
+        actor["jurisdiction"],
+        envelope["reason"],
+        envelope["retracts"],
+        envelope["correlation_id"],
+        envelope["idempotency_key"],
+        *scope,
+        json.dumps(change.data, default=str, ensure_ascii=False),
+        envelope.get("request_id"),  # none in events stored before it was kept
+    )
+
+
+class LogReplay:
+    """The log replayed in memory for a rebuild, scopes carried forward, written with one COPY."""
+
+    def __init__(self) -> None:
+        self.current: dict[UUID, Scope] = {}
+        self.rows: list[tuple[Any, ...]] = []
+        self.held: set[UUID] = set()
+
+    def add(self, changes: Sequence[Change]) -> list[tuple[UUID, int, Exception]]:
+        failed = []
         for change in changes:
-            district, agency = current.get(change.entity_id, (None, None))
-            facts = {**change.facts, **change.facts.get("changes", {})}
-            district = facts.get("district") or district
-            answers = BY_ENTITY_TYPE[change.entity_type].answers_to
-            if answers.itself:
-                agency = change.entity_id
-            elif answers.through and change.version == 1:
-                other = facts.get(answers.through)
-                agency = current.get(UUID(other), (None, None))[1] if other else None
-            elif answers.fact and answers.fact in facts:
-                agency = UUID(str(facts[answers.fact])) if facts[answers.fact] else None
-            current[change.entity_id] = scopes[change.position] = (district, agency)
-        return scopes
+            if change.entity_id in self.held:
+                continue
+            try:
+                self.rows.append(_row(change, scope(change, self.current)))
+            except Exception as error:  # the live projector holds such a record back
+                self.held.add(change.entity_id)
+                failed.append((change.entity_id, change.position, error))
+        return failed
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        await conn.copy_records_to_table("event_log", columns=COLUMNS, records=self.rows)
 
 
 async def history(pool: asyncpg.Pool, entity_id: Any) -> list[asyncpg.Record]:

@@ -10,19 +10,21 @@ projection holds its record back (`hub.projections.held_back`) and every other r
 
 A rebuild (`Projector.rebuild`) builds beside the live views: in a schema of its own that
 holds empty copies of the projections' tables (and of the positions and held-back records),
-reached first on the search path, so the projections' own SQL writes there unchanged. It swaps
-the copies in within one short transaction; until then the live views answer as they were.
+reached first on the search path, so the projections' own SQL writes there unchanged. The
+copies are worked out in memory (`Projector.replay`) and written in bulk. It swaps the copies
+in within one short transaction; until then the live views answer as they were.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import astuple, dataclass
 from typing import Protocol
 from uuid import UUID
 
@@ -45,12 +47,31 @@ REBUILD_LOCK = "hub.rebuild"
 SWAP_LOCK_TIMEOUT = "2s"
 """How long the swap waits for a query still reading a live table before it lets the views go
 on, catches the copies up further and tries again (queries arriving meanwhile wait behind it)."""
+CATCH_UP_BATCHES = 10
+"""A catch-up's transactions are this many batches long."""
+REPLAY_PAGE = 5000
+"""Stored events a rebuild's replay reads at a time."""
+REPLAY_STEPS = 10
+"""A rebuild replays each projection in this many steps, counting its progress after each."""
 IDLE_SECONDS = 1.0
 ERROR_PAUSE_SECONDS = 1.0
 _MOVE = (  # a batch's last step: its projections are at its last position
     "UPDATE projection_positions SET position = $2, updated_at = now()"
     " WHERE name = ANY($1) AND position < $2"
 )
+
+
+class Replay(Protocol):
+    """A projection replayed in memory from position 0, for a rebuild."""
+
+    def add(self, changes: Sequence[Change]) -> list[tuple[UUID, int, Exception]]:
+        """Apply `changes` (in position order); (record, position, error) of each record an
+        event of which fails: it stays as before that event, and its later events are skipped."""
+        ...
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        """Write what was replayed into the projection's (empty) tables."""
+        ...
 
 
 class Projection(Protocol):
@@ -145,8 +166,9 @@ class Projector:
         known = {r["name"]: r["position"] for r in rows}
         return {p.name: known[p.name] for p in self.projections}
 
-    async def step(self) -> int:
-        """Apply one batch; return how many stored events it covered (0 when caught up).
+    async def step(self, size: int | None = None) -> int:
+        """Apply one batch (of `size` events at most, default the batch size); return how many
+        stored events it covered (0 when caught up).
 
         The batch is applied in one go; if that fails for a reason other than the database
         being out of reach, it is applied again event by event, holding back the records whose
@@ -156,7 +178,7 @@ class Projector:
         async with self.pool.acquire() as conn:
             try:
                 async with conn.transaction():
-                    covered, held = await self._batch(conn, one_by_one=False)
+                    covered, held = await self._batch(conn, size, one_by_one=False)
             except Exception as error:
                 if unavailable(error):
                     raise
@@ -164,7 +186,7 @@ class Projector:
                     "a projection batch failed (%s); applying it event by event", _say(error)
                 )
                 async with conn.transaction():
-                    covered, held = await self._batch(conn, one_by_one=True)
+                    covered, held = await self._batch(conn, size, one_by_one=True)
             for h in held:
                 log.error(
                     "projection %s holds back record %s at position %s: %s"
@@ -178,7 +200,9 @@ class Projector:
             self.projected(self._reached)
         return covered
 
-    async def _batch(self, conn: asyncpg.Connection, *, one_by_one: bool) -> tuple[int, list[Held]]:
+    async def _batch(
+        self, conn: asyncpg.Connection, size: int | None, *, one_by_one: bool
+    ) -> tuple[int, list[Held]]:
         """Apply the next batch; return how many stored events it covered, and the records
         it held back."""
         rows = await conn.fetch(
@@ -187,7 +211,7 @@ class Projector:
         )
         at = {r["name"]: r["position"] for r in rows}
         start = min(at.values())
-        stored = await EventStoreReads(conn).events_after(start, self.batch_size)
+        stored = await EventStoreReads(conn).events_after(start, size or self.batch_size)
         if not stored:
             return 0, []
         changes, undecodable = await asyncio.to_thread(
@@ -298,6 +322,128 @@ class Projector:
             found[change.entity_id].append(change)
         return found
 
+    async def replay(
+        self, progress: Meter | None = None, also: Sequence[asyncpg.Connection] = ()
+    ) -> int:
+        """Apply every stored event to projections at position 0 (a rebuild's empty copies)
+        in memory, then write their tables in bulk; return how many stored events it covered
+        (counted on `progress`).
+
+        Each projection's `replay` works its records out event by event as live batches do,
+        and holds back the same records. Its tables are written while the next projection is
+        worked out (in a thread), each projection in a transaction of its own, on this
+        projector's connection or one of `also` (with the same search path), whichever is
+        free; the positions move once all are written. A projection with no `replay`, or a
+        bulk write the database refuses, makes it empty the tables and catch up batch by
+        batch instead.
+        """
+        names = [p.name for p in self.projections]
+        makers = [getattr(p, "replay", None) for p in self.projections]
+        if any(make is None for make in makers) or any((await self.positions()).values()):
+            return await self.catch_up(progress)
+        replays = {name: make() for name, make in zip(names, makers, strict=True) if make}
+        held: dict[tuple[str, UUID], Held] = {}
+
+        def hold_back(name: str, entity_id: UUID, position: int, error: str) -> None:
+            if (name, entity_id) not in held or held[(name, entity_id)].position > position:
+                held[(name, entity_id)] = Held(name, entity_id, position, error)
+
+        started = time.monotonic()
+        changes: list[Change] = []
+        position = covered = 0
+        async with self.pool.acquire() as conn:
+            reads = EventStoreReads(conn)
+            fetching = asyncio.ensure_future(reads.events_after(position, REPLAY_PAGE))
+            while stored := await fetching:
+                # the next page is read while this one is decoded
+                fetching = asyncio.ensure_future(
+                    reads.events_after(stored[-1]["notification_id"], REPLAY_PAGE)
+                )
+                decoded, undecodable = await asyncio.to_thread(
+                    _decode_batch, self.mapper, [tuple(r.values()) for r in stored]
+                )
+                changes += decoded
+                for (at, entity_id, *_), error in undecodable:
+                    for name in names:
+                        hold_back(name, entity_id, at, error)
+                position = stored[-1]["notification_id"]
+                covered += len(stored)
+            read = time.monotonic()
+            lanes: dict[asyncpg.Connection, asyncio.Task[None] | None] = dict.fromkeys(
+                (conn, *also)
+            )
+            writes: list[asyncio.Task[None]] = []
+            advanced = 0
+
+            def count(share: float) -> None:
+                """Count the replay `share` (0 to 1) of the way through on `progress`."""
+                nonlocal advanced
+                if progress is not None and (reached := int(covered * share)) > advanced:
+                    progress.advance(reached - advanced)
+                    advanced = reached
+
+            async def write(lane: asyncpg.Connection, replay: Replay) -> None:
+                async with lane.transaction():
+                    await replay.write(lane)
+
+            try:
+                with _collecting_paused():
+                    for n, name in enumerate(list(replays)):
+                        replay = replays.pop(name)  # its rows go once they are written
+                        pending = [
+                            c
+                            for c in changes
+                            if (h := held.get((name, c.entity_id))) is None
+                            or h.position > c.position
+                        ]
+                        step = max(len(pending) // REPLAY_STEPS, 1)
+                        for k in range(0, len(pending), step):
+                            chunk = pending[k : k + step]
+                            for entity_id, at, failure in await asyncio.to_thread(
+                                replay.add, chunk
+                            ):
+                                hold_back(name, entity_id, at, _say(failure))
+                            count((n + (k + len(chunk)) / len(pending)) / len(names))
+                        busy = [t for t in lanes.values() if t is not None and not t.done()]
+                        if len(busy) == len(lanes):
+                            await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
+                        lane = next(c for c, t in lanes.items() if t is None or t.done())
+                        if (last := lanes[lane]) is not None:
+                            last.result()  # its error, if it failed
+                        lanes[lane] = task = asyncio.create_task(write(lane, replay))
+                        writes.append(task)
+                        count((n + 1) / len(names))
+                    for outcome in await asyncio.gather(*writes, return_exceptions=True):
+                        if isinstance(outcome, BaseException):
+                            raise outcome
+                async with conn.transaction():
+                    await hold(conn, list(held.values()))
+                    await conn.execute(
+                        "UPDATE projection_positions SET position = $2, updated_at = now()"
+                        " WHERE name = ANY($1)",
+                        names,
+                        position,
+                    )
+            except Exception as error:
+                await asyncio.gather(*writes, return_exceptions=True)
+                if unavailable(error):
+                    raise
+                log.warning(
+                    "the rebuild's bulk write failed (%s); going batch by batch", _say(error)
+                )
+                tables = [t for p in self.projections for t in p.tables]
+                await conn.execute(f"TRUNCATE {', '.join(tables)}")
+                return await self.catch_up()
+        log.info(
+            "replayed %d events: read in %.1f s, worked out and written in %.1f s",
+            covered,
+            read - started,
+            time.monotonic() - read,
+        )
+        for h in held.values():
+            log.error("projection %s holds back record %s at position %s: %s", *astuple(h))
+        return covered
+
     async def stored(self) -> int:
         """How many events are stored: what a rebuild covers."""
         return await EventStoreReads(self.pool).count_after(0)
@@ -308,10 +454,14 @@ class Projector:
         return await EventStoreReads(self.pool).count_after(lowest)
 
     async def catch_up(self, progress: Meter | None = None) -> int:
-        """Apply every stored event; return how many were covered (counted on `progress`)."""
+        """Apply every stored event; return how many were covered (counted on `progress`).
+
+        It takes `CATCH_UP_BATCHES` batches in one transaction: fewer round trips and
+        commits, and one COPY per table for more rows.
+        """
         await self.positions()
         total = 0
-        while covered := await self.step():
+        while covered := await self.step(self.batch_size * CATCH_UP_BATCHES):
             total += covered
             if progress is not None:
                 progress.advance(covered)
@@ -384,16 +534,23 @@ class Projector:
             )
 
     async def rebuild(
-        self, names: Sequence[str], progress: Meter | None = None, *, reshape: str = ""
+        self,
+        names: Sequence[str],
+        progress: Meter | None = None,
+        *,
+        reshape: str = "",
+        writers: asyncpg.Pool | None = None,
     ) -> int:
         """Rebuild the named projections from position 0 beside the live views, then swap them
         in; return how many stored events the rebuild covered (counted on `progress`).
 
-        The copies catch up with the store batch by batch, while the live projector (here or in
-        another process) goes on with the live tables. The swap locks the projections' live
-        positions (`FOR UPDATE`, as every live batch does), so no live batch commits during it;
-        it catches the copies up to at least the live position, replaces the live tables by
-        them, and moves the positions and held-back records to the copies'. Cut short anywhere,
+        The copies are replayed in memory and written in bulk (`replay`; with one more
+        connection borrowed from `writers`, two tables are written at once), while the live
+        projector (here or in another process) goes on with the live tables. The swap locks
+        the projections' live positions (`FOR UPDATE`, as every live batch does), so no live
+        batch commits during it; it catches the copies up to at least the live position,
+        replaces the live tables by them, and moves the positions and held-back records to the
+        copies'. Cut short anywhere,
         the live views stay as they were; a rebuild started again drops what was left.
 
         `reshape` is SQL run on the empty copies before they are built (unqualified names
@@ -419,8 +576,16 @@ class Projector:
                     self.batch_size,
                     announce=False,
                 )
-                covered = await beside.catch_up(progress)
+                async with contextlib.AsyncExitStack() as borrowed:
+                    also = []
+                    if writers is not None:
+                        extra = await borrowed.enter_async_context(writers.acquire())
+                        await borrowed.enter_async_context(_lent_to_copies(extra, path))
+                        also.append(extra)
+                    covered = await beside.replay(progress, also)
+                tidying = time.monotonic()
                 await beside.tidy()
+                log.info("vacuumed and analyzed the copies in %.1f s", time.monotonic() - tidying)
                 while True:
                     try:
                         last = await _swap(conn, beside, live)
@@ -439,6 +604,35 @@ class Projector:
                     await conn.execute(f"SET search_path TO {path}")
                     await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
                     await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", REBUILD_LOCK)
+
+
+@contextlib.contextmanager
+def _collecting_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a replay makes hundreds of thousands of rows that
+    live to its end, and full collections rescanning them would cost more than the replay
+    (it makes no cycles worth collecting meanwhile)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+@contextlib.asynccontextmanager
+async def _lent_to_copies(conn: asyncpg.Connection, path: str) -> AsyncIterator[None]:
+    """A borrowed connection reaching the rebuild's copies first, with no statement timeout
+    (a table's COPY takes seconds); given back as it was."""
+    timeout = await conn.fetchval("SHOW statement_timeout")
+    before = await conn.fetchval("SHOW search_path")
+    await conn.execute(f"SET search_path TO {SHADOW}, {path}")
+    await conn.execute("SET statement_timeout = 0")
+    try:
+        yield
+    finally:
+        await conn.execute(f"SET search_path TO {before}")
+        await conn.execute("SELECT set_config('statement_timeout', $1, false)", timeout)
 
 
 class RebuildRunning(Exception):

@@ -12,11 +12,16 @@ When an event arrives the record's timeline is worked out again and only the ver
 changed are closed (`recorded_to` = the event's position) and replaced. An event effective on
 or after all the record's earlier events only touches the open-ended versions; a back-dated
 event or a correction re-folds the record's whole history.
+
+`Standing` is what the registry says of one record now; it takes the record's events one by
+one. A live batch makes one per record from its stored versions; a rebuild's `Replay` keeps
+one per record in memory from position 0, so both give every version the same recorded
+interval.
 """
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -97,8 +102,71 @@ class Table:
         return self.key[0]
 
 
-State = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+Key = tuple[Any, ...]
+
+
+class Rows(dict[Key, dict[str, Any]]):
+    """One table's rows in a record's state, noting the row each key held before the first
+    change since they were last taken (`taken`): a fold then costs what it changes, not
+    what the record holds (a course with hundreds of attendances)."""
+
+    def __init__(self, rows: Mapping[Key, dict[str, Any]] | None = None) -> None:
+        super().__init__(rows or {})
+        self.before: dict[Key, dict[str, Any] | None] = {}
+
+    def _note(self, key: Key) -> None:
+        if key not in self.before:
+            self.before[key] = dict.get(self, key)
+
+    def __setitem__(self, key: Key, row: dict[str, Any]) -> None:
+        self._note(key)
+        super().__setitem__(key, row)
+
+    def __delitem__(self, key: Key) -> None:
+        self._note(key)
+        super().__delitem__(key)
+
+    def pop(self, key: Key, *default: Any) -> Any:  # type: ignore[override]
+        self._note(key)
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[Key, dict[str, Any]]:
+        key, row = super().popitem()
+        self.before.setdefault(key, row)
+        return key, row
+
+    def clear(self) -> None:
+        for key in self:
+            self._note(key)
+        super().clear()
+
+    def setdefault(self, key: Key, default: Any = None) -> Any:
+        self._note(key)
+        return super().setdefault(key, default)
+
+    def update(self, *others: Any, **rows: Any) -> None:
+        for key, row in dict(*others, **rows).items():
+            self[key] = row
+
+    def __ior__(self, other: Any) -> Rows:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def taken(self) -> Iterator[tuple[Key, dict[str, Any] | None, dict[str, Any] | None]]:
+        """(key, row before, row now) of each row changed since last taken."""
+        before, self.before = self.before, {}
+        for key, old in before.items():
+            new = dict.get(self, key)
+            if old is not new and old != new:
+                yield key, old, new
+
+
+State = dict[str, Rows]
 """A record's rows at one effective date: table name → row key → row."""
+
+
+def empty(history: History) -> State:
+    return {t.name: Rows() for t in history.tables}
 
 
 class History(Protocol):
@@ -110,7 +178,8 @@ class History(Protocol):
     def entity_type(self) -> str: ...
 
     def fold(self, state: State, change: Change) -> None:
-        """Apply one change to the record's rows, in place."""
+        """Apply one change to the record's rows, in place, by putting new rows in (never by
+        changing a row's dict: the rows before are kept to tell what changed)."""
         ...
 
     def field(self, name: str) -> str:
@@ -118,7 +187,7 @@ class History(Protocol):
         ...
 
 
-Interval = tuple[str, tuple[Any, ...], date]
+Interval = tuple[str, Key, date]
 """One version's identity: table, row key, effective_from."""
 Versions = dict[Interval, tuple[date | None, dict[str, Any]]]
 """Versions of a record as the registry says at one position: → (effective_to, row)."""
@@ -139,18 +208,17 @@ def kept(changes: Iterable[Change]) -> list[Change]:
 
 def timeline(history: History, changes: Iterable[Change]) -> Versions:
     """The versions of a record's rows from its kept changes (steps 3–4)."""
-    state: State = {t.name: {} for t in history.tables}
+    state = empty(history)
     versions: Versions = {}
-    opened: dict[tuple[str, tuple[Any, ...]], date] = {}
+    opened: dict[tuple[str, Key], date] = {}
     ordered = sorted(changes, key=lambda c: (c.effective_on, c.position))
     i = 0
     while i < len(ordered):
         day = ordered[i].effective_on
-        before = _snapshot(state)
         while i < len(ordered) and ordered[i].effective_on == day:
             history.fold(state, ordered[i])
             i += 1
-        for table, key, old, new in _changed(before, state):
+        for table, key, old, new in _changed(state):
             if old is not None:
                 start = opened.pop((table, key))
                 versions[(table, key, start)] = (day, old)
@@ -162,25 +230,20 @@ def timeline(history: History, changes: Iterable[Change]) -> Versions:
 
 
 def _changed(
-    before: State, after: State
-) -> Iterator[tuple[str, tuple[Any, ...], dict[str, Any] | None, dict[str, Any] | None]]:
-    """(table, key, row before, row after) of each row that differs between two states."""
-    for table, rows in after.items():
-        for key in before[table].keys() | rows.keys():
-            old, new = before[table].get(key), rows.get(key)
-            if old != new:
-                yield table, key, old, new
-
-
-def _snapshot(state: State) -> State:
-    return {table: {k: dict(r) for k, r in rows.items()} for table, rows in state.items()}
+    state: State,
+) -> Iterator[tuple[str, Key, dict[str, Any] | None, dict[str, Any] | None]]:
+    """(table, key, row before, row after) of each row changed since the state was last asked."""
+    for table, rows in state.items():
+        for key, old, new in rows.taken():
+            yield table, key, old, new
 
 
 class Writes:
-    """The closes and inserts a batch makes, written per table at the end of the batch."""
+    """The closes and inserts of versions, written per table at the end of a batch (or of a
+    rebuild's replay, where every close meets a version still to be inserted)."""
 
     def __init__(self) -> None:
-        self.closes: dict[str, list[tuple[Any, ...]]] = {}
+        self.closes: dict[str, list[dict[str, Any]]] = {}
         self.inserts: dict[str, dict[tuple[Interval, int], dict[str, Any]]] = {}
 
     def close(self, interval: Interval, effective_to: date | None, recorded: int, at: int) -> None:
@@ -189,7 +252,9 @@ class Writes:
         if pending is not None:
             pending["recorded_to"] = at
         else:
-            self.closes.setdefault(table, []).append((*key, start, effective_to, at))
+            self.closes.setdefault(table, []).append(
+                {"key": key, "effective_from": start, "effective_to": effective_to, "at": at}
+            )
 
     def insert(
         self, interval: Interval, effective_to: date | None, row: dict[str, Any], at: int
@@ -204,16 +269,29 @@ class Writes:
         }
 
     async def flush(self, conn: asyncpg.Connection, tables: Sequence[Table]) -> None:
+        """Close with one UPDATE per table and insert with one COPY per table."""
         for table in tables:
             closes = self.closes.get(table.name)
             if closes:
-                n = len(table.key)
-                match = " AND ".join(f"{c} = ${i}" for i, c in enumerate(table.key, 1))
-                await conn.executemany(
-                    f"UPDATE {table.name} SET recorded_to = ${n + 3} WHERE {match}"
-                    f" AND effective_from = ${n + 1}"
-                    f" AND effective_to IS NOT DISTINCT FROM ${n + 2} AND recorded_to IS NULL",
-                    closes,
+                match = " AND ".join(f"t.{c} = c.{c}" for c in table.key)
+                await conn.execute(
+                    f"UPDATE {table.name} t SET recorded_to = c.recorded_to"
+                    f" FROM jsonb_populate_recordset(NULL::{table.name}, $1::jsonb) c"
+                    f" WHERE {match} AND t.effective_from = c.effective_from"
+                    " AND t.effective_to IS NOT DISTINCT FROM c.effective_to"
+                    " AND t.recorded_to IS NULL",
+                    json.dumps(
+                        [
+                            {
+                                **dict(zip(table.key, c["key"], strict=True)),
+                                "effective_from": c["effective_from"],
+                                "effective_to": c["effective_to"],
+                                "recorded_to": c["at"],
+                            }
+                            for c in closes
+                        ],
+                        default=str,
+                    ),
                 )
             rows = self.inserts.get(table.name)
             if rows:
@@ -223,6 +301,77 @@ class Writes:
                     columns=columns,
                     records=[tuple(r[c] for c in columns) for r in rows.values()],
                 )
+
+
+class Standing:
+    """What the registry says now of one record: every version still said, and the
+    open-ended ones as the state its next change folds onto."""
+
+    def __init__(self, history: History, said: Said | None = None) -> None:
+        self.history = history
+        self.main = history.tables[0].name
+        self._settle(said or {})
+
+    def _settle(self, said: Said) -> None:
+        self.said = said
+        self.state = empty(self.history)
+        self.starts: dict[tuple[str, Key], date] = {}
+        self.latest: date | None = None
+        """The start of the main row's latest version."""
+        for (table, key, start), (end, row, _) in said.items():
+            if end is None:
+                dict.__setitem__(self.state[table], key, row)
+                self.starts[(table, key)] = start
+            if table == self.main and (self.latest is None or start > self.latest):
+                self.latest = start
+
+    def needs_refold(self, changes: Iterable[Change]) -> bool:
+        """Whether one of these changes (in position order) retracts, or is effective before,
+        what the record holds by then."""
+        latest = self.latest
+        for change in changes:
+            if change.retracts or (latest is not None and change.effective_on < latest):
+                return True
+            latest = change.effective_on if latest is None else max(latest, change.effective_on)
+        return False
+
+    def append(self, change: Change, writes: Writes) -> None:
+        """A change effective on or after all the record holds: fold it onto the open
+        versions, closing those it changes (and inserting them again up to its date)."""
+        self.history.fold(self.state, change)
+        day, at = change.effective_on, change.position
+        for table, key, old, new in _changed(self.state):
+            if old is not None:
+                start = self.starts.pop((table, key))
+                interval = (table, key, start)
+                _, _, recorded = self.said.pop(interval)
+                writes.close(interval, None, recorded, at)
+                if start < day:
+                    writes.insert(interval, day, old, at)
+                    self.said[interval] = (day, old, at)
+            if new is not None:
+                interval = (table, key, day)
+                writes.insert(interval, None, new, at)
+                self.said[interval] = (None, new, at)
+                self.starts[(table, key)] = day
+                if table == self.main and (self.latest is None or day > self.latest):
+                    self.latest = day
+
+    def refold(self, log: Iterable[Change], change: Change, writes: Writes) -> None:
+        """A change that retracts or is back-dated: work the record's whole timeline out again
+        from its log (which holds `change`), close the versions that changed, insert the new."""
+        new = timeline(self.history, kept(log))
+        said: Said = {}
+        for interval, (end, row, recorded) in self.said.items():
+            if new.get(interval) == (end, row):
+                said[interval] = (end, row, recorded)
+            else:
+                writes.close(interval, end, recorded, change.position)
+        for interval, (end, row) in new.items():
+            if interval not in said:
+                writes.insert(interval, end, row, change.position)
+                said[interval] = (end, row, change.position)
+        self._settle(said)
 
 
 class RecordViews:
@@ -245,6 +394,10 @@ class RecordViews:
     async def after(self, conn: asyncpg.Connection, changes: Sequence[Change]) -> None:
         """Side effects a projection adds beside its tables (none by default)."""
 
+    def replay(self) -> Replay:
+        """A rebuild's in-memory replay of this projection from position 0."""
+        return Replay(self)
+
     async def _apply(
         self,
         conn: asyncpg.Connection,
@@ -255,37 +408,92 @@ class RecordViews:
         by_record: dict[UUID, list[Change]] = {}
         for change in changes:
             by_record.setdefault(change.entity_id, []).append(change)
-        ids = list(by_record)
-        stored = await _recorded(conn, history, ids)
-        writes = Writes()
+        standing = {
+            record_id: Standing(history, said)
+            for record_id, said in (await _recorded(conn, history, list(by_record))).items()
+        }
         refold = [
             record_id
             for record_id, mine in by_record.items()
-            if _needs_refold(history, stored.get(record_id, {}), mine)
+            if (standing.get(record_id) or Standing(history)).needs_refold(mine)
         ]
+        if refold:  # their versions effective in the past too, and their earlier changes
+            for record_id, said in (await _recorded(conn, history, refold, now=False)).items():
+                standing[record_id] = Standing(history, said)
         past = await earlier(conn, refold, changes[0].position - 1) if refold else {}
+        writes = Writes()
         for record_id, mine in by_record.items():
-            versions = stored.get(record_id, {})
-            if record_id in past:
-                log = past[record_id]
-                for change in mine:
+            record = standing.get(record_id) or Standing(history)
+            log = past.get(record_id)
+            for change in mine:
+                if log is not None:
                     log.append(change)
-                    versions = _diff(versions, timeline(history, kept(log)), change, writes)
-            else:
-                for change in mine:
-                    versions = _append(history, versions, change, writes)
+                    record.refold(log, change, writes)
+                else:
+                    record.append(change, writes)
         await writes.flush(conn, history.tables)
 
 
+class Replay:
+    """A projection's records replayed in memory from position 0, for a rebuild: each
+    record's versions are worked out change by change as the live projector works them out
+    batch by batch (the same `Standing`), so every closed version gets the recorded interval
+    it has in the live tables; then every table is written with one COPY."""
+
+    def __init__(self, views: RecordViews) -> None:
+        self.views = views
+        self.records: dict[UUID, Standing] = {}
+        self.logs: dict[UUID, list[Change]] = {}
+        self.held: set[UUID] = set()
+        self.applied: list[Change] = []
+        self.writes = Writes()
+
+    def add(self, changes: Sequence[Change]) -> list[tuple[UUID, int, Exception]]:
+        """Apply `changes` (in position order); (record, position, error) of each record an
+        event of which fails: it stays as before that event, and its later events are skipped."""
+        failed = []
+        for change in changes:
+            history = self.views.histories.get(change.entity_type)
+            if history is None or change.entity_id in self.held:
+                continue
+            record = self.records.get(change.entity_id) or Standing(history)
+            log = self.logs.setdefault(change.entity_id, [])
+            log.append(change)
+            try:
+                if record.needs_refold([change]):
+                    record.refold(log, change, self.writes)
+                else:
+                    record.append(change, self.writes)
+            except Exception as error:  # the live projector holds such a record back
+                log.pop()
+                self.held.add(change.entity_id)
+                failed.append((change.entity_id, change.position, error))
+                continue
+            self.records[change.entity_id] = record
+            self.applied.append(change)
+        return failed
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        assert not self.writes.closes, "a replay closes only versions it inserted"
+        for history in self.views.histories.values():
+            await self.writes.flush(conn, history.tables)
+        for entity_type in self.views.histories:
+            mine = [c for c in self.applied if c.entity_type == entity_type]
+            if mine:
+                await self.views.after(conn, mine)
+
+
 async def _recorded(
-    conn: asyncpg.Connection, history: History, ids: Sequence[UUID]
+    conn: asyncpg.Connection, history: History, ids: Sequence[UUID], *, now: bool = True
 ) -> dict[UUID, Said]:
-    """The versions the registry says now of each record: → (effective_to, row, recorded_from)."""
+    """The versions the registry says now of each record: → (effective_to, row, recorded_from);
+    only those effective now (open-ended), unless `now` is False."""
     found: dict[UUID, Said] = {}
     for table in history.tables:
         rows = await conn.fetch(
             f"SELECT {', '.join(table.columns)}, effective_from, effective_to, recorded_from"
-            f" FROM {table.name} WHERE {table.record} = ANY($1) AND recorded_to IS NULL",
+            f" FROM {table.name} WHERE {table.record} = ANY($1) AND recorded_to IS NULL"
+            + (" AND effective_to IS NULL" if now else ""),
             ids,
         )
         for r in rows:
@@ -297,73 +505,6 @@ async def _recorded(
                 r["recorded_from"],
             )
     return found
-
-
-def _needs_refold(
-    history: History,
-    versions: Said,
-    changes: Sequence[Change],
-) -> bool:
-    """Whether a change retracts, or is effective before, what the record already holds."""
-    main = history.tables[0].name
-    latest = max((i[2] for i in versions if i[0] == main), default=None)
-    for change in changes:
-        if change.retracts or (latest is not None and change.effective_on < latest):
-            return True
-        latest = change.effective_on if latest is None else max(latest, change.effective_on)
-    return False
-
-
-def _diff(
-    old: Said,
-    new: Versions,
-    change: Change,
-    writes: Writes,
-) -> Said:
-    """Close the versions `change` ended, insert the ones it began; the versions now said."""
-    result = {}
-    for interval, (end, row, recorded) in old.items():
-        if new.get(interval) == (end, row):
-            result[interval] = (end, row, recorded)
-        else:
-            writes.close(interval, end, recorded, change.position)
-    for interval, (end, row) in new.items():
-        if interval not in result:
-            writes.insert(interval, end, row, change.position)
-            result[interval] = (end, row, change.position)
-    return result
-
-
-def _append(
-    history: History,
-    versions: Said,
-    change: Change,
-    writes: Writes,
-) -> Said:
-    """A change effective on or after all the record holds: fold it onto the open versions."""
-    state: State = {t.name: {} for t in history.tables}
-    starts: dict[tuple[str, tuple[Any, ...]], Interval] = {}
-    for interval, (end, row, _) in versions.items():
-        if end is None:
-            state[interval[0]][interval[1]] = copy.copy(row)
-            starts[(interval[0], interval[1])] = interval
-    before = _snapshot(state)
-    history.fold(state, change)
-    day = change.effective_on
-    result = dict(versions)
-    for table, key, old, new in _changed(before, state):
-        if old is not None:
-            interval = starts[(table, key)]
-            writes.close(interval, None, versions[interval][2], change.position)
-            del result[interval]
-            if interval[2] < day:
-                writes.insert(interval, day, old, change.position)
-                result[interval] = (day, old, change.position)
-        if new is not None:
-            interval = (table, key, day)
-            writes.insert(interval, None, new, change.position)
-            result[interval] = (None, new, change.position)
-    return result
 
 
 Step = Callable[[dict[str, Any], Change], None]
