@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tests.agency_api import AUDITOR, REGISTER, SUSPEND, registration, send
 from tests.conftest import Client, running, token
@@ -94,6 +96,13 @@ async def test_filters_paging_and_scope(database: str) -> None:
             "WorkerRegistered",
             "AgencySuspended",
         ]
+
+        # a time without a zone is read in HUB_TIMEZONE, as asOf.recorded is, even beside one
+        # with a zone
+        local = datetime.fromisoformat(suspended_at).astimezone(ZoneInfo("Asia/Shanghai"))
+        naive = local.replace(tzinfo=None).isoformat()
+        assert await only(recordedFrom=naive, recordedTo=suspended_at) == ["AgencySuspended"]
+        assert await only(recordedFrom=suspended_at, recordedTo=naive) == ["AgencySuspended"]
 
         first = await trail(client, first=3)
         assert first["pageInfo"]["hasNextPage"] is True and len(first["edges"]) == 3

@@ -135,9 +135,15 @@ async def worlds(server_url: str) -> AsyncIterator[dict[str, World]]:
 
 
 async def show(capsys: pytest.CaptureFixture[str], title: str, pair: Pair) -> None:
-    said = await pair.planner_said()
+    reads = await pair.planner_said()
+    asked = reads["planned"] + reads["fellBack"]
+    hits = reads["planCacheHits"] / max(1, reads["planCacheHits"] + reads["planCacheMisses"])
     with capsys.disabled():
-        print(f"\n{title}\n{pair.coverage()}\n{said}")
+        print(
+            f"\n{title}\n{pair.coverage()}\nplanner: {reads['planned']} of {asked} operations"
+            f" planned, {reads['fellBack']} fell back; plan cache hit rate {hits:.0%}"
+        )
+    assert reads["planned"] > 0, "the planner answered nothing: the comparison proves nothing"
 
 
 def run_in_thread(pair: Pair, loop: asyncio.AbstractEventLoop, asked: Asked) -> None:

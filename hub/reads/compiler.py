@@ -52,6 +52,7 @@ class Bound:
     variables: VariableValues
     caller: Actor
     today: date
+    timezone: str
     moments: list[Moment] = field(default_factory=list)
 
 

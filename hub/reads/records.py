@@ -33,8 +33,8 @@ from hub.reads.compiler import (
 )
 from hub.reads.compiler import literal as text
 from hub.reads.personal import marked, may_see, shown_payload
-from hub.schema.audit import AuditFilter, audit_scope
-from hub.schema.common import District, decode_cursor, page_size, value_of
+from hub.schema.audit import AuditFilter, audit_scope, zoned_filter
+from hub.schema.common import District, decode_cursor, page_size, value_of, zoned
 from hub.schema.events import PERSONAL_KEYS
 from hub.schema.mutations import record_id
 from hub.streams.follow import Scope
@@ -519,7 +519,8 @@ def page_of(
 ) -> str:
     """One page of the rows of `table` (alias `t`) where `condition` holds, in `order`, as a
     `<type_name>Connection`: its cursors, whether more follow and the total, each built only
-    when selected (`hub.projections.paging.page`, `hub.schema.common.connection`)."""
+    when selected (`hub.projections.paging.page`, `hub.schema.common.connection`). It is one
+    row even of an empty page whose every aggregate is skipped (`GROUP BY ()`)."""
     first = checked(page_size)
     after = checked(lambda cursor: decode_cursor(kind, cursor))
     c.checks.append(lambda b: first(arguments(b.variables)["first"]))
@@ -576,7 +577,7 @@ def page_of(
     return (
         f"(SELECT {body} FROM (SELECT {t}.*, row_number() OVER (ORDER BY {t}.{order}) AS _n"
         f" FROM {table} {t} WHERE {condition} AND {t}.{order} > {start}"
-        f" ORDER BY {t}.{order} LIMIT {size} + 1) {p})"
+        f" ORDER BY {t}.{order} LIMIT {size} + 1) {p} GROUP BY ())"
     )
 
 
@@ -593,18 +594,23 @@ AUDIT_RANGES = {
 }
 
 
-def audit_filter(chosen: dict[str, Any]) -> AuditFilter:
-    return AuditFilter(
-        actor=chosen.get("actor"),
-        party=chosen.get("party"),
-        district=chosen.get("district"),
-        entity_types=chosen.get("entityTypes"),
-        entity_id=chosen.get("entityId"),
-        type=chosen.get("type"),
-        recorded_from=chosen.get("recordedFrom"),
-        recorded_to=chosen.get("recordedTo"),
-        effective_from=chosen.get("effectiveFrom"),
-        effective_to=chosen.get("effectiveTo"),
+def audit_filter(chosen: dict[str, Any], timezone: str = "UTC") -> AuditFilter:
+    """The filter of `chosen` (the request's `filter` argument), its recorded times read in
+    `timezone` where given without a zone (`hub.schema.audit.zoned_filter`)."""
+    return zoned_filter(
+        AuditFilter(
+            actor=chosen.get("actor"),
+            party=chosen.get("party"),
+            district=chosen.get("district"),
+            entity_types=chosen.get("entityTypes"),
+            entity_id=chosen.get("entityId"),
+            type=chosen.get("type"),
+            recorded_from=chosen.get("recordedFrom"),
+            recorded_to=chosen.get("recordedTo"),
+            effective_from=chosen.get("effectiveFrom"),
+            effective_to=chosen.get("effectiveTo"),
+        ),
+        timezone,
     )
 
 
@@ -617,7 +623,13 @@ def audit_trail(c: Compiler, a: str, d: Details, at: At) -> str:
         return arguments(variables).get("filter") or {}
 
     def scope(b: Bound) -> Scope:
-        return checked(lambda f: audit_scope(b.caller, audit_filter(f)))(chosen(b.variables))
+        return checked(lambda f: audit_scope(b.caller, audit_filter(f, b.timezone)))(
+            chosen(b.variables)
+        )
+
+    def ranged(b: Bound, name: str) -> Any:
+        value = chosen(b.variables)[name]
+        return zoned(value, b.timezone) if name.startswith("recorded") else value
 
     now = chosen(c.executor.variable_values)
     try:
@@ -644,7 +656,7 @@ def audit_trail(c: Compiler, a: str, d: Details, at: At) -> str:
         where.append(f"{t}.entity_type = ANY({types}::text[])")
     for name, condition in AUDIT_RANGES.items():
         if now.get(name) is not None:
-            where.append(f"{t}.{condition} {c.param(lambda b, n=name: chosen(b.variables)[n])}")
+            where.append(f"{t}.{condition} {c.param(lambda b, n=name: ranged(b, n))}")
     condition = " AND ".join(where)
     return page_of(c, d, arguments, "event_log", "Event", "event", t, condition, NOW, "position")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 
 import strawberry
@@ -17,6 +18,7 @@ from hub.schema.common import (
     connection,
     decode_cursor,
     page_size,
+    zoned,
 )
 from hub.schema.context import Info
 from hub.schema.events import present
@@ -58,6 +60,16 @@ def check_vocabulary(chosen: AuditFilter) -> None:
         )
 
 
+def zoned_filter(chosen: AuditFilter, timezone: str) -> AuditFilter:
+    """`chosen` with its recorded times read in `timezone` where given without a zone (as
+    `asOf.recorded` is), so that its two ends compare."""
+    return dataclasses.replace(
+        chosen,
+        recorded_from=chosen.recorded_from and zoned(chosen.recorded_from, timezone),
+        recorded_to=chosen.recorded_to and zoned(chosen.recorded_to, timezone),
+    )
+
+
 def audit_scope(actor: Actor, chosen: AuditFilter) -> Scope:
     """The events `chosen` asks `actor` for, or the refusal (`CommandRefused`) of a filter
     whose range ends are the wrong way round, or that is outside the vocabulary or the
@@ -87,7 +99,7 @@ class AuditQueries:
         after: str | None = None,
         filter: AuditFilter | None = None,
     ) -> Connection[Event]:
-        chosen = filter or AuditFilter()
+        chosen = zoned_filter(filter or AuditFilter(), info.context.hub.settings.timezone)
         actor = info.context.caller
         try:
             scope = audit_scope(actor, chosen)

@@ -203,6 +203,11 @@ async def moment_of(info: Any, as_of: AsOf | None) -> Moment | None:
     return await moment_at(info.context.hub, as_of.effective, as_of.recorded)
 
 
+def zoned(time: datetime, timezone: str) -> datetime:
+    """`time`, read in the city's `timezone` (`HUB_TIMEZONE`) if it was given without a zone."""
+    return time if time.tzinfo is not None else time.replace(tzinfo=ZoneInfo(timezone))
+
+
 async def moment_at(hub: Any, effective: date | None, recorded: datetime | None) -> Moment | None:
     """The moment of an `asOf` given as its two parts (see `moment_of`)."""
     if effective is None and recorded is None:
@@ -211,10 +216,8 @@ async def moment_at(hub: Any, effective: date | None, recorded: datetime | None)
     if recorded is None:
         return Moment(effective)
     given = recorded
-    if recorded.tzinfo is None:
-        recorded = recorded.replace(tzinfo=ZoneInfo(hub.settings.timezone))
     try:
-        recorded = recorded.astimezone(UTC)
+        recorded = zoned(recorded, hub.settings.timezone).astimezone(UTC)
     except OverflowError:
         raise InvalidInput(
             f"asOf.recorded {given.isoformat()} is outside the years 1 to 9999 in UTC",
