@@ -8,6 +8,7 @@ with it would measure the client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -110,12 +111,16 @@ class ServedHub:
         )
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{self.port}") as http:
             for _ in range(150):
-                try:
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"hub serve exited ({self.process.returncode}) before it was ready:"
+                        " run it by hand with the same settings to see why"
+                    )
+                with contextlib.suppress(httpx.TransportError):
                     if (await http.get("/readyz")).status_code == 200:
                         return self
-                except httpx.TransportError:
-                    await asyncio.sleep(0.2)
-        raise RuntimeError("hub serve did not become ready")
+                await asyncio.sleep(0.2)
+        raise RuntimeError("hub serve did not become ready in 30 s")
 
     async def __aexit__(self, *_: object) -> None:
         if self.process is not None:

@@ -22,34 +22,44 @@ class Target:
     value: int
     due: date
     source: str
-    """The target as the plan words it (no repository copy of the plan exists to quote from:
-    these are its figures in its own terms)."""
+    """The target in the words of the city's 2018 report on its social-work workforce, which
+    quotes the plan that set it."""
 
 
 TARGETS = (
-    Target("workers", 133_000, DUE_2020, "到2020年，全市社会工作专业人才总量达到13.3万人"),
+    Target(
+        "workers",
+        133_000,
+        DUE_2020,
+        "《重庆市社会工作人才队伍建设中长期规划(2010-2020年)》提出到2020年,"
+        "社会工作人才总量增加到13.3万人",
+    ),
     Target(
         "urbanCommunitiesOnTarget",
         100,
         DUE_2020,
-        "到2020年，每个城市社区至少配备2名社会工作专业人才",
+        "《关于加强社会工作专业人才队伍建设的实施意见》提出到2020年,"
+        "实现每个城市社区拥有2名以上社会工作专业人才",
     ),
     Target(
         "ruralCommunitiesOnTarget",
         100,
         DUE_2020,
-        "到2020年，每个农村社区至少配备1名社会工作专业人才",
+        "《关于加强社会工作专业人才队伍建设的实施意见》提出到2020年,"
+        "每个农村社区拥有1名以上社会工作专业人才",
     ),
     Target(
         "demonstrationStations",
         400,
         DUE_2020,
-        "“411”工程：建设400个社区社会工作示范点",
+        "《重庆市社会工作服务“411”示范工程实施方案》提出3-5年内,"
+        "建设400个社会工作服务示范社区",
     ),
     Target(
         "demonstrationAgencies",
         100,
         DUE_2020,
-        "“411”工程：培育100家示范性社会工作服务机构",
+        "《重庆市社会工作服务“411”示范工程实施方案》提出3-5年内,"
+        "建设……100个社会工作服务示范机构",
     ),
 )
