@@ -59,6 +59,9 @@ _MOVE = (  # a batch's last step: its projections are at its last position
     "UPDATE projection_positions SET position = $2, updated_at = now()"
     " WHERE name = ANY($1) AND position < $2"
 )
+_ANNOUNCE_WHERE_VIEWS_ARE = (  # as a batch's NOTIFY, for a change that moves no position
+    "SELECT pg_notify($1, min(position)::text) FROM projection_positions"
+)
 
 
 class Replay(Protocol):
@@ -272,7 +275,8 @@ class Projector:
         projection's position, in position order; release the record if they all apply, or
         hold it at the event that fails now.
 
-        Each record is retried in a transaction that locks its projection's position, so a
+        Each record is retried in a transaction that locks its projection's position (and ends
+        with the NOTIFY a batch sends, as the views changed though no position moved), so a
         projector running in another process waits rather than racing it.
         """
         named = {p.name: p for p in self.projections}
@@ -308,6 +312,8 @@ class Projector:
                     await release(conn, *key)
                 else:
                     await hold(conn, [again])
+                # the views changed under their positions: readers keeping answers must know
+                await conn.execute(_ANNOUNCE_WHERE_VIEWS_ARE, PROJECTED_CHANNEL)
             outcomes.append(Retried(before, applied, again))
         return outcomes
 

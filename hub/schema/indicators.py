@@ -193,8 +193,10 @@ class IndicatorQueries:
         if district is not None:
             district = known_district(district.strip()).code
         moment = await moment_of(info, as_of)
-        found = await indicators(
-            info.context.hub.pool, moment, district, today=info.context.hub.settings.today()
+        hub, today = info.context.hub, info.context.hub.settings.today()
+        found = await hub.indicator_cache.get(
+            ("indicators", district, moment or today),
+            lambda: indicators(hub.pool, moment, district, today=today),
         )
         return Indicators.of(found)
 
@@ -224,7 +226,11 @@ class IndicatorQueries:
         days = period_ends(from_, to, every)
         moment = await moment_of(info, AsOf(effective=to, recorded=recorded))
         position = EVERYTHING if moment is None else moment.recorded
-        found = await indicator_series(info.context.hub.pool, days, position, district)
+        hub = info.context.hub
+        found = await hub.indicator_cache.get(
+            ("series", district, tuple(days), position),
+            lambda: indicator_series(hub.pool, days, position, district),
+        )
         return [IndicatorPoint(on=f["day"], indicators=Indicators.of(f)) for f in found]
 
     @strawberry.field(description="The city's targets for 2020, as its plan names them.")

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     read_planner: Switch = Field(
         True, description="on: query operations it covers are answered from one SQL statement"
     )
+    indicator_cache: Limit = Field(
+        256, description="answers of indicators and indicatorSeries kept (0: none)"
+    )
     read_your_writes_timeout: Seconds = Field(
         5.0, description="how long a mutation waits for the read views"
     )

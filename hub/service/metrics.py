@@ -61,6 +61,13 @@ READ_OPERATIONS = Counter(
     ["path"],
     registry=REGISTRY,
 )
+INDICATOR_CACHE = Counter(
+    "hub_indicator_cache_lookups",
+    "Answers of indicators and indicatorSeries asked of the cache, by outcome: hit (kept),"
+    " shared (another request's statement was running), miss (one statement ran)",
+    ["outcome"],
+    registry=REGISTRY,
+)
 EVENTS_APPENDED = Counter(
     "hub_events_appended", "Record events the commands of this hub stored", registry=REGISTRY
 )
@@ -237,6 +244,8 @@ def _init_transports() -> None:
     for transport in TRANSPORTS:
         SUBSCRIBERS.labels(transport)
         DELIVERED.labels(transport)
+    for outcome in ("hit", "shared", "miss"):
+        INDICATOR_CACHE.labels(outcome)
 
 
 _init_transports()

@@ -38,6 +38,7 @@ from hub.service.database import (
     open_database,
     unavailable,
 )
+from hub.service.indicator_cache import IndicatorCache
 from hub.service.operations import AllowList, PersistedQueries
 from hub.service.signals import Signals
 from hub.streams.slots import StreamSlots
@@ -122,6 +123,15 @@ class Hub:
         self._leasing: asyncio.Task[None] | None = None
         self.replica_url = settings.read_database_url
         """Where reads go, when not to the primary (`HUB_READ_DATABASE_URL`)."""
+        self.indicator_cache = IndicatorCache(
+            lambda: self.signals.generation,
+            0 if self.replica_url else settings.indicator_cache,
+        )
+        """Answers of `indicators` and `indicatorSeries` (`HUB_INDICATOR_CACHE`). None are kept
+        with a read replica: the views generation moves when the primary's views do, and the
+        replica replays that later; a rebuild's swap or a retry leaves the positions where they
+        were, so there is no position to wait for on the replica, and an answer read from it
+        meanwhile would be kept under the new generation, stale."""
         self.runs_projections = False
         self.leads = False
         """Whether this process holds the lease (`LEASE`), so runs the projector."""

@@ -30,6 +30,12 @@ class Signals:
         self.replica = replica
         self.projected = 0
         """The position this process's reads (the replica's, if one) include."""
+        self.generation = 0
+        """The views generation: moves whenever the primary's read tables may have changed (each
+        batch committed, each `hub_projected` NOTIFY, among them a rebuild's swap and a retry of
+        held-back records, and each new LISTEN connection, as notifications may have been lost
+        meanwhile), always before the requests waiting for that change are woken. Answers kept
+        under an older generation (`hub.service.indicator_cache`) are never served again."""
         self._announced = 0
         self._replaying = asyncio.Event()
         self._following: asyncio.Task[None] | None = None
@@ -104,6 +110,7 @@ class Signals:
     def announce(self, position: int) -> None:
         """The primary's views include `position`: said by their NOTIFY, or at once by the
         projector of this process after its commit."""
+        self.generation += 1
         if self.replica is None:
             self.advance(position)
             return

@@ -742,6 +742,7 @@ def create_app(
             "process": process,
             "personalDataAccess": hub.access_log.counts(),
             "reads": graphql.reads.counts(),
+            "indicatorCache": hub.indicator_cache.counts(),
         }
         try:
             reason, lag = await hub.readiness()
