@@ -38,6 +38,10 @@ ASKED: list[dict[str, Any]] = [
     {"asOf": {"effective": "2018-06-30", "recorded": "2099-01-01T00:00:00"}},
     {"asOf": {"effective": "2018-06-30"}, "district": "500103"},
 ]
+AS_FRAGMENTS = """fragment F on Indicators { agencies __typename }
+  query Q { now: indicators { ...F } ... on Query { targets { indicator } } }"""
+MIXED = "{ now: indicators { agencies __typename } agencies(first: 1) { totalCount } }"
+"""Not only indicators: answered field by field, the figures kept all the same."""
 DISSOLVED = "hub.domain.agency:Agency.Dissolved"
 """An event type only a newer hub knows (here: a deregistration under another name)."""
 
@@ -104,7 +108,14 @@ async def test_kept_answers_are_the_statements_answers(
         assert again == first
         assert counted.calls == len(first)  # all kept
         kept = (await client.http.get("/readyz")).json()["indicatorCache"]
-        assert kept["hits"] >= len(first) and kept["entries"] == len(first), kept
+        # each operation's whole answer, and the figures its field asked for
+        assert kept["hits"] == len(first) and kept["entries"] == 2 * len(first), kept
+        for document in (AS_FRAGMENTS, MIXED):
+            answered = await client.run(document, auth=AUDITOR)
+            assert await client.run(document, auth=AUDITOR) == answered
+            assert answered["now"]["agencies"] == 3 and answered["now"]["__typename"]
+            assert answered.get("agencies", {"totalCount": 3})["totalCount"] == 3
+        assert counted.calls == len(first)  # the same figures again
         metrics = (await client.http.get("/metrics")).text
         assert 'hub_indicator_cache_lookups_total{outcome="hit"}' in metrics
     async with running(database, indicator_cache=0) as uncached:

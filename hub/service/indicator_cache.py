@@ -16,6 +16,10 @@ from typing import Any
 
 from hub.service.metrics import INDICATOR_CACHE
 
+Kept = tuple[int, Hashable]
+"""Where an answer is kept: the views generation it was asked for in, and what it asks."""
+MISSING = object()
+
 
 class IndicatorCache:
     """The last `size` answers (least recently used first out), under `generation()`'s value
@@ -24,8 +28,8 @@ class IndicatorCache:
     def __init__(self, generation: Callable[[], int], size: int) -> None:
         self.generation = generation
         self.size = size
-        self.entries: OrderedDict[tuple[int, Hashable], Any] = OrderedDict()
-        self._computing: dict[tuple[int, Hashable], asyncio.Task[Any]] = {}
+        self.entries: OrderedDict[Kept, Any] = OrderedDict()
+        self._computing: dict[Kept, asyncio.Task[Any]] = {}
         self._current = 0
         self.hits = 0
         self.misses = 0
@@ -42,20 +46,36 @@ class IndicatorCache:
             "shared": self.shared,
         }
 
+    def kept(self, key: Hashable) -> tuple[Kept, Any]:
+        """Where an answer for `key` is kept in the current generation, and the answer kept
+        there (`MISSING`: none; counted a hit otherwise)."""
+        at = (self.generation(), key)
+        if at[0] != self._current:  # the views moved: no kept answer can serve again
+            self.entries.clear()
+            self._current = at[0]
+        found = self.entries.get(at, MISSING)
+        if found is not MISSING:
+            self.entries.move_to_end(at)
+            self.hits += 1
+            INDICATOR_CACHE.labels("hit").inc()
+        return at, found
+
+    def keep(self, at: Kept, answer: Any) -> None:
+        """Keep `answer` where `kept` said, unless the views moved meanwhile."""
+        if not self.size or at[0] != self.generation():
+            return
+        self.entries[at] = answer
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
     async def get(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
         """The answer for `key` (what it asks, such as district and moment): kept, or being
         computed for another caller, or computed now by `compute`."""
         if not self.size:
             return await compute()
-        at = (self.generation(), key)
-        if at[0] != self._current:  # the views moved: no kept answer can serve again
-            self.entries.clear()
-            self._current = at[0]
-        if at in self.entries:
-            self.entries.move_to_end(at)
-            self.hits += 1
-            INDICATOR_CACHE.labels("hit").inc()
-            return self.entries[at]
+        at, found = self.kept(key)
+        if found is not MISSING:
+            return found
         computing = self._computing.get(at)
         if computing is None:
             self.misses += 1
@@ -69,10 +89,7 @@ class IndicatorCache:
         # one caller going away (its client disconnected) does not cancel the others' answer
         return await asyncio.shield(computing)
 
-    def _computed(self, at: tuple[int, Hashable], done: asyncio.Task[Any]) -> None:
+    def _computed(self, at: Kept, done: asyncio.Task[Any]) -> None:
         del self._computing[at]
-        if done.cancelled() or done.exception() is not None or at[0] != self.generation():
-            return
-        self.entries[at] = done.result()
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        if not done.cancelled() and done.exception() is None:
+            self.keep(at, done.result())
