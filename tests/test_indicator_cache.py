@@ -116,6 +116,8 @@ async def test_kept_answers_are_the_statements_answers(
             assert answered["now"]["agencies"] == 3 and answered["now"]["__typename"]
             assert answered.get("agencies", {"totalCount": 3})["totalCount"] == 3
         assert counted.calls == len(first)  # the same figures again
+        anonymous = await client.post(INDICATORS, {}, auth=None)  # kept, yet still refused
+        assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", anonymous
         metrics = (await client.http.get("/metrics")).text
         assert 'hub_indicator_cache_lookups_total{outcome="hit"}' in metrics
     async with running(database, indicator_cache=0) as uncached:
