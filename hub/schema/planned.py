@@ -17,9 +17,9 @@ from graphql import (
     DocumentNode,
     ExecutionResult,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
     get_operation_ast,
 )
@@ -40,7 +40,7 @@ def _roots(document: DocumentNode, selections: SelectionSetNode) -> set[str]:
     named = {
         f.name.value: f.selection_set
         for f in document.definitions
-        if not isinstance(f, OperationDefinitionNode) and hasattr(f, "selection_set")
+        if isinstance(f, FragmentDefinitionNode)
     }
     found: set[str] = set()
     for selection in selections.selections:
@@ -98,7 +98,7 @@ class PlannedReads(SchemaExtension):
                 and not result.errors
                 and not result.extensions
             ):
-                kept.keep(at, json.dumps({"data": result.data}))
+                kept.keep(at, json.dumps({"data": result.data}, separators=(",", ":")))
             return
         if (
             asked
