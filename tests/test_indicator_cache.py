@@ -236,6 +236,24 @@ async def test_a_rebuild_changes_the_figure(database: str) -> None:
         await until(rebuilt)
 
 
+async def test_a_new_listen_connection_changes_the_figure(database: str) -> None:
+    """Notifications sent while the LISTEN connection was lost are lost with it."""
+    async with running(database) as client:
+        ids = await seeded(client)
+        assert await agencies(client) == 3
+        # a change whose NOTIFY this process will not get
+        await client.hub.pool.execute("DELETE FROM agencies WHERE id = $1", UUID(ids[1]))
+        assert await agencies(client) == 3
+        listening = client.hub.signals._conn
+        assert listening is not None
+        await client.hub.pool.execute("SELECT pg_terminate_backend($1)", listening.get_server_pid())
+
+        async def reconnected() -> bool:
+            return await agencies(client) == 2
+
+        await until(reconnected)
+
+
 def test_a_read_replica_keeps_no_answers() -> None:
     """The replica replays the primary's changes after the primary's NOTIFY (see `Hub`)."""
     settings = dict(jwt_secret=SECRET, personal_data_key=PERSONAL_DATA_KEY)
