@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,24 @@ async def running(url: str | None, **settings: Any) -> AsyncIterator[Client]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
             yield Client(http, hub)
+            with contextlib.suppress(Exception):  # a test may have stopped its database
+                READS.update((await http.get("/readyz")).json()["reads"])
+
+
+READS: Counter[str] = Counter()
+"""The read planner's counts over every app `running` started: the suite's plan cache hit
+rate and share of planned reads, printed at the end of the run."""
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    asked = READS["planned"] + READS["fellBack"]
+    if asked:
+        looked = READS["planCacheHits"] + READS["planCacheMisses"]
+        terminalreporter.write_line(
+            f"read planner over the suite's apps: {READS['planned']} of {asked} query"
+            f" operations planned, {READS['fellBack']} fell back; plan cache hits"
+            f" {READS['planCacheHits']} of {looked} ({READS['planCacheHits'] / max(1, looked):.0%})"
+        )
 
 
 @pytest.fixture(scope="session")
