@@ -29,7 +29,15 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_client import Connection, ServedHub, compare, fresh_database, graphql, p  # noqa: E402
+from http_client import (  # noqa: E402
+    Connection,
+    ServedHub,
+    closed_loop,
+    compare,
+    fresh_database,
+    graphql,
+    p,
+)
 
 from hub.domain.envelope import Role  # noqa: E402
 
@@ -55,23 +63,13 @@ def seed(url: str, scale: float, key: str) -> None:
 
 async def load(hub: ServedHub, clients: int, seconds: float) -> tuple[float, list[float]]:
     """Requests a second and each request's latency (ms), `clients` connections at once."""
+
+    async def ask(connection: Connection) -> None:
+        data = await graphql(connection, QUERY)
+        assert data["edges"][0]["node"]["name"], data
+
     connections = [await hub.connect(Role.AUDITOR) for _ in range(clients)]
-    timings: list[float] = []
-    started = time.perf_counter()
-    deadline = started + seconds
-
-    async def client(connection: Connection) -> None:
-        while time.perf_counter() < deadline:
-            sent = time.perf_counter()
-            data = await graphql(connection, QUERY)
-            timings.append((time.perf_counter() - sent) * 1000)
-            assert data["edges"][0]["node"]["name"], data
-
-    await asyncio.gather(*(client(c) for c in connections))
-    elapsed = time.perf_counter() - started
-    for connection in connections:
-        await connection.close()
-    return len(timings) / elapsed, timings
+    return await closed_loop(connections, ask, seconds)
 
 
 async def main(scale: float, rounds: int, seconds: float, clients: int, url: str) -> None:

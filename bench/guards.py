@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from http_client import (  # noqa: E402
     SECRET,
     Connection,
     ServedHub,
+    closed_loop,
     compare,
     fresh_database,
     graphql,
@@ -106,23 +106,12 @@ def allow(url: str) -> None:
 
 async def load(hub: ServedHub, clients: int, seconds: float) -> tuple[float, list[float]]:
     """Requests a second and each request's latency (ms), `clients` connections at once."""
-    connections = [await hub.connect() for _ in range(clients)]
-    timings: list[float] = []
-    started = time.perf_counter()
-    deadline = started + seconds
 
-    async def client(connection: Connection) -> None:
-        while time.perf_counter() < deadline:
-            sent = time.perf_counter()
-            data = await graphql(connection, QUERY)
-            timings.append((time.perf_counter() - sent) * 1000)
-            assert len(data["edges"]) == ROWS, data
+    async def ask(connection: Connection) -> None:
+        data = await graphql(connection, QUERY)
+        assert len(data["edges"]) == ROWS, data
 
-    await asyncio.gather(*(client(c) for c in connections))
-    elapsed = time.perf_counter() - started
-    for connection in connections:
-        await connection.close()
-    return len(timings) / elapsed, timings
+    return await closed_loop([await hub.connect() for _ in range(clients)], ask, seconds)
 
 
 async def guarded(hub: ServedHub, allow_listed: bool) -> None:

@@ -15,8 +15,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,28 @@ async def graphql(connection: Connection, document: str, variables: dict | None 
     payload = next(iter(body["data"].values()))
     assert not isinstance(payload, dict) or not payload.get("errors"), payload
     return payload
+
+
+async def closed_loop(
+    connections: list[Connection], ask: Callable[[Connection], Awaitable[object]], seconds: float
+) -> tuple[float, list[float]]:
+    """Requests a second and each request's latency (ms): every connection sends `ask` again
+    as soon as it is answered, for `seconds`; the connections are closed after."""
+    timings: list[float] = []
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def client(connection: Connection) -> None:
+        while time.perf_counter() < deadline:
+            sent = time.perf_counter()
+            await ask(connection)
+            timings.append((time.perf_counter() - sent) * 1000)
+
+    await asyncio.gather(*(client(c) for c in connections))
+    elapsed = time.perf_counter() - started
+    for connection in connections:
+        await connection.close()
+    return len(timings) / elapsed, timings
 
 
 def p(values: list[float], q: int) -> float:

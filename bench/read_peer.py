@@ -46,7 +46,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from guards import MEASURED  # noqa: E402
-from http_client import Connection, ServedHub, free_port, fresh_database, p  # noqa: E402
+from http_client import (  # noqa: E402
+    Connection,
+    ServedHub,
+    closed_loop,
+    free_port,
+    fresh_database,
+    p,
+)
 from time_travel import INDICATORS, seed  # noqa: E402
 from workers import cpu_seconds, used  # noqa: E402
 
@@ -406,24 +413,13 @@ async def load(
 ) -> tuple[float, list[float]]:
     """Requests a second and each request's latency (ms), `clients` connections at once;
     every answer must be a 200 without errors."""
-    connections = [await server.connect() for _ in range(clients)]
-    timings: list[float] = []
-    started = time.perf_counter()
-    deadline = started + seconds
 
-    async def client(connection: Connection) -> None:
-        while time.perf_counter() < deadline:
-            sent = time.perf_counter()
-            data = await connection.exchange("/graphql", body)
-            timings.append((time.perf_counter() - sent) * 1000)
-            if b'"errors"' in data:
-                raise RuntimeError(data[:500].decode(errors="replace"))
+    async def ask(connection: Connection) -> None:
+        data = await connection.exchange("/graphql", body)
+        if b'"errors"' in data:
+            raise RuntimeError(data[:500].decode(errors="replace"))
 
-    await asyncio.gather(*(client(c) for c in connections))
-    elapsed = time.perf_counter() - started
-    for connection in connections:
-        await connection.close()
-    return len(timings) / elapsed, timings
+    return await closed_loop([await server.connect() for _ in range(clients)], ask, seconds)
 
 
 async def measure(
