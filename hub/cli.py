@@ -163,32 +163,46 @@ def _migrate(_: argparse.Namespace) -> None:
         asyncio.run(main())
 
 
+MIGRATE_BESIDE_LOCK = "hub.migrate.beside"
+"""Held by the one `hub migrate` running the migrations that rebuild views beside the live ones."""
+
+
 async def _migrate_beside(hub: Hub, say: Callable[[str], None]) -> None:
     """Run each migration that rebuilds projections (`Migration.rebuilds`) beside the live
-    views, recorded as applied in the swap's transaction, and the plain ones after it."""
+    views, recorded as applied in the swap's transaction, and the plain ones after it; one
+    `hub migrate` at a time (else `RebuildRunning`), so that none runs twice."""
+    from hub.projections.runner import RebuildRunning
     from hub.service.database import migrate, waiting_migration
 
     known = [p.name for p in hub.projector.projections]
-    while (migration := await waiting_migration(hub.url, hub.migrations)) is not None:
-        unknown = [name for name in migration.rebuilds if name not in known]
-        if unknown:
-            sys.exit(
-                f"hub migrate: migration {migration.name} rebuilds {', '.join(unknown)}, which "
-                f"no projection is called (the projections: {', '.join(known)}); nothing changed"
-            )
-        say(
-            f"migration {migration.name}: rebuilding {', '.join(migration.rebuilds)} beside "
-            f"the live views"
-        )
-        await _rebuild(
-            hub,
-            list(migration.rebuilds),
-            say,
-            reshape=migration.sql,
-            swapped=_recording(migration.name),
-        )
-        for applied in await migrate(hub.url, hub.migrations):
-            say(f"applied migration {applied}")
+    async with hub.primary.acquire() as conn:
+        lock = "SELECT pg_try_advisory_lock(hashtext($1))"
+        if not await conn.fetchval(lock, MIGRATE_BESIDE_LOCK):
+            raise RebuildRunning("another hub migrate is rebuilding views on this database")
+        try:
+            while (migration := await waiting_migration(hub.url, hub.migrations)) is not None:
+                unknown = [name for name in migration.rebuilds if name not in known]
+                if unknown:
+                    sys.exit(
+                        f"hub migrate: migration {migration.name} rebuilds {', '.join(unknown)},"
+                        f" which no projection is called (the projections: {', '.join(known)});"
+                        f" it is not applied"
+                    )
+                say(
+                    f"migration {migration.name}: rebuilding {', '.join(migration.rebuilds)} "
+                    f"beside the live views"
+                )
+                await _rebuild(
+                    hub,
+                    list(migration.rebuilds),
+                    say,
+                    reshape=migration.sql,
+                    swapped=_recording(migration.name),
+                )
+                for applied in await migrate(hub.url, hub.migrations):
+                    say(f"applied migration {applied}")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", MIGRATE_BESIDE_LOCK)
 
 
 def _project(args: argparse.Namespace) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from hub.cli import MIGRATE_BESIDE_LOCK
 from hub.projections.runner import SHADOW
 from hub.service.database import migration_files
 from tests.agency_api import AUDITOR, register
@@ -233,3 +234,37 @@ async def test_on_a_new_database_a_reshaping_migration_runs_in_place(
         made = await register(client)
         assert made["errors"] == [], made
         assert await pool.fetchval("SELECT note FROM agencies") == "reshaped"
+
+
+async def test_one_hub_migrate_rebuilds_at_a_time(database: str, newer: Path) -> None:
+    async with running(database, run_projections=False) as client:
+        pool = client.hub.pool
+        live = await snapshot(pool)
+        async with pool.acquire() as other:
+            await other.execute("SELECT pg_advisory_lock(hashtext($1))", MIGRATE_BESIDE_LOCK)
+            done = await asyncio.to_thread(
+                hub_cli, "migrate", HUB_DATABASE_URL=database, HUB_MIGRATIONS=str(newer)
+            )
+            await other.execute("SELECT pg_advisory_unlock(hashtext($1))", MIGRATE_BESIDE_LOCK)
+        assert done.returncode == 1
+        assert done.stderr.endswith(
+            "hub migrate: another hub migrate is rebuilding views on this database;"
+            " the live views are as they were\n"
+        ), done.stderr
+        assert await snapshot(pool) == live
+        assert not set(MIGRATIONS) & await _applied(pool)
+
+
+async def test_a_migration_rebuilding_a_view_no_projection_makes_is_refused(
+    database: str, newer: Path
+) -> None:
+    (newer / RESHAPING).write_text("-- rebuilds: agencies, agency\nSELECT 1;\n", encoding="utf-8")
+    done = await asyncio.to_thread(
+        hub_cli, "migrate", HUB_DATABASE_URL=database, HUB_MIGRATIONS=str(newer)
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"hub migrate: migration {RESHAPING} rebuilds agency, which no projection is called"
+    ), done.stderr
+    async with running(database, run_projections=False) as client:
+        assert not set(MIGRATIONS) & await _applied(client.hub.pool)
