@@ -288,3 +288,12 @@ async def test_a_migration_rebuilding_a_view_no_projection_makes_is_refused(
     ), done.stderr
     async with running(database, run_projections=False) as client:
         assert not set(MIGRATIONS) & await _applied(client.hub.pool)
+
+
+async def test_hub_migrations_naming_no_folder_is_refused(database: str, newer: Path) -> None:
+    absent = newer / "absent"
+    done = await asyncio.to_thread(
+        hub_cli, "migrate", HUB_DATABASE_URL=database, HUB_MIGRATIONS=str(absent)
+    )
+    assert done.returncode == 1
+    assert done.stderr == f"hub migrate: HUB_MIGRATIONS names {absent}, which is not a folder\n"

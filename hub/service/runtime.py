@@ -148,13 +148,13 @@ class Hub:
         """Raises `PersonalDataKeyError` when the KEK is unusable or not the database's, and
         `MigrationPending` when a migration that rebuilds projections beside the live views
         waits (unless `migrating`: `hub migrate` starts the hub to run it)."""
+        self.migrations = migration_files(self.settings.migrations)
         kek = await asyncio.to_thread(load_kek, self.settings.personal_data_key, self.settings.home)
         self.keys_by_worker = KeysByWorker(kek)
         self.database = await asyncio.to_thread(
             open_database, self.settings.database_url, self.settings.home
         )
         self.url = self.database.url
-        self.migrations = migration_files(self.settings.migrations)
         try:
             if migrating:
                 await migrate(self.url, self.migrations)
