@@ -18,13 +18,15 @@ from hub.projections.held_back import every_held
 from hub.registry.personal_data import PersonalDataKeyError
 from hub.service import logs
 from hub.service.config import DEV_SECRET, InvalidSetting, Settings
-from hub.service.database import MigrationsMissing, migration_files
+from hub.service.database import MigrationPending, MigrationsMissing, migration_files
 from hub.service.progress import meter
 from hub.service.runtime import projections
 
 if TYPE_CHECKING:
+    import asyncpg
     from starlette.applications import Starlette
 
+    from hub.projections.runner import Swapped
     from hub.service.runtime import Hub
 
 LOG_FORMAT = "%(asctime)s %(name)s %(message)s"
@@ -37,7 +39,8 @@ def _serve(args: argparse.Namespace) -> None:
 
     settings = Settings.from_env(**_overrides(args))
     logs.configure(settings.log_format)
-    migration_files()  # refused here in one line, not in a traceback of the server's start-up
+    # refused here in one line, not in a traceback of the server's start-up
+    _migrated_before_serving(settings)
     if settings.jwt_secret == DEV_SECRET:
         logging.getLogger("hub").warning(
             "HUB_JWT_SECRET is not set: tokens are signed with the development secret"
@@ -64,6 +67,19 @@ def _serve(args: argparse.Namespace) -> None:
 
         on_start = demo.show
     uvicorn.run(create_app(settings, on_start=on_start), **served)
+
+
+def _migrated_before_serving(settings: Settings) -> None:
+    """Apply the migrations, or raise `MigrationPending` when one waits for `hub migrate`
+    (and `MigrationsMissing` when there are none)."""
+    from hub.service.database import migrated, open_database
+
+    files = migration_files(settings.migrations)
+    database = open_database(settings.database_url, settings.home)
+    try:
+        asyncio.run(migrated(database.url, files))
+    finally:
+        database.release()
 
 
 def _serve_workers(settings: Settings, served: dict[str, object]) -> None:
@@ -125,18 +141,68 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _migrate(_: argparse.Namespace) -> None:
+    from hub.projections.runner import RebuildRunning
     from hub.service.runtime import Hub
 
     async def main() -> None:
         hub = Hub(Settings.from_env())
-        await hub.start(project=False)
-        print(
-            f"migrated; the event store and read tables are ready at position "
-            f"{hub.signals.projected}"
-        )
-        await hub.stop()
+        await hub.start(project=False, migrating=True)
+        try:
+            try:
+                await _migrate_beside(hub, lambda line: print(line, flush=True))
+            except RebuildRunning as running:
+                sys.exit(f"hub migrate: {running}; the live views are as they were")
+            print(
+                f"migrated; the event store and read tables are ready at position "
+                f"{hub.signals.projected}"
+            )
+        finally:
+            await hub.stop()
 
-    asyncio.run(main())
+    with _interruptible():
+        asyncio.run(main())
+
+
+MIGRATE_BESIDE_LOCK = "hub.migrate.beside"
+"""Held by the one `hub migrate` running the migrations that rebuild views beside the live ones."""
+
+
+async def _migrate_beside(hub: Hub, say: Callable[[str], None]) -> None:
+    """Run each migration that rebuilds projections (`Migration.rebuilds`) beside the live
+    views, recorded as applied in the swap's transaction, and the plain ones after it; one
+    `hub migrate` at a time (else `RebuildRunning`), so that none runs twice."""
+    from hub.projections.runner import RebuildRunning
+    from hub.service.database import migrate, waiting_migration
+
+    known = [p.name for p in hub.projector.projections]
+    async with hub.primary.acquire() as conn:
+        lock = "SELECT pg_try_advisory_lock(hashtext($1))"
+        if not await conn.fetchval(lock, MIGRATE_BESIDE_LOCK):
+            raise RebuildRunning("another hub migrate is rebuilding views on this database")
+        try:
+            while (migration := await waiting_migration(hub.url, hub.migrations)) is not None:
+                unknown = [name for name in migration.rebuilds if name not in known]
+                if unknown:
+                    sys.exit(
+                        f"hub migrate: migration {migration.name} rebuilds {', '.join(unknown)},"
+                        f" which no projection is called (the projections: {', '.join(known)});"
+                        f" it is not applied"
+                    )
+                say(
+                    f"migration {migration.name}: rebuilding {', '.join(migration.rebuilds)} "
+                    f"beside the live views"
+                )
+                await _rebuild(
+                    hub,
+                    list(migration.rebuilds),
+                    say,
+                    reshape=migration.sql,
+                    swapped=_recording(migration.name),
+                )
+                for applied in await migrate(hub.url, hub.migrations):
+                    say(f"applied migration {applied}")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", MIGRATE_BESIDE_LOCK)
 
 
 def _project(args: argparse.Namespace) -> None:
@@ -318,12 +384,31 @@ async def _catch_up(hub: Hub, say: Callable[[str], None]) -> tuple[int, float]:
     return covered, seconds
 
 
-async def _rebuild(hub: Hub, names: list[str], say: Callable[[str], None]) -> None:
-    """Rebuild the views `names` beside the live ones and swap them in, showing how far the
-    copies are."""
+def _recording(name: str) -> Swapped:
+    """What records migration `name` as applied in a rebuild's swap: a second run of it
+    (another `hub migrate` meanwhile) fails its swap, leaving the views as the first left them."""
+
+    async def record(conn: asyncpg.Connection, schema: str) -> None:
+        await conn.execute(f"INSERT INTO {schema}.schema_migrations (name) VALUES ($1)", name)
+
+    return record
+
+
+async def _rebuild(
+    hub: Hub,
+    names: list[str],
+    say: Callable[[str], None],
+    *,
+    reshape: str = "",
+    swapped: Swapped | None = None,
+) -> None:
+    """Rebuild the views `names` beside the live ones (their copies reshaped by `reshape`)
+    and swap them in, showing how far the copies are."""
     total = await hub.projector.stored()
     with meter("projections", total, unit="events", say=say) as counting:
-        await hub.projector.rebuild(names, counting, writers=hub.primary)
+        await hub.projector.rebuild(
+            names, counting, writers=hub.primary, reshape=reshape, swapped=swapped
+        )
         counting.finish(f"rebuilt {', '.join(names)} and swapped them in")
 
 
@@ -560,5 +645,5 @@ def main(argv: list[str] | None = None) -> None:
     except InvalidSetting as refused:
         print(f"hub {args.command}: {refused}", file=sys.stderr)
         sys.exit(BAD_SETTING)
-    except (PersonalDataKeyError, MigrationsMissing) as refused:
+    except (PersonalDataKeyError, MigrationsMissing, MigrationPending) as refused:
         sys.exit(f"hub {args.command}: {refused}")

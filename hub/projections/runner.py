@@ -23,7 +23,7 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import astuple, dataclass
 from typing import Protocol
 from uuid import UUID
@@ -546,6 +546,7 @@ class Projector:
         *,
         reshape: str = "",
         writers: asyncpg.Pool | None = None,
+        swapped: Swapped | None = None,
     ) -> int:
         """Rebuild the named projections from position 0 beside the live views, then swap them
         in; return how many stored events the rebuild covered (counted on `progress`).
@@ -561,7 +562,8 @@ class Projector:
 
         `reshape` is SQL run on the empty copies before they are built (unqualified names
         reach the copies): how a migration that changes a view's tables rebuilds it beside
-        instead of truncating it in place.
+        instead of truncating it in place. `swapped` runs inside the swap's transaction, given
+        the live schema's name (quoted): what it records commits with the swap or not at all.
         """
         chosen = [p for p in self.projections if p.name in names]
         async with self.pool.acquire() as conn:
@@ -594,7 +596,7 @@ class Projector:
                 log.info("vacuumed and analyzed the copies in %.1f s", time.monotonic() - tidying)
                 while True:
                     try:
-                        last = await _swap(conn, beside, live)
+                        last = await _swap(conn, beside, live, swapped)
                         break
                     except asyncpg.exceptions.LockNotAvailableError:
                         log.warning(
@@ -639,6 +641,10 @@ async def _lent_to_copies(conn: asyncpg.Connection, path: str) -> AsyncIterator[
     finally:
         await conn.execute(f"SET search_path TO {before}")
         await conn.execute("SELECT set_config('statement_timeout', $1, false)", timeout)
+
+
+Swapped = Callable[[asyncpg.Connection, str], Awaitable[None]]
+"""What a rebuild's caller does inside the swap's transaction (given the live schema)."""
 
 
 class RebuildRunning(Exception):
@@ -695,7 +701,9 @@ async def _make_shadow(conn: asyncpg.Connection, live: str, tables: Sequence[str
                 )
 
 
-async def _swap(conn: asyncpg.Connection, beside: Projector, live: str) -> int:
+async def _swap(
+    conn: asyncpg.Connection, beside: Projector, live: str, swapped: Swapped | None = None
+) -> int:
     """Put the rebuilt copies in place of the live tables in one transaction; return how many
     stored events the copies still had to cover first."""
     names = [p.name for p in beside.projections]
@@ -729,6 +737,8 @@ async def _swap(conn: asyncpg.Connection, beside: Projector, live: str) -> int:
             names,
         )
         await conn.execute(f"DROP SCHEMA {SHADOW} CASCADE")
+        if swapped is not None:
+            await swapped(conn, schema)
         await conn.execute(
             f"SELECT pg_notify($1, min(position)::text) FROM {schema}.projection_positions",
             PROJECTED_CHANNEL,

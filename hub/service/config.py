@@ -63,6 +63,9 @@ class Settings(BaseSettings):
 
     database_url: str | None = Field(None, description="PostgreSQL URL; unset: embedded server")
     home: Path = Field(Path(".hub"), description="the embedded server's data and the key file")
+    migrations: Path | None = Field(
+        None, description="a folder of SQL migrations to apply instead of the hub's own"
+    )
     personal_data_key: str | None = Field(
         None, repr=False, description="base64 of the 32-byte key-encryption key"
     )

@@ -8,6 +8,7 @@ import contextlib
 import importlib.resources
 import logging
 import os
+import re
 import shlex
 import subprocess
 import threading
@@ -37,15 +38,18 @@ class MigrationsMissing(Exception):
     """The hub has no SQL migrations to apply: an install that left out `hub/migrations/`."""
 
 
-def migration_files() -> list[Traversable]:
-    """The SQL migrations in name order: `hub/migrations/` inside an installed package (the
-    build copies them there from the top-level `migrations/`), else that `migrations/` itself,
-    beside the package of a checkout or an editable install.
+def migration_files(folder: Path | None = None) -> list[Traversable]:
+    """The SQL migrations in name order: those in `folder` when given (`HUB_MIGRATIONS`), else
+    `hub/migrations/` inside an installed package (the build copies them there from the
+    top-level `migrations/`), else that `migrations/` itself, beside the package of a checkout
+    or an editable install.
 
     Raises `MigrationsMissing`, naming where it looked, when neither holds any."""
     package = importlib.resources.files("hub")
     places: list[Traversable] = [package / "migrations"]
-    if isinstance(package, Path):
+    if folder is not None:
+        places = [folder]
+    elif isinstance(package, Path):
         places.append(package.parent / "migrations")
     for place in places:
         if place.is_dir():
@@ -59,11 +63,53 @@ def migration_files() -> list[Traversable]:
                 f"{place} holds no migration (*.sql): the hub cannot create its tables; "
                 f"reinstall the hub from a complete wheel or checkout"
             )
+    if folder is not None:
+        raise MigrationsMissing(f"HUB_MIGRATIONS names {folder}, which is not a folder")
     raise MigrationsMissing(
         f"the hub's SQL migrations are missing (looked in {' and '.join(map(str, places))}): "
         f"the installed package was built without them; reinstall the hub from its wheel, or "
         f"build it with the project's setup.py, which copies migrations/*.sql into the package"
     )
+
+
+_REBUILDS = re.compile(r"--\s*rebuilds:(.*)")
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One SQL migration. One whose opening comment has a line `-- rebuilds: workers, posts`
+    changes those projections' tables: on a database whose views hold rows, its SQL runs on
+    their copies beside the live views (`Projector.rebuild`, by `hub migrate`), not on the
+    live tables, so that the views answer whole while it runs."""
+
+    name: str
+    sql: str
+    rebuilds: tuple[str, ...] = ()
+
+
+def read_migration(file: Traversable) -> Migration:
+    """The migration in `file`, with the projections its opening comment says it rebuilds."""
+    sql = file.read_text(encoding="utf-8")
+    rebuilds: list[str] = []
+    for line in sql.splitlines():
+        line = line.strip()
+        if line and not line.startswith("--"):
+            break  # the opening comment ends at the first statement
+        if found := _REBUILDS.fullmatch(line):
+            rebuilds += [n.strip() for n in found.group(1).split(",") if n.strip()]
+    return Migration(file.name, sql, tuple(rebuilds))
+
+
+class MigrationPending(Exception):
+    """A migration that rebuilds projections beside the live views waits for `hub migrate`."""
+
+    def __init__(self, migration: Migration) -> None:
+        super().__init__(
+            f"migration {migration.name} rebuilds {', '.join(migration.rebuilds)} beside the "
+            f"live views and has not run yet: run `hub migrate` first (a hub already serving "
+            f"this database goes on answering from the live views while it runs)"
+        )
+        self.migration = migration
 
 
 @dataclass
@@ -235,30 +281,72 @@ def event_store_env(url: str) -> dict[str, str]:
     }
 
 
-async def migrate(url: str) -> list[str]:
-    """Apply the migrations (`migration_files`) in name order, each once, and say which were
-    applied now; raises `MigrationsMissing` before it connects when there are none."""
-    files = migration_files()
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
+async def migrate(url: str, files: list[Traversable] | None = None) -> list[str]:
+    """Apply the migrations (`files`, default `migration_files()`) in name order, each once,
+    and say which were applied now; raises `MigrationsMissing` before it connects when there
+    are none.
+
+    It stops before a migration that rebuilds projections whose views hold rows
+    (`Migration.rebuilds`), and before every one after it: that one is `hub migrate`'s to
+    run beside the live views (`waiting_migration` names it). On views that hold nothing yet
+    (a new database) it runs in place, as any other."""
+    files = migration_files() if files is None else files
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('hub.migrate'))")
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
+            await conn.execute(MIGRATIONS_TABLE)
             done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
             applied = []
             for path in files:
                 if path.name in done:
                     continue
-                await conn.execute(path.read_text(encoding="utf-8"))
+                migration = read_migration(path)
+                if migration.rebuilds and await _projected(conn, migration.rebuilds):
+                    break
+                await conn.execute(migration.sql)
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
                 applied.append(path.name)
                 log.info("applied migration %s", path.name)
             return applied
     finally:
         await conn.close()
+
+
+async def _projected(conn: asyncpg.Connection, names: tuple[str, ...]) -> bool:
+    """Whether any of the projections `names` has applied an event (so its views hold rows)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT FROM projection_positions WHERE name = ANY($1)"
+            " AND position > 0)",
+            list(names),
+        )
+    )
+
+
+async def waiting_migration(url: str, files: list[Traversable] | None = None) -> Migration | None:
+    """The first of `files` (default `migration_files()`) not applied yet: after `migrate`,
+    one that rebuilds projections beside the live views, or None."""
+    files = migration_files() if files is None else files
+    conn = await asyncpg.connect(url)
+    try:
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+    finally:
+        await conn.close()
+    return next((read_migration(f) for f in files if f.name not in done), None)
+
+
+async def migrated(url: str, files: list[Traversable] | None = None) -> None:
+    """`migrate`, then raise `MigrationPending` when a migration waits for `hub migrate`."""
+    await migrate(url, files)
+    if waiting := await waiting_migration(url, files):
+        raise MigrationPending(waiting)
 
 
 def with_database(url: str, name: str) -> str:

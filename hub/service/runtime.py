@@ -9,6 +9,7 @@ import os
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import asyncpg
@@ -35,6 +36,8 @@ from hub.service.database import (
     Outage,
     event_store_env,
     migrate,
+    migrated,
+    migration_files,
     open_database,
     unavailable,
 )
@@ -112,6 +115,8 @@ class Hub:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = ""
+        self.migrations: list[Traversable] = []
+        """The SQL migrations this hub applies (`migration_files`)."""
         self.registry: Registry
         self.pool: asyncpg.Pool
         self.signals: Signals
@@ -149,8 +154,11 @@ class Hub:
         )
         """The allow-list, when only listed operations may run."""
 
-    async def start(self, *, project: bool | None = None) -> None:
-        """Raises `PersonalDataKeyError` when the KEK is unusable or not the database's."""
+    async def start(self, *, project: bool | None = None, migrating: bool = False) -> None:
+        """Raises `PersonalDataKeyError` when the KEK is unusable or not the database's, and
+        `MigrationPending` when a migration that rebuilds projections beside the live views
+        waits (unless `migrating`: `hub migrate` starts the hub to run it)."""
+        self.migrations = migration_files(self.settings.migrations)
         kek = await asyncio.to_thread(load_kek, self.settings.personal_data_key, self.settings.home)
         self.keys_by_worker = KeysByWorker(kek)
         self.database = await asyncio.to_thread(
@@ -158,7 +166,10 @@ class Hub:
         )
         self.url = self.database.url
         try:
-            await migrate(self.url)
+            if migrating:
+                await migrate(self.url, self.migrations)
+            else:
+                await migrated(self.url, self.migrations)
             await check_and_upgrade(self.url, kek)
         except BaseException:
             await asyncio.to_thread(self.database.release)
