@@ -116,8 +116,9 @@ class Batch:
         try:
             self.registry.keys.store(self.keys.created)
             # What `save` does with events (the registry takes no snapshots), less its
-            # protocol check of each event (a few per cent of the time).
-            recordings = self.registry.events.put(self.events)
+            # protocol check of each event (a few per cent of the time), sent with COPY.
+            to_stored = self.registry.mapper.to_stored_event
+            last = self.registry.store.copy_events([to_stored(e) for e in self.events])
         except IntegrityError:
             self._forget()
             raise Conflict(
@@ -128,7 +129,7 @@ class Batch:
         self.keys.reset((0, 0))
         self.events.clear()
         self.saved += waiting
-        self.position = max(r.notification.id for r in recordings)
+        self.position = last
 
     def _forget(self) -> None:
         """Drop every unsaved change: the next commands load what the store holds."""
