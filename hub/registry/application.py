@@ -285,8 +285,11 @@ class Registry(Application):
 
     def claim_holder(self, key: str) -> Claim | None:
         batch = self._current_batch()
-        if batch is not None and key in batch.claims:
-            return batch.claims[key]
+        if batch is not None:
+            if key in batch.claims:
+                return batch.claims[key]
+            if not batch.claim_may_be_stored(claim_id(key)):
+                return None
         try:
             claim = self.repository.get(claim_id(key))
         except AggregateNotFoundError:

@@ -139,6 +139,16 @@ class RegistryRecorder(PostgresApplicationRecorder):
                 for r in curs
             }
 
+    def records_created_as(self, topic_pattern: str) -> set[UUID]:
+        """The ids of the records whose first event's topic is LIKE `topic_pattern`: one read
+        of the whole table, for a batch that would otherwise ask about them one at a time."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT originator_id FROM {TABLE} WHERE originator_version = 1 AND topic LIKE %s",
+                (topic_pattern,),
+            )
+            return {row["originator_id"] for row in curs.fetchall()}
+
     def records_stored(self, ids: Sequence[UUID]) -> set[UUID]:
         """Which of these records have events: one query instead of one load per record."""
         with self.datastore.transaction(commit=False) as curs:
