@@ -408,6 +408,29 @@ async def test_a_claim_taken_after_the_batch_read_the_stored_claims_fails_its_sa
     assert await client.events() == before + 2  # only the other writer's agency and claim
 
 
+async def test_after_a_conflict_a_batch_sees_the_claim_another_writer_took(
+    client: Client,
+) -> None:
+    first, later = credit_code(), credit_code()
+    before = await client.events()
+
+    def work(registry: Registry) -> InvalidInput:
+        register_agency(registry, first)  # saved at once (2 events: the size)
+        other = threading.Thread(target=lambda: register_agency(registry, later))
+        other.start()
+        other.join()
+        with pytest.raises(Conflict, match="none of them was saved"):
+            register_agency(registry, later)
+        with pytest.raises(InvalidInput, match="already registered") as refused:
+            register_agency(registry, later)  # the batch read the stored claims again
+        return refused.value
+
+    refusal, batch = await in_batch(client, work, size=2)
+    assert refusal.field == "creditCode"
+    assert batch.saved == 2
+    assert await client.events() == before + 4  # the batch's first agency, the other's
+
+
 async def test_a_batch_refuses_retractions_and_corrections(client: Client) -> None:
     from dataclasses import replace
 

@@ -146,9 +146,11 @@ class Batch:
         self.position = last
 
     def _forget(self) -> None:
-        """Drop every unsaved change: the next commands load what the store holds."""
+        """Drop every unsaved change: the next commands load what the store holds (and read
+        its claims again, which now include the one another writer took)."""
         self.records.clear()
         self.claims.clear()
+        self._stored_claims = None
         self.events.clear()
         self.keys.reset((0, 0))
 
