@@ -16,8 +16,10 @@ What differs from running commands one at a time:
   the last one saved so far).
 - A refused command is forgotten whole: records it changed in memory are rebuilt from the store
   and the batch's earlier events, keys it made are dropped; the batch goes on.
-- A claim another writer takes while the batch is open is not seen when a command checks it;
-  the batch's save of the same claim then fails as below.
+- Commands take no record locks and keep no group commit waiting (`Registry.run`): what
+  they decide is saved later, by the batch, where the store's versions catch another writer.
+- A claim another writer takes after the batch first checked one is not seen by its commands:
+  the batch's save of the same claim then fails as below (and the claims are read again).
 - Nothing is retried. If another writer changed a record, or took a claim, that the waiting
   commands relied on, the store refuses the save as a whole (versions and claims are unique):
   none of those commands is saved, the batch forgets them and raises `Conflict`.
