@@ -386,6 +386,51 @@ async def test_a_batch_whose_claim_another_writer_took_saves_none_of_it(client: 
     assert await client.events() == before + 2  # only the other writer's agency and claim
 
 
+async def test_a_claim_taken_after_the_batch_read_the_stored_claims_fails_its_save(
+    client: Client,
+) -> None:
+    """The batch reads the stored claims once, at its first check: a claim another writer
+    takes later is not seen by the batch's commands, and the store refuses the batch's save."""
+    first, later = credit_code(), credit_code()
+    before = await client.events()
+    taken = threading.Event()
+
+    def work(registry: Registry) -> None:
+        register_agency(registry, first)  # the batch's first claim check reads the claims
+        other = threading.Thread(target=lambda: (register_agency(registry, later), taken.set()))
+        other.start()
+        other.join()
+        register_agency(registry, later)  # decided on the claims as they were read
+
+    with pytest.raises(Conflict, match="none of them was saved"):
+        await in_batch(client, work)
+    assert taken.is_set()
+    assert await client.events() == before + 2  # only the other writer's agency and claim
+
+
+async def test_after_a_conflict_a_batch_sees_the_claim_another_writer_took(
+    client: Client,
+) -> None:
+    first, later = credit_code(), credit_code()
+    before = await client.events()
+
+    def work(registry: Registry) -> InvalidInput:
+        register_agency(registry, first)  # saved at once (2 events: the size)
+        other = threading.Thread(target=lambda: register_agency(registry, later))
+        other.start()
+        other.join()
+        with pytest.raises(Conflict, match="none of them was saved"):
+            register_agency(registry, later)
+        with pytest.raises(InvalidInput, match="already registered") as refused:
+            register_agency(registry, later)  # the batch read the stored claims again
+        return refused.value
+
+    refusal, batch = await in_batch(client, work, size=2)
+    assert refusal.field == "creditCode"
+    assert batch.saved == 2
+    assert await client.events() == before + 4  # the batch's first agency, the other's
+
+
 async def test_a_batch_refuses_retractions_and_corrections(client: Client) -> None:
     from dataclasses import replace
 

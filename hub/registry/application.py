@@ -285,8 +285,11 @@ class Registry(Application):
 
     def claim_holder(self, key: str) -> Claim | None:
         batch = self._current_batch()
-        if batch is not None and key in batch.claims:
-            return batch.claims[key]
+        if batch is not None:
+            if key in batch.claims:
+                return batch.claims[key]
+            if not batch.claim_may_be_stored(claim_id(key)):
+                return None
         try:
             claim = self.repository.get(claim_id(key))
         except AggregateNotFoundError:
@@ -304,6 +307,10 @@ class Registry(Application):
         """Decide the command on fresh state and store its events (with those of commands
         decided at the same time, see `hub.registry.group`), retrying lost races; while it
         runs, commands on its record (and on the records `also`) wait."""
+        if self._current_batch() is not None:
+            # Saved later by the batch, where the store's versions catch another writer: locks
+            # held while deciding would not cover that save, and no group waits for it.
+            return self._run(request, decide)
         ids = [request.record_id] if request.record_id is not None else []
         with self._locked([*ids, *also]), self.group.deciding():
             return self._run(request, decide)

@@ -4,16 +4,22 @@ Inside `with registry.batch(size=N) as batch:`, every command this thread runs i
 command function, checked by the same rules, but it is decided on state that includes the
 batch's earlier commands that are not saved yet: records the batch loaded or created stay in
 memory (`records`) and `Unit.load` finds them there; claims it made (`claims`) are consulted
-before the store's. A command's events, claims and new personal-data keys join the batch
-instead of being saved. Once `size` events are waiting, and when the block ends without an
-exception, they are saved in one transaction, after the personal-data keys they are sealed
-with (stored first, in a transaction of their own, so no stored event lacks its key).
+before the store's, and the store is asked for a claim only if it holds one of that key (the
+ids of its claims are read once, when the batch first checks one: `claim_may_be_stored`). A
+command's events, claims and new personal-data keys join the batch instead of being saved.
+Once `size` events are waiting, and when the block ends without an exception, they are saved
+in one transaction (COPY), after the personal-data keys they are sealed with (stored first, in
+a transaction of their own, so no stored event lacks its key).
 
 What differs from running commands one at a time:
 - `Outcome.position` is 0: a position is unknown until the batch is saved (`batch.position` is
   the last one saved so far).
 - A refused command is forgotten whole: records it changed in memory are rebuilt from the store
   and the batch's earlier events, keys it made are dropped; the batch goes on.
+- Commands take no record locks and keep no group commit waiting (`Registry.run`): what
+  they decide is saved later, by the batch, where the store's versions catch another writer.
+- A claim another writer takes after the batch first checked one is not seen by its commands:
+  the batch's save of the same claim then fails as below (and the claims are read again).
 - Nothing is retried. If another writer changed a record, or took a claim, that the waiting
   commands relied on, the store refuses the save as a whole (versions and claims are unique):
   none of those commands is saved, the batch forgets them and raises `Conflict`.
@@ -60,6 +66,16 @@ class Batch:
         self.position = 0
         """The position of the last event saved so far; 0 before the first save."""
         self._touched: set[UUID] = set()
+        self._stored_claims: set[UUID] | None = None
+
+    def claim_may_be_stored(self, claim: UUID) -> bool:
+        """Whether the store may hold claim `claim` (by id): False only if it held no such
+        claim when the batch first asked, so a claim the batch checks costs no query."""
+        if self._stored_claims is None:
+            self._stored_claims = self.registry.store.records_created_as(
+                f"{Claim.__module__}:{Claim.__qualname__}.%"
+            )
+        return claim in self._stored_claims
 
     def get(self, record_id: UUID) -> Any:
         """The record as the batch knows it; loaded from the store the first time."""
@@ -116,8 +132,9 @@ class Batch:
         try:
             self.registry.keys.store(self.keys.created)
             # What `save` does with events (the registry takes no snapshots), less its
-            # protocol check of each event (a few per cent of the time).
-            recordings = self.registry.events.put(self.events)
+            # protocol check of each event (a few per cent of the time), sent with COPY.
+            to_stored = self.registry.mapper.to_stored_event
+            last = self.registry.store.copy_events([to_stored(e) for e in self.events])
         except IntegrityError:
             self._forget()
             raise Conflict(
@@ -128,12 +145,14 @@ class Batch:
         self.keys.reset((0, 0))
         self.events.clear()
         self.saved += waiting
-        self.position = max(r.notification.id for r in recordings)
+        self.position = last
 
     def _forget(self) -> None:
-        """Drop every unsaved change: the next commands load what the store holds."""
+        """Drop every unsaved change: the next commands load what the store holds (and read
+        its claims again, which now include the one another writer took)."""
         self.records.clear()
         self.claims.clear()
+        self._stored_claims = None
         self.events.clear()
         self.keys.reset((0, 0))
 
