@@ -367,6 +367,15 @@ async def test_body_is_utf8_text(apps: tuple[Client, Client, str]) -> None:
     assert "\\u" not in text
     assert "社" in text
     assert json.loads(text)["data"]["agencies"]["edges"]
+    before = (await on.http.get("/readyz")).json()["reads"]["fellBack"]
+    fallen = await on.http.post(  # the resolvers answer `targets`: UTF-8 there too
+        "/graphql",
+        json={"query": "{ targets { source } }"},
+        headers={"Authorization": f"Bearer {PARTNER}"},
+    )
+    assert (await on.http.get("/readyz")).json()["reads"]["fellBack"] == before + 1
+    text = fallen.content.decode("utf-8")
+    assert "\\u" not in text and "社会工作" in text, text
 
 
 @pytest.mark.parametrize(

@@ -98,7 +98,9 @@ class PlannedReads(SchemaExtension):
                 and not result.errors
                 and not result.extensions
             ):
-                kept.keep(at, json.dumps({"data": result.data}, separators=(",", ":")))
+                kept.keep(
+                    at, json.dumps({"data": result.data}, ensure_ascii=False, separators=(",", ":"))
+                )
             return
         if (
             asked

@@ -171,6 +171,10 @@ class _LegacyWSHandler(_CodedErrors, BaseGraphQLWSHandler[Any, Any]):
             OPERATION.reset(started)
 
 
+def _json(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 class HubGraphQL(GraphQL):
     graphql_transport_ws_handler_class = _TransportWSHandler
     graphql_ws_handler_class = _LegacyWSHandler
@@ -205,20 +209,21 @@ class HubGraphQL(GraphQL):
         await response(scope, receive, send)
 
     def encode_json(self, data: object) -> str | bytes:
-        """As strawberry's, but a subscription's event shared by several subscribers is sent
-        as the JSON it was encoded to once (`hub.streams.fanout.Rendered`), and a planned
-        answer as PostgreSQL wrote it (`hub.schema.planned.Planned`)."""
+        """As strawberry's, but in UTF-8 rather than `\\u` escapes (as a planned answer is), a
+        subscription's event shared by several subscribers as the JSON it was encoded to once
+        (`hub.streams.fanout.Rendered`), and a planned answer as PostgreSQL wrote it
+        (`hub.schema.planned.Planned`)."""
         if isinstance(data, dict) and isinstance(data.get("data"), Planned):
             if len(data) == 1:
                 return data["data"]
-            return super().encode_json({**data, "data": json.loads(data["data"])["data"]})
+            return _json({**data, "data": json.loads(data["data"])["data"]})
         if isinstance(data, dict) and data.get("type") in ("next", "data"):
             payload = data.get("payload")
             if isinstance(payload, dict) and len(payload) == 1:
                 rendered = payload.get("data")
                 if isinstance(rendered, Rendered):
                     return next_message({k: v for k, v in data.items() if k != "payload"}, rendered)
-        return super().encode_json(data)
+        return _json(data)
 
     async def render_graphql_ide(self, request: Any) -> HTMLResponse:
         """The hub's own GraphiQL page, whose assets the hub serves (strawberry's loads them
