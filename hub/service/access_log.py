@@ -27,7 +27,7 @@ from uuid import UUID
 
 import asyncpg
 
-from hub.domain.envelope import Actor
+from hub.domain.envelope import Actor, Role
 from hub.service.database import Outage
 
 log = logging.getLogger("hub.access_log")
@@ -44,7 +44,7 @@ COLUMNS = (
     "fields",
 )
 
-Key = tuple[str | None, str, str]
+Key = tuple[str | None, str, Role]
 """One row's identity while queued: request id, the actor's sub and role. Reveals without a
 request id to one actor become one row per batch."""
 
@@ -57,14 +57,9 @@ class _Response:
     jurisdiction: str
     workers: dict[UUID, list[str]] = field(default_factory=dict)
 
-    def add(self, worker_id: UUID, fields: Iterable[str]) -> bool:
-        """Adds the reveal; True if the worker is new to this answer."""
-        shown = self.workers.get(worker_id)
-        new = shown is None
-        if shown is None:
-            shown = self.workers[worker_id] = []
+    def add(self, worker_id: UUID, fields: Iterable[str]) -> None:
+        shown = self.workers.setdefault(worker_id, [])
         shown.extend(f for f in fields if f not in shown)
-        return new
 
 
 class AccessLog:
@@ -93,25 +88,29 @@ class AccessLog:
         worker `worker_id` in the answer to request `request_id`. Never waits."""
         if not self.enabled:
             return
-        key = (request_id, actor.sub, actor.role.value)
+        key = (request_id, actor.sub, actor.role)
         response = self._queued.get(key)
-        if response is None or worker_id not in response.workers:
-            if self.queued >= self.capacity:
-                self.dropped += 1
-                if not self._overflowing:
-                    self._overflowing = True
-                    log.error(
-                        "the personal-data access log's queue is full (%s reveals, "
-                        "HUB_ACCESS_LOG_QUEUE): reveals are dropped and counted in /readyz",
-                        self.capacity,
-                    )
+        if response is not None:
+            shown = response.workers.get(worker_id)
+            if shown is not None:
+                shown.extend(f for f in fields if f not in shown)
                 return
-            if response is None:
-                response = self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction)
-        if response.add(worker_id, fields):
-            self._reveals += 1
-            if self._reveals >= BATCH:
-                self._wake.set()
+        if self.queued >= self.capacity:
+            self.dropped += 1
+            if not self._overflowing:
+                self._overflowing = True
+                log.error(
+                    "the personal-data access log's queue is full (%s reveals, "
+                    "HUB_ACCESS_LOG_QUEUE): reveals are dropped and counted in /readyz",
+                    self.capacity,
+                )
+            return
+        if response is None:
+            response = self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction)
+        response.workers[worker_id] = list(dict.fromkeys(fields))
+        self._reveals += 1
+        if self._reveals >= BATCH:
+            self._wake.set()
 
     def start(self, pool: asyncpg.Pool) -> None:
         """Write the queue into `pool`'s database from now on."""
@@ -180,7 +179,7 @@ class AccessLog:
                                 (
                                     r.at,
                                     k[1],
-                                    k[2],
+                                    k[2].value,
                                     r.jurisdiction,
                                     k[0],
                                     list(r.workers),
