@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -183,7 +182,7 @@ class AccessLog:
                                     r.jurisdiction,
                                     k[0],
                                     list(r.workers),
-                                    json.dumps(list(r.workers.values())),
+                                    [",".join(f) for f in r.workers.values()],
                                 )
                                 for k, r in taken.items()
                             ],
@@ -241,7 +240,7 @@ async def access_page(
         rows = await conn.fetch(
             "SELECT a.seq, a.at, a.actor_sub, a.actor_role, a.actor_jurisdiction, a.request_id,"
             " w.place, w.worker_id,"
-            " array(SELECT jsonb_array_elements_text(a.fields -> (w.place::int - 1))) AS fields"
+            " string_to_array(a.fields[w.place], ',') AS fields"
             " FROM personal_data_access a,"
             " unnest(a.workers) WITH ORDINALITY AS w(worker_id, place)"
             f" WHERE {where} AND {chosen} AND a.seq >= ${n + 1}"
