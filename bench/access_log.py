@@ -105,10 +105,11 @@ async def main(scale: float, rounds: int, seconds: float, clients: int, url: str
                     f"{n:5} {name:>6} {rate:8.0f} {p(latencies, 50):7.2f} {p(latencies, 99):7.2f}"
                 )
         await asyncio.sleep(0.5)  # the last batch
-        # one row per request and worker (two, should a batch's end fall between the fields)
+        # one row per request, listing its workers (two rows, should a batch's end fall
+        # between its reveals)
         logged = await conn.fetchval(
-            "SELECT count(DISTINCT (request_id, worker_id)) FROM personal_data_access"
-            " WHERE seq > $1",
+            "SELECT count(DISTINCT (request_id, worker_id))"
+            " FROM personal_data_access, unnest(workers) AS worker_id WHERE seq > $1",
             before,
         )
         await conn.close()

@@ -34,6 +34,12 @@ ACCESS = """query($filter: PersonalDataAccessFilter, $first: Int!, $after: Strin
                           fields requestId } } } }"""
 
 
+ENTRIES = """SELECT a.seq, a.request_id, a.actor_role, w.place, w.worker_id,
+  string_to_array(a.fields[w.place], ',') AS fields
+  FROM personal_data_access a, unnest(a.workers) WITH ORDINALITY AS w(worker_id, place)"""
+"""The log's rows, one per (answer, worker) shown, as `personalDataAccess` lists them."""
+
+
 async def ask(client: Client, document: str, auth: str, request_id: str, **variables: Any) -> dict:
     """A query's data, sent with `X-Request-ID: request_id`."""
     response = await client.http.post(
@@ -51,7 +57,7 @@ async def logged(client: Client, request_id: str) -> dict[str, list[str]]:
     """What the log holds for `request_id`, once written: worker id → fields."""
     await client.hub.access_log.flush()
     rows = await client.hub.pool.fetch(
-        "SELECT worker_id, fields FROM personal_data_access WHERE request_id = $1", request_id
+        f"SELECT worker_id, fields FROM ({ENTRIES}) e WHERE request_id = $1", request_id
     )
     found: dict[str, list[str]] = {}
     for r in rows:
@@ -138,7 +144,7 @@ async def test_history_entries_and_stream_events_are_recorded(database: str) -> 
             assert event["data"]["name"]
         await app.hub.access_log.flush()
         streamed = await app.hub.pool.fetch(
-            "SELECT request_id FROM personal_data_access WHERE worker_id = $1::uuid"
+            f"SELECT request_id FROM ({ENTRIES}) e WHERE worker_id = $1::uuid"
             " AND request_id NOT IN ('history-auditor', 'trail-auditor', 'sse-auditor')"
             " AND actor_role = 'AUDITOR'",
             worker["id"],
@@ -272,6 +278,56 @@ async def test_filters_and_pages(client: Client) -> None:
         (error,) = body["errors"]
         assert error["extensions"]["code"] == "VALIDATION", error
         assert error["extensions"]["field"] == field, error
+
+
+async def test_an_answer_is_one_row_and_pages_across_and_within_rows(client: Client) -> None:
+    shown = [await register_worker(client, district="500120") for _ in range(3)]
+    auditor = token("AUDITOR", sub="auditor-rows")
+    listed = [
+        [
+            e["node"]["id"]
+            for e in (await ask(client, WORKERS, auditor, r, district="500120"))["workers"]["edges"]
+        ]
+        for r in ("rows-0", "rows-1")
+    ]
+    await ask(client, BOTH, auditor, "rows-2", id=shown[1]["id"])
+    assert sorted(listed[0]) == sorted(w["id"] for w in shown)
+    await client.hub.access_log.flush()
+    stored = await client.hub.pool.fetch(
+        "SELECT request_id, workers::text[], fields FROM personal_data_access"
+        " WHERE actor_sub = 'auditor-rows' ORDER BY seq"
+    )
+    assert [(r["request_id"], r["workers"]) for r in stored] == [
+        ("rows-0", listed[0]),
+        ("rows-1", listed[1]),
+        ("rows-2", [shown[1]["id"]]),
+    ]
+    assert [r["fields"] for r in stored] == [["name"] * 3, ["name"] * 3, ["name,idNumber"]]
+
+    expected = [("rows-0", w, ["name"]) for w in listed[0]]
+    expected += [("rows-1", w, ["name"]) for w in listed[1]]
+    expected += [("rows-2", shown[1]["id"], ["name", "idNumber"])]
+    for size in (1, 2, 4, 7, 8):
+        for filter, wanted in (
+            ({"actor": "auditor-rows"}, expected),
+            (
+                {"actor": "auditor-rows", "worker": shown[1]["id"]},
+                [e for e in expected if e[1] == shown[1]["id"]],
+            ),
+        ):
+            seen, after = [], None
+            while True:
+                page = await access(client, filter=filter, first=size, after=after)
+                assert page["totalCount"] == len(wanted)
+                assert len(page["edges"]) <= size
+                seen += [
+                    (e["node"]["requestId"], e["node"]["worker"]["id"], e["node"]["fields"])
+                    for e in page["edges"]
+                ]
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                after = page["pageInfo"]["endCursor"]
+            assert seen == wanted, (size, filter)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ import strawberry
 from hub.domain.envelope import Actor as DomainActor
 from hub.domain.envelope import Role as DomainRole
 from hub.domain.errors import Forbidden, InvalidInput
-from hub.schema.common import Actor, Connection, connection, decode_cursor, page_size
+from hub.schema.common import Actor, Connection, connection, decode_place_cursor, page_size
 from hub.schema.context import Info
 from hub.schema.mutations import record_id
 from hub.schema.worker import Worker, related_worker
@@ -101,10 +101,17 @@ class AccessQueries:
         rows, more, total = await access_page(
             info.context.hub.pool,
             first=page_size(first),
-            after=decode_cursor("access", after),
+            after=decode_place_cursor("access", after),
             worker=record_id(chosen.worker) if chosen.worker else None,
             actor=chosen.actor,
             start=start,
             end=end,
         )
-        return connection("access", list(rows), more, total, node=PersonalDataAccess.of)
+        return connection(
+            "access",
+            list(rows),
+            more,
+            total,
+            node=PersonalDataAccess.of,
+            order=lambda row: (row["seq"], row["place"]),
+        )

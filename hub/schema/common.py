@@ -264,8 +264,10 @@ class Connection(Generic[T]):
 Cursor = NewType("Cursor", str)
 
 
-def encode_cursor(kind: str, seq: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{seq}".encode()).decode()
+def encode_cursor(kind: str, seq: int | tuple[int, int]) -> str:
+    """`seq`, or (seq, place) for `decode_place_cursor`, as an opaque cursor."""
+    at = f"{seq[0]}.{seq[1]}" if isinstance(seq, tuple) else seq
+    return base64.urlsafe_b64encode(f"{kind}:{at}".encode()).decode()
 
 
 def decode_cursor(kind: str, cursor: str | None) -> int:
@@ -275,6 +277,20 @@ def decode_cursor(kind: str, cursor: str | None) -> int:
         prefix, _, seq = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         if prefix == kind:
             return int(seq)
+    except ValueError:
+        pass
+    raise InvalidInput(f"after: {cursor!r} is not a cursor of this list", "after")
+
+
+def decode_place_cursor(kind: str, cursor: str | None) -> tuple[int, int]:
+    """A cursor of a list whose rows hold several entries: (row `seq`, place in the row)."""
+    if cursor is None:
+        return (0, 0)
+    try:
+        prefix, _, at = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        seq, dot, place = at.partition(".")
+        if prefix == kind and dot:
+            return (int(seq), int(place))
     except ValueError:
         pass
     raise InvalidInput(f"after: {cursor!r} is not a cursor of this list", "after")
@@ -298,7 +314,7 @@ def connection(
     total: int,
     *,
     node: Callable[[Any], T],
-    order: Callable[[Any], int] = lambda row: row["seq"],
+    order: Callable[[Any], int | tuple[int, int]] = lambda row: row["seq"],
 ) -> Connection[T]:
     """A Relay connection of `rows` (one page), with cursors on their order (creation order,
     `seq`, unless `order` says otherwise)."""

@@ -4,8 +4,10 @@ Personal Information Protection Law expects one).
 Every answer that reveals personal data (a query's `name` or `idNumber`, a history entry, a
 stream event) calls `AccessLog.reveal`, the one place a reveal is recorded. It only queues the
 reveal: a background task writes the queue in batches (`COPY`) every `FLUSH_SECONDS`, or as
-soon as `BATCH` rows wait, so no request waits for the log. Reveals of one worker to one request
-that are still queued become one row with the fields of both. The queue is bounded
+soon as `BATCH` reveals wait, so no request waits for the log. The reveals of one answer (one
+request id and actor) that are queued together become one row listing its workers in the order
+shown, each with its fields (a worker shown twice: the fields of both), so a page of fifty
+workers is one row, not fifty. The queue is bounded in reveals (answer, worker)
 (`HUB_ACCESS_LOG_QUEUE`): past it a reveal is dropped and counted, never silently: the count is
 in `/readyz` (`personalDataAccess.dropped`) and the log says so once per overflow. While the
 database is out of reach the queue waits for it; `stop` writes what is left.
@@ -20,12 +22,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from hub.domain.envelope import Actor
+from hub.domain.envelope import Actor, Role
 from hub.service.database import Outage
 
 log = logging.getLogger("hub.access_log")
@@ -37,20 +38,27 @@ COLUMNS = (
     "actor_sub",
     "actor_role",
     "actor_jurisdiction",
-    "worker_id",
-    "fields",
     "request_id",
+    "workers",
+    "fields",
 )
 
-Key = tuple[str | None, str, str, UUID]
-"""One row's identity while queued: request id, the actor's sub and role, the worker."""
+Key = tuple[str | None, str, Role]
+"""One row's identity while queued: request id, the actor's sub and role. Reveals without a
+request id to one actor become one row per batch."""
 
 
 @dataclass
-class _Row:
+class _Response:
+    """One answer's reveals while queued: each worker shown, in order, with its fields."""
+
     at: datetime
     jurisdiction: str
-    fields: list[str] = field(default_factory=list)
+    workers: dict[UUID, list[str]] = field(default_factory=dict)
+
+    def add(self, worker_id: UUID, fields: Iterable[str]) -> None:
+        shown = self.workers.setdefault(worker_id, [])
+        shown.extend(f for f in fields if f not in shown)
 
 
 class AccessLog:
@@ -59,13 +67,15 @@ class AccessLog:
     def __init__(self, enabled: bool, capacity: int) -> None:
         self.enabled = enabled
         self.capacity = capacity
-        self._queued: dict[Key, _Row] = {}
+        self._queued: dict[Key, _Response] = {}
+        self._reveals = 0
+        """(Answer, worker) pairs in `_queued`: what `capacity` bounds."""
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pool: asyncpg.Pool | None = None
         self._flushing = asyncio.Lock()
         self._writing = 0
-        """Rows taken from the queue by the write under way."""
+        """Reveals taken from the queue by the write under way."""
         self.written = 0
         self.dropped = 0
         self._overflowing = False
@@ -77,23 +87,29 @@ class AccessLog:
         worker `worker_id` in the answer to request `request_id`. Never waits."""
         if not self.enabled:
             return
-        key = (request_id, actor.sub, actor.role.value, worker_id)
-        row = self._queued.get(key)
-        if row is None:
-            if self.queued >= self.capacity:
-                self.dropped += 1
-                if not self._overflowing:
-                    self._overflowing = True
-                    log.error(
-                        "the personal-data access log's queue is full (%s rows, "
-                        "HUB_ACCESS_LOG_QUEUE): reveals are dropped and counted in /readyz",
-                        self.capacity,
-                    )
+        key = (request_id, actor.sub, actor.role)
+        response = self._queued.get(key)
+        if response is not None:
+            shown = response.workers.get(worker_id)
+            if shown is not None:
+                shown.extend(f for f in fields if f not in shown)
                 return
-            row = self._queued[key] = _Row(datetime.now(UTC), actor.jurisdiction)
-            if len(self._queued) >= BATCH:
-                self._wake.set()
-        row.fields.extend(f for f in fields if f not in row.fields)
+        if self.queued >= self.capacity:
+            self.dropped += 1
+            if not self._overflowing:
+                self._overflowing = True
+                log.error(
+                    "the personal-data access log's queue is full (%s reveals, "
+                    "HUB_ACCESS_LOG_QUEUE): reveals are dropped and counted in /readyz",
+                    self.capacity,
+                )
+            return
+        if response is None:
+            response = self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction)
+        response.workers[worker_id] = list(dict.fromkeys(fields))
+        self._reveals += 1
+        if self._reveals >= BATCH:
+            self._wake.set()
 
     def start(self, pool: asyncpg.Pool) -> None:
         """Write the queue into `pool`'s database from now on."""
@@ -122,11 +138,12 @@ class AccessLog:
 
     @property
     def queued(self) -> int:
-        """Rows not written yet, those being written included."""
-        return len(self._queued) + self._writing
+        """Reveals (answer, worker) not written yet, those being written included."""
+        return self._reveals + self._writing
 
     def counts(self) -> dict[str, int]:
-        """For `/readyz`: rows written, waiting, and dropped because the queue was full."""
+        """For `/readyz`: reveals (answer, worker) written, waiting, and dropped because the
+        queue was full."""
         return {"written": self.written, "queued": self.queued, "dropped": self.dropped}
 
     async def _run(self) -> None:
@@ -142,20 +159,31 @@ class AccessLog:
                 await asyncio.sleep(outage.retry_after(error, "writing the access log failed"))
 
     async def flush(self) -> None:
-        """Write every queued row now; rows a failed (or cancelled) write took go back into
-        the queue, merged with any reveal queued meanwhile, and the error is raised."""
+        """Write every queued answer now, one row each; answers a failed (or cancelled) write
+        took go back into the queue, merged with any reveal queued meanwhile, and the error
+        is raised."""
         assert self._pool is not None
         async with self._flushing:
             while self._queued:
                 keys = list(itertools.islice(self._queued, BATCH))
                 taken = {k: self._queued.pop(k) for k in keys}
-                self._writing = len(taken)
+                count = sum(len(r.workers) for r in taken.values())
+                self._reveals -= count
+                self._writing = count
                 try:
                     async with self._pool.acquire() as conn:
                         await conn.copy_records_to_table(
                             "personal_data_access",
                             records=[
-                                (r.at, k[1], k[2], r.jurisdiction, k[3], r.fields, k[0])
+                                (
+                                    r.at,
+                                    k[1],
+                                    k[2].value,
+                                    r.jurisdiction,
+                                    k[0],
+                                    list(r.workers),
+                                    [",".join(f) for f in r.workers.values()],
+                                )
                                 for k, r in taken.items()
                             ],
                             columns=COLUMNS,
@@ -163,49 +191,68 @@ class AccessLog:
                 except BaseException:
                     for k, r in self._queued.items():
                         if k in taken:
-                            taken[k].fields.extend(f for f in r.fields if f not in taken[k].fields)
+                            for worker_id, fields in r.workers.items():
+                                taken[k].add(worker_id, fields)
                         else:
                             taken[k] = r
                     self._queued = taken
+                    self._reveals = sum(len(r.workers) for r in taken.values())
                     raise
                 finally:
                     self._writing = 0
-                self.written += len(taken)
+                self.written += count
                 if self._overflowing and self.queued < self.capacity:
                     self._overflowing = False
+
+
+Entry = tuple[int, int]
+"""One (answer, worker) entry of the log: the row's `seq` and the worker's place in it (1-based)."""
 
 
 async def access_page(
     pool: asyncpg.Pool,
     *,
     first: int,
-    after: int,
+    after: Entry,
     worker: UUID | None,
     actor: str | None,
     start: datetime | None,
     end: datetime | None,
 ) -> tuple[Sequence[asyncpg.Record], bool, int]:
-    """One page of the log in the order it was written, after row `after`, with whether more
-    follow and how many rows match in all."""
+    """One page of the log's entries, one per (answer, worker), in the order written (by row,
+    then by the order the row's workers were shown), after entry `after`, with whether more
+    follow and how many entries match in all. Each has its row's columns, `place` in the row,
+    `worker_id` and its `fields`."""
     conditions, args = [], []
     for column, op, value in (
-        ("worker_id", "=", worker),
+        ("workers", "@>", None if worker is None else [worker]),
         ("actor_sub", "=", actor),
         ("at", ">=", start),
         ("at", "<=", end),
     ):
         if value is not None:
             args.append(value)
-            conditions.append(f"{column} {op} ${len(args)}")
+            conditions.append(f"a.{column} {op} ${len(args)}")
     where = " AND ".join(conditions) or "true"
-    args_page: list[Any] = [*args, after, first + 1]
+    chosen = "true" if worker is None else "w.worker_id = ANY($1)"
+    n = len(args)
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            f"SELECT * FROM personal_data_access WHERE {where} AND seq > ${len(args) + 1}"
-            f" ORDER BY seq LIMIT ${len(args) + 2}",
-            *args_page,
+            "SELECT a.seq, a.at, a.actor_sub, a.actor_role, a.actor_jurisdiction, a.request_id,"
+            " w.place, w.worker_id,"
+            " string_to_array(a.fields[w.place], ',') AS fields"
+            " FROM personal_data_access a,"
+            " unnest(a.workers) WITH ORDINALITY AS w(worker_id, place)"
+            f" WHERE {where} AND {chosen} AND a.seq >= ${n + 1}"
+            f" AND (a.seq, w.place) > (${n + 1}, ${n + 2})"
+            f" ORDER BY a.seq, w.place LIMIT ${n + 3}",
+            *args,
+            after[0],
+            after[1],
+            first + 1,
         )
+        counted = "count(*)" if worker is not None else "coalesce(sum(cardinality(a.workers)), 0)"
         total = await conn.fetchval(
-            f"SELECT count(*) FROM personal_data_access WHERE {where}", *args
+            f"SELECT {counted} FROM personal_data_access a WHERE {where}", *args
         )
     return rows[:first], len(rows) > first, total
