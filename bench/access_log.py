@@ -36,7 +36,7 @@ from http_client import (  # noqa: E402
     compare,
     fresh_database,
     graphql,
-    p,
+    interleaved,
 )
 
 from hub.domain.envelope import Role  # noqa: E402
@@ -91,19 +91,11 @@ async def main(scale: float, rounds: int, seconds: float, clients: int, url: str
         conn = await asyncpg.connect(url)
         before = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM personal_data_access")
         warm = {name: len((await load(hub, clients, 1))[1]) for name, hub in hubs.items()}
-        rates: dict[str, list[float]] = {name: [] for name in hubs}
-        timings: dict[str, list[float]] = {name: [] for name in hubs}
         print(f"{QUERY} as AUDITOR: {ROWS} reveals a request")
         print(f"{clients} clients, {seconds:g} s a round; load (uptime): {os.getloadavg()}")
-        print(f"{'round':>5} {'log':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
-        for n in range(1, rounds + 1):
-            for name, hub in hubs.items():
-                rate, latencies = await load(hub, clients, seconds)
-                rates[name].append(rate)
-                timings[name] += latencies
-                print(
-                    f"{n:5} {name:>6} {rate:8.0f} {p(latencies, 50):7.2f} {p(latencies, 99):7.2f}"
-                )
+        rates, timings = await interleaved(
+            hubs, lambda hub: load(hub, clients, seconds), rounds, "log"
+        )
         await asyncio.sleep(0.5)  # the last batch
         # one row per request, listing its workers (two rows, should a batch's end fall
         # between its reveals)

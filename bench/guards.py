@@ -36,7 +36,7 @@ from http_client import (  # noqa: E402
     compare,
     fresh_database,
     graphql,
-    p,
+    interleaved,
 )
 
 from hub.domain.identifiers import make_credit_code  # noqa: E402
@@ -144,22 +144,14 @@ async def main(rounds: int, seconds: float, clients: int, allow_listed: bool) ->
         }
         for hub in hubs.values():
             await load(hub, clients, 1)  # warm the caches
-        rates: dict[str, list[float]] = {name: [] for name in hubs}
-        timings: dict[str, list[float]] = {name: [] for name in hubs}
         print(f"{QUERY}, allow-list {'on' if allow_listed else 'off'} in the guarded hub")
         print(
             f"{clients} clients, {seconds:g} s a round; hubs on cores {cores}, "
             f"load generator on core {sorted(os.sched_getaffinity(0))}"
         )
-        print(f"{'round':>5} {'guards':>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
-        for n in range(1, rounds + 1):
-            for name, hub in hubs.items():
-                rate, latencies = await load(hub, clients, seconds)
-                rates[name].append(rate)
-                timings[name] += latencies
-                print(
-                    f"{n:5} {name:>6} {rate:8.0f} {p(latencies, 50):7.2f} {p(latencies, 99):7.2f}"
-                )
+        rates, timings = await interleaved(
+            hubs, lambda hub: load(hub, clients, seconds), rounds, "guards"
+        )
 
     compare(rates, timings, "on", "off")
 

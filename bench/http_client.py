@@ -169,6 +169,26 @@ def p(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100)[q - 1]
 
 
+async def interleaved(
+    hubs: dict[str, ServedHub],
+    load: Callable[[ServedHub], Awaitable[tuple[float, list[float]]]],
+    rounds: int,
+    column: str,
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Each hub loaded by `load` in turn, `rounds` times, printing a line a turn (the hub's
+    name under `column`): every round's rate and all latencies of each hub, for `compare`."""
+    rates: dict[str, list[float]] = {name: [] for name in hubs}
+    timings: dict[str, list[float]] = {name: [] for name in hubs}
+    print(f"{'round':>5} {column:>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
+    for n in range(1, rounds + 1):
+        for name, hub in hubs.items():
+            rate, latencies = await load(hub)
+            rates[name].append(rate)
+            timings[name] += latencies
+            print(f"{n:5} {name:>6} {rate:8.0f} {p(latencies, 50):7.2f} {p(latencies, 99):7.2f}")
+    return rates, timings
+
+
 def compare(
     rates: dict[str, list[float]], timings: dict[str, list[float]], name: str, baseline: str
 ) -> None:

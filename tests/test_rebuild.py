@@ -5,6 +5,7 @@ were, and the views it swaps in are, row by row, the ones the live projector bui
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -201,6 +202,34 @@ def _projecting(database: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
+async def copies_made(pool: asyncpg.Pool) -> bool:
+    return await leftovers(pool)
+
+
+async def copies_filling(pool: asyncpg.Pool) -> bool:
+    return bool(
+        await leftovers(pool)
+        and await pool.fetchval(
+            f"SELECT to_regclass('{SHADOW}.projection_positions') IS NOT NULL"
+            f" AND EXISTS (SELECT FROM {SHADOW}.projection_positions WHERE position > 0)"
+        )
+    )
+
+
+async def swap_waiting(pool: asyncpg.Pool) -> bool:
+    return bool(
+        await pool.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%'"
+        )
+    )
+
+
+REBUILD_MOMENTS = (copies_made, copies_filling, swap_waiting)
+"""Moments of a rebuild beside the live views to kill it at: its copies made, being filled,
+and its swap waiting for a query still reading a live table."""
+
+
 async def _until(process: subprocess.Popen[str], moment: Callable[[], Awaitable[bool]]) -> None:
     for _ in range(3000):
         assert process.poll() is None, f"it ended first: {process.stderr}"
@@ -219,33 +248,13 @@ async def test_a_rebuild_killed_at_any_moment_leaves_the_live_views_and_runs_aga
         live = await snapshot(pool)
         positions = await pool.fetch("SELECT name, position FROM projection_positions")
 
-        async def copied() -> bool:
-            return await leftovers(pool)
-
-        async def copying() -> bool:
-            return bool(
-                await leftovers(pool)
-                and await pool.fetchval(
-                    f"SELECT to_regclass('{SHADOW}.projection_positions') IS NOT NULL"
-                    f" AND EXISTS (SELECT FROM {SHADOW}.projection_positions WHERE position > 0)"
-                )
-            )
-
-        async def swapping() -> bool:
-            return bool(
-                await pool.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%'"
-                )
-            )
-
-        for moment in (copied, copying, swapping):
+        for moment in REBUILD_MOMENTS:
             async with pool.acquire() as reader, reader.transaction():
-                if moment is swapping:  # a query that the swap waits for, killed meanwhile
+                if moment is swap_waiting:  # a query that the swap waits for, killed meanwhile
                     await reader.execute("LOCK TABLE agencies IN ACCESS SHARE MODE")
                 process = _rebuilding(seeded)
                 try:
-                    await _until(process, moment)
+                    await _until(process, functools.partial(moment, pool))
                 finally:
                     process.send_signal(signal.SIGKILL)
                     process.wait()

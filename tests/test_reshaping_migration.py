@@ -7,6 +7,7 @@ while it waits."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
@@ -18,7 +19,6 @@ import asyncpg
 import pytest
 
 from hub.cli import MIGRATE_BESIDE_LOCK
-from hub.projections.runner import SHADOW
 from hub.service.database import migration_files
 from tests.agency_api import AUDITOR, register
 from tests.conftest import (
@@ -33,7 +33,15 @@ from tests.conftest import (
 from tests.private_server import scratch
 from tests.test_demo import COUNTS
 from tests.test_persistence import snapshot
-from tests.test_rebuild import _until, caught_up, indexes, leftovers, seeded
+from tests.test_rebuild import (
+    REBUILD_MOMENTS,
+    _until,
+    caught_up,
+    indexes,
+    leftovers,
+    seeded,
+    swap_waiting,
+)
 
 __all__ = ["seeded"]  # test_rebuild's fixture: seeded once for this module, copied for each test
 
@@ -177,33 +185,13 @@ async def test_hub_migrate_killed_at_any_moment_leaves_the_live_views_and_runs_a
         columns = await _columns(pool)
         applied = await _applied(pool)
 
-        async def copied() -> bool:
-            return await leftovers(pool)
-
-        async def copying() -> bool:
-            return bool(
-                await leftovers(pool)
-                and await pool.fetchval(
-                    f"SELECT to_regclass('{SHADOW}.projection_positions') IS NOT NULL"
-                    f" AND EXISTS (SELECT FROM {SHADOW}.projection_positions WHERE position > 0)"
-                )
-            )
-
-        async def swapping() -> bool:
-            return bool(
-                await pool.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE wait_event_type = 'Lock' AND query LIKE 'DROP TABLE%'"
-                )
-            )
-
-        for moment in (copied, copying, swapping):
+        for moment in REBUILD_MOMENTS:
             async with pool.acquire() as reader, reader.transaction():
-                if moment is swapping:  # a query that the swap waits for, killed meanwhile
+                if moment is swap_waiting:  # a query that the swap waits for, killed meanwhile
                     await reader.execute("LOCK TABLE agencies IN ACCESS SHARE MODE")
                 process = _migrate(database, newer)
                 try:
-                    await _until(process, moment)
+                    await _until(process, functools.partial(moment, pool))
                 finally:
                     process.send_signal(signal.SIGKILL)
                     process.communicate()
