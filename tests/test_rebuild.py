@@ -207,13 +207,16 @@ async def copies_made(pool: asyncpg.Pool) -> bool:
 
 
 async def copies_filling(pool: asyncpg.Pool) -> bool:
-    return bool(
-        await leftovers(pool)
-        and await pool.fetchval(
-            f"SELECT to_regclass('{SHADOW}.projection_positions') IS NOT NULL"
-            f" AND EXISTS (SELECT FROM {SHADOW}.projection_positions WHERE position > 0)"
+    if not await leftovers(pool):
+        return False
+    try:  # the copies' positions table comes a moment after the copies, and goes with the swap
+        return bool(
+            await pool.fetchval(
+                f"SELECT EXISTS (SELECT FROM {SHADOW}.projection_positions WHERE position > 0)"
+            )
         )
-    )
+    except asyncpg.UndefinedTableError:
+        return False
 
 
 async def swap_waiting(pool: asyncpg.Pool) -> bool:
