@@ -215,8 +215,9 @@ async def _gone(conn: psycopg.Connection[Any], pid: int) -> bool:
 async def test_the_hub_starts_its_projector_again_when_it_ends(database: str) -> None:
     async with running(database) as client:
         assert client.hub._projecting is not None
-        client.hub._projecting.cancel()
-        await asyncio.sleep(0)
+        ended = client.hub._projecting
+        ended.cancel()
+        await asyncio.wait({ended})  # it may still be giving its connection back
         stopped = await client.http.get("/readyz")
         assert stopped.status_code == 503
         assert stopped.json()["reason"] == "the projector of this process is not running"
