@@ -401,9 +401,12 @@ class Registry(Application):
             mine = list(getattr(record, "pending_events", ()))
             if not isinstance(record, Worker) or not any(map(touches_index, mine)):
                 continue
-            stored = [] if mine[0].originator_version == 1 else self._logged(record.id)
+            if mine[0].originator_version == 1:  # registered here: nothing before
+                stored, queued = [], []
+            else:
+                stored = self._logged(record.id)
+                queued = [e for e in waiting if e.originator_id == record.id]
             after = max((p for p, _ in stored), default=0) + 1
-            queued = [e for e in waiting if e.originator_id == record.id]
             log = [*stored, *enumerate([*queued, *mine], start=after)]
             key = self.keys.get(record.id)
             digests = digests_of(

@@ -1,11 +1,11 @@
 """The blind index: finding a worker by name or ID number without storing either.
 
-Each worker's current name and ID number are stored in `personal_data_index` only as keyed
-digests (`Kek.index_digest`: an HMAC under a key derived from the KEK, of the value
-`normalised`), so a search compares digests and whoever lacks the KEK can neither read a value
-nor confirm a guess. The digests are not in events: an 18-digit ID number's digest can be
-brute-forced by whoever holds the KEK, so it must go when the worker is erased, which a row
-referencing the worker's key does (deleted with it, `ON DELETE CASCADE`).
+Each worker's current name and ID number are stored in `personal_data_index` (a row per
+worker) only as keyed digests (`Kek.index_digest`: an HMAC under a key derived from the KEK,
+of the value `normalised`), so a search compares digests and whoever lacks the KEK can neither
+read a value nor confirm a guess. The digests are not in events: an 18-digit ID number's
+digest can be brute-forced by whoever holds the KEK, so it must go when the worker is erased,
+which a row referencing the worker's key does (deleted with it, `ON DELETE CASCADE`).
 
 The registry writes a worker's digests in the transaction that saves an event changing them
 (`IndexChanges`), from the values the workers view will show (`current_sealed`); the hub
@@ -50,10 +50,7 @@ def matches(worker: str, field: str, digest: str) -> str:
     """The SQL condition that the worker whose id is `worker` (an SQL expression) has the
     digest `digest` (a parameter) for `field`: the one way both read paths search."""
     assert field in FIELDS
-    return (
-        f"EXISTS (SELECT 1 FROM personal_data_index i WHERE i.worker_id = {worker}"
-        f" AND i.field = '{field}' AND i.digest = {digest})"
-    )
+    return f"{worker} IN (SELECT worker_id FROM personal_data_index WHERE {field} = {digest})"
 
 
 @dataclass
@@ -82,20 +79,20 @@ class IndexChanges:
         stale = [w for w in self.digests if w not in self.fresh]
         if stale:
             curs.execute("DELETE FROM personal_data_index WHERE worker_id = ANY(%s)", (stale,))
-        rows = [(w, f, d) for w, digests in self.digests.items() for f, d in digests.items()]
+        rows = [(w, *(d.get(f) for f in FIELDS)) for w, d in self.digests.items() if d]
         if not rows:
             return
         if copy:
-            columns = "worker_id, field, digest"
+            columns = ", ".join(("worker_id", *FIELDS))
             with curs.copy(f"COPY personal_data_index ({columns}) FROM STDIN (FORMAT BINARY)") as c:
-                c.set_types(["uuid", "text", "bytea"])
+                c.set_types(["uuid", "bytea", "bytea"])
                 for row in rows:
                     c.write_row(row)
             return
         curs.execute(
-            "INSERT INTO personal_data_index (worker_id, field, digest)"
-            " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[])",
-            ([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+            "INSERT INTO personal_data_index (worker_id, name, id_number)"
+            " SELECT * FROM unnest(%s::uuid[], %s::bytea[], %s::bytea[])",
+            tuple(list(column) for column in zip(*rows, strict=True)),
         )
 
 

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from hub.projections.timeline import visible
-from hub.registry.blind_index import digests_of, normalised
+from hub.registry.blind_index import FIELDS, digests_of, normalised
 from hub.registry.recorder import EventStoreReads
 from hub.service.progress import meter
 
@@ -229,9 +229,16 @@ class KeyStore:
             pending.created[worker_id] = key
             return key
         self.store({worker_id: key})
+        self._local.made = (worker_id, key)
         return key
 
     def get(self, worker_id: UUID) -> bytes | None:
+        """The worker's key, None once erased. The key this thread stored last is answered
+        once without a query (the registration that made it asks for it as it saves)."""
+        made = getattr(self._local, "made", None)
+        if made is not None and made[0] == worker_id:
+            self._local.made = None
+            return made[1]
         pending = self._pending()
         if pending is not None:
             if worker_id in pending.destroyed:
@@ -367,15 +374,15 @@ async def backfill_index(conn: asyncpg.Connection, kek: Kek) -> int:
                 digests = digests_of(
                     sealed, lambda token, w=r["id"], k=key: unseal(k, w, token), kek.index_digest
                 )
-                found += [(r["id"], f, d) for f, d in digests.items()]
-            await conn.execute(
-                "INSERT INTO personal_data_index (worker_id, field, digest)"
-                " SELECT t.* FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS t (w, f, d)"
-                " JOIN personal_data_keys k ON k.worker_id = t.w ON CONFLICT DO NOTHING",
-                [w for w, _, _ in found],
-                [f for _, f, _ in found],
-                [d for _, _, d in found],
-            )
+                if digests:
+                    found.append((r["id"], *(digests.get(f) for f in FIELDS)))
+            if found:
+                await conn.execute(
+                    "INSERT INTO personal_data_index (worker_id, name, id_number)"
+                    " SELECT t.* FROM unnest($1::uuid[], $2::bytea[], $3::bytea[]) AS t (w, n, i)"
+                    " JOIN personal_data_keys k ON k.worker_id = t.w ON CONFLICT DO NOTHING",
+                    *(list(column) for column in zip(*found, strict=True)),
+                )
             done += len(rows)
             m.advance(len(rows))
     return done
