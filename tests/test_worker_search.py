@@ -103,6 +103,25 @@ async def test_a_rename_moves_the_search_and_a_retraction_moves_it_back(client: 
     assert await found(client, name=name + " Jr") == []
 
 
+async def test_a_corrected_name_is_found_and_the_wrong_one_is_not(client: Client) -> None:
+    name, number = someone()
+    worker = await register_worker(client, name=name, idNumber=number)
+    wrong = await send(client, UPDATE_WORKER, id=worker["id"], name=name + " Wrong")
+    assert wrong["errors"] == []
+    corrected = await send(
+        client,
+        UPDATE_WORKER,
+        id=worker["id"],
+        name=name + " Right",
+        corrects=[wrong["position"]],
+        reason="typed the wrong name",
+    )
+    assert corrected["errors"] == []
+    assert await found(client, name=name + " Right") == [worker["id"]]
+    assert await found(client, name=name + " Wrong") == []
+    assert await found(client, name=name) == []
+
+
 async def test_a_back_dated_rename_leaves_the_later_name_found(client: Client) -> None:
     """The search follows the name the workers view shows now: the latest by effective date,
     whichever was recorded last."""

@@ -162,7 +162,8 @@ class WorkerFilter:
     name: str | None = strawberry.field(
         default=None,
         description="Has this name now (exact, once both are normalised: Unicode NFKC, "
-        "whitespace removed, case folded); never matches an erased worker. Only for callers "
+        "whitespace removed, case folded), also when read asOf an earlier moment; never "
+        "matches an erased worker. Only for callers "
         "who may see the personal data of the workers it finds: MUNICIPAL and AUDITOR all, "
         "DISTRICT its district's, CONTRACTOR its employees'; PARTNER: FORBIDDEN.",
     )
