@@ -5,6 +5,7 @@ workers stored before; searched only by callers who may see what they find."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import date
 from itertools import count
 from typing import Any
@@ -211,7 +212,9 @@ async def test_the_planner_and_the_resolvers_find_the_same(database: str) -> Non
     assert answers[0][0]["data"]["workers"]["edges"][0]["node"]["id"] == worker["id"]
 
 
-async def test_workers_stored_before_the_index_are_found_after_a_restart(database: str) -> None:
+async def test_workers_stored_before_the_index_are_found_after_a_restart(
+    database: str, caplog: pytest.LogCaptureFixture
+) -> None:
     async with running(database) as client:
         name, number = someone()
         kept = await register_worker(client, name=name, idNumber=number)
@@ -223,13 +226,18 @@ async def test_workers_stored_before_the_index_are_found_after_a_restart(databas
         assert (await send(client, ERASE, id=erased["id"], reason="asked"))["errors"] == []
         await client.hub.pool.execute("DELETE FROM personal_data_index")
         assert await found(client, name=name) == []
-    for _ in range(2):  # and again: nothing left to do
-        async with running(database) as client:
-            assert await found(client, name=name) == [kept["id"]]
-            assert await found(client, idNumber=number) == [kept["id"]]
-            assert await found(client, name=name + " two") == [renamed["id"]]
-            assert await found(client, name=name + " Gone") == []
-            assert await client.hub.pool.fetchval("SELECT count(*) FROM personal_data_index") == 2
+    said = "indexing workers' names and ID numbers: done, 2 workers"
+    for again in (False, True):  # and again: nothing left to do
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="hub.registry.personal_data"):
+            async with running(database) as client:
+                assert await found(client, name=name) == [kept["id"]]
+                assert await found(client, idNumber=number) == [kept["id"]]
+                assert await found(client, name=name + " two") == [renamed["id"]]
+                assert await found(client, name=name + " Gone") == []
+                rows = await client.hub.pool.fetchval("SELECT count(*) FROM personal_data_index")
+                assert rows == 2
+        assert any(said in m for m in caplog.messages) is not again, caplog.messages
 
 
 async def test_a_batch_writes_the_digests_of_what_it_saves(client: Client) -> None:

@@ -352,21 +352,22 @@ async def backfill_index(conn: asyncpg.Connection, kek: Kek) -> int:
         f" WHERE {visible(None, None, 'w')} AND NOT w.erased"
         " AND NOT EXISTS (SELECT 1 FROM personal_data_index i WHERE i.worker_id = w.id)"
     )
+
+    async def after(seq: int) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            "SELECT w.id, w.seq, w.name_sealed, w.id_number_sealed, k.key, k.kek_id"
+            f" {missing} AND w.seq > $1 ORDER BY w.seq LIMIT $2",
+            seq,
+            BACKFILL_BATCH,
+        )
+
+    rows = await after(-1)
+    if not rows:
+        return 0  # as at every start once done: one query
     total = await conn.fetchval(f"SELECT count(*) {missing}")
-    if not total:
-        return 0
-    done, after = 0, -1
+    done = 0
     with meter("indexing workers' names and ID numbers", total, unit="workers", say=log.info) as m:
-        while True:
-            rows = await conn.fetch(
-                "SELECT w.id, w.seq, w.name_sealed, w.id_number_sealed, k.key, k.kek_id"
-                f" {missing} AND w.seq > $1 ORDER BY w.seq LIMIT $2",
-                after,
-                BACKFILL_BATCH,
-            )
-            if not rows:
-                break
-            after = rows[-1]["seq"]
+        while rows:
             found = []
             for r in rows:
                 key = kek.unwrap(r["id"], r["key"], r["kek_id"])
@@ -385,6 +386,7 @@ async def backfill_index(conn: asyncpg.Connection, kek: Kek) -> int:
                 )
             done += len(rows)
             m.advance(len(rows))
+            rows = await after(rows[-1]["seq"])
     return done
 
 
