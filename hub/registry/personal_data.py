@@ -119,7 +119,7 @@ class Kek:
         spellings of one value agree): an HMAC-SHA256 under a key of its own, so it confirms
         no guess to whoever lacks the KEK (`hub.registry.blind_index`)."""
         message = f"{field}\0{normalised(field, value)}".encode()
-        return hmac.new(self._index, message, hashlib.sha256).digest()
+        return hmac.digest(self._index, message, "sha256")
 
 
 def _mismatch(kek: Kek, stored: bytes | None) -> str:
