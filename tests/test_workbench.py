@@ -392,6 +392,43 @@ async def test_a_search_by_code_or_id_and_a_sign_in_that_fails(
     assert await page.evaluate("() => sessionStorage.length") == 0
 
 
+async def test_an_auditor_finds_a_seeded_worker_by_name_and_opens_their_page(
+    workbench: Workbench, browser: Browser
+) -> None:
+    page, base = browser.page, workbench.app.base
+    seeded = (
+        await workbench.client.run(
+            "{ workers(first: 5, filter: { status: ACTIVE }) { edges { node { id name idNumber"
+            " personalDataErased } } } }",
+            auth=AUDITOR,
+        )
+    )["workers"]["edges"]
+    worker = next(e["node"] for e in seeded if not e["node"]["personalDataErased"])
+    await sign_in(page, base, AUDITOR)
+    await page.fill("#q", worker["name"])
+    await page.click("form.search button[type=submit]")
+    link = page.locator(f"#results a.record-link[href='#/record/WORKER/{worker['id']}']")
+    await link.wait_for()
+    assert worker["name"] in await link.inner_text()
+    await shot(page, "worker-search")
+    await link.click()
+    await page.wait_for_selector(f"#state dd[data-field=name]:text-is('{worker['name']}')")
+    assert await page.inner_text("#state dd[data-field=idNumber]") == worker["idNumber"]
+
+    # By ID number, spaced as it is often written down.
+    number = worker["idNumber"]
+    await page.goto(f"{base}/workbench/#/search")
+    await page.fill("#q", f"{number[:6]} {number[6:14]} {number[14:]}")
+    await page.click("form.search button[type=submit]")
+    await page.locator(f"#results a[href='#/record/WORKER/{worker['id']}']").wait_for()
+
+    # An erased worker is not found by the name it had.
+    erased = workbench.story.erased
+    await page.fill("#q", erased["name"])
+    await page.click("form.search button[type=submit]")
+    await page.locator("#results p:text('没有找到记录。')").wait_for()
+
+
 async def test_the_city_dashboard_at_the_end_of_2017(
     workbench: Workbench, browser: Browser
 ) -> None:

@@ -136,9 +136,11 @@ async def worker_page(
     level: str | None = None,
     employer: UUID | None = None,
     education: str | None = None,
+    searched: dict[str, tuple[str, Any]] | None = None,
     moment: Moment | None = None,
 ) -> tuple[list[asyncpg.Record], bool, int]:
-    """One page of workers in registration order, whether more follow, and the total."""
+    """One page of workers in registration order, whether more follow, and the total;
+    `searched`: more named conditions (a search by personal data, `hub.schema.worker`)."""
     return await page(
         pool,
         "workers",
@@ -151,7 +153,8 @@ async def worker_page(
                 "EXISTS (SELECT 1 FROM worker_certificates c WHERE c.worker_id = workers.id"
                 f" AND c.level = $? AND NOT c.revoked AND {visible(moment, None, 'c')})",
                 level,
-            )
+            ),
+            **(searched or {}),
         },
         moment=moment,
     )

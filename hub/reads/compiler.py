@@ -47,12 +47,14 @@ class Unplanned(Exception):
 @dataclass
 class Bound:
     """What one request binds: its coerced variables, its caller, the moment of each root
-    field read `asOf` one."""
+    field read `asOf` one, and how a searched name or ID number becomes the blind index's
+    digest (`Kek.index_digest`)."""
 
     variables: VariableValues
     caller: Actor
     today: date
     timezone: str
+    index_digest: Callable[[str, str], bytes]
     moments: list[Moment] = field(default_factory=list)
 
 

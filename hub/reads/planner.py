@@ -116,7 +116,13 @@ class Planner:
         if isinstance(executor, list):
             raise Unplanned("variables the resolvers refuse")
         plan = self.plan(schema, executor, caller, query, operation_name)
-        bound = Bound(executor.variable_values, caller, hub.settings.today(), hub.settings.timezone)
+        bound = Bound(
+            executor.variable_values,
+            caller,
+            hub.settings.today(),
+            hub.settings.timezone,
+            hub.keys_by_worker.kek.index_digest,
+        )
         plan.check(bound)
         for of in plan.moments:
             effective, recorded = of(executor.variable_values)

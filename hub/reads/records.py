@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+from hub.domain.envelope import Role
 from hub.domain.errors import CommandRefused
 from hub.domain.records import SCHEMA_VERSIONS
 from hub.domain.reference import DISTRICTS
@@ -33,6 +34,7 @@ from hub.reads.compiler import (
 )
 from hub.reads.compiler import literal as text
 from hub.reads.personal import marked, may_see, shown_payload
+from hub.registry.blind_index import matches, search_term
 from hub.schema.audit import AuditFilter, audit_scope, zoned_filter
 from hub.schema.common import District, decode_cursor, page_size, value_of, zoned
 from hub.schema.events import PERSONAL_KEYS
@@ -475,6 +477,20 @@ def equals(name: str) -> Filter:
     return lambda c, a, at, value, now: f"{a}.{name} = {c.param(value)}"
 
 
+def searched_by(field: str) -> Filter:
+    """A search of workers by personal data, as `hub.schema.worker.searched` makes it: the
+    blind index's digest, and only among the workers whose personal data the caller may see
+    (a PARTNER's is refused, by the resolvers)."""
+
+    def condition(c: Compiler, a: str, at: At, value: Param, now: Any) -> str:
+        if c.caller.role is Role.PARTNER:
+            raise Unplanned("a PARTNER's search by personal data, which the resolvers refuse")
+        digest = c.param(lambda b: b.index_digest(field, value(b)))
+        return f"{matches(f'{a}.id', field, digest)} AND {may_see(c, a)}"
+
+    return condition
+
+
 def listing(
     table: str,
     type_name: str,
@@ -722,6 +738,8 @@ ROOTS: dict[str, FieldSql] = {
             ),
             "employer": (equals("employer"), record_id),
             "education": (equals("education"), value_of),
+            "name": (searched_by("name"), lambda term: search_term("name", term)),
+            "idNumber": (searched_by("id_number"), lambda term: search_term("id_number", term)),
         },
     ),
     "station": single("stations", "Station"),

@@ -40,9 +40,11 @@ from hub.domain.errors import (
     ServiceUnavailable,
 )
 from hub.domain.record import Record, require_reason
+from hub.domain.worker import Worker
 from hub.registry.batch import DEFAULT_SIZE, Batch
+from hub.registry.blind_index import IndexChanges, current_sealed, digests_of, touches_index
 from hub.registry.group import GroupCommit
-from hub.registry.personal_data import Kek, KeyStore
+from hub.registry.personal_data import Kek, KeyStore, unseal
 from hub.registry.recorder import RegistryRecorder
 from hub.service.database import Outage, unavailable
 
@@ -251,7 +253,7 @@ class Registry(Application):
         self.kek = kek
         self.outcome_check_seconds = outcome_check_seconds
         """How long a command waits for an unavailable database (`HUB_OUTCOME_CHECK_SECONDS`)."""
-        self.group = GroupCommit(self.events.put, group_commit_ms)
+        self.group = GroupCommit(self._put, group_commit_ms)
         """Where commands' saves go (`HUB_GROUP_COMMIT_MS`; see `hub.registry.group`)."""
         # Commands on one record queue here instead of racing to the store; races with other
         # processes are still caught by the store and retried.
@@ -261,6 +263,8 @@ class Registry(Application):
         datastore = self.store.datastore
         self.keys = KeyStore(datastore, kek)
         self._batches = threading.local()
+        self._indexing: dict[int, IndexChanges] = {}
+        """The blind index's changes of each command saving, by its first event's `id()`."""
         # The pool retries a lost connection with pauses that double up to this long, then
         # lets the next request connect afresh: so it reconnects within about a second of the
         # server's return however long it was gone (psycopg_pool's default waits minutes).
@@ -336,8 +340,11 @@ class Registry(Application):
                 return decided
             unit, record = decided
             saving = (record, *unit.others, *unit.claims)
+            index = self.index_changes(saving)
             pending = [e for r in saving for e in r.collect_events()]
             events = [e for e in pending if isinstance(e, Record.Event)]
+            if index:
+                self._indexing[id(pending[0])] = index
             try:
                 recordings = self.group.save(pending)
             except IntegrityError:
@@ -363,6 +370,9 @@ class Registry(Application):
                     max(p for (i, _), p in stored.items() if i == record.id),
                     written=tuple(sorted(stored.values())),
                 )
+            finally:
+                if index:
+                    del self._indexing[id(pending[0])]
             position = max(
                 r.notification.id for r in recordings if r.domain_event.originator_id == record.id
             )
@@ -370,6 +380,48 @@ class Registry(Application):
                 r.notification.id for r in recordings if isinstance(r.domain_event, Record.Event)
             )
             return Outcome(record.id, position, written=written)
+
+    def _put(self, events: Sequence[Any]) -> list[Any]:
+        """Store events of one or more commands (a group) with their blind-index changes, in
+        one transaction."""
+        index = IndexChanges()
+        for event in events:
+            found = self._indexing.get(id(event))
+            if found is not None:
+                index.update(found)
+        return self.events.put(events, index=index)
+
+    def index_changes(self, records: Iterable[Any], waiting: Sequence[Any] = ()) -> IndexChanges:
+        """The blind index's changes a save of `records`' pending events makes: the digests of
+        each worker whose personal data they may change, as the workers view will show them
+        (`blind_index.current_sealed`) from the worker's stored events, the batch's `waiting`
+        ones, then these."""
+        changes = IndexChanges()
+        for record in records:
+            mine = list(getattr(record, "pending_events", ()))
+            if not isinstance(record, Worker) or not any(map(touches_index, mine)):
+                continue
+            if mine[0].originator_version == 1:  # registered here: nothing before
+                stored, queued = [], []
+            else:
+                stored = self._logged(record.id)
+                queued = [e for e in waiting if e.originator_id == record.id]
+            after = max((p for p, _ in stored), default=0) + 1
+            log = [*stored, *enumerate([*queued, *mine], start=after)]
+            key = self.keys.get(record.id)
+            digests = digests_of(
+                current_sealed(log),
+                lambda token, w=record.id, k=key: unseal(k, w, token),
+                self.kek.index_digest,
+            )
+            changes.set(record.id, digests, fresh=not stored)
+        return changes
+
+    def _logged(self, record_id: UUID) -> list[tuple[int, Any]]:
+        """A record's stored events as (position, event), in position order."""
+        position_of = {v: p for p, v in self.versions_at(record_id).items()}
+        events = self.repository.event_store.get(record_id)
+        return sorted(((position_of[e.originator_version], e) for e in events), key=_first)
 
     def _attempt(
         self, request: Request, decide: Callable[[Unit], Record], key: str | None, fingerprint: str
@@ -677,6 +729,10 @@ def _wait_out(
     if outage.expired:
         raise (expired or ServiceUnavailable(NOTHING_WRITTEN)) from None
     time.sleep(pause)
+
+
+def _first(pair: tuple[int, Any]) -> int:
+    return pair[0]
 
 
 def _retracts(event: Any) -> list[int]:

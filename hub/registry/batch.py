@@ -6,7 +6,8 @@ batch's earlier commands that are not saved yet: records the batch loaded or cre
 memory (`records`) and `Unit.load` finds them there; claims it made (`claims`) are consulted
 before the store's, and the store is asked for a claim only if it holds one of that key (the
 ids of its claims are read once, when the batch first checks one: `claim_may_be_stored`). A
-command's events, claims and new personal-data keys join the batch instead of being saved.
+command's events, claims, new personal-data keys and blind-index digests join the batch
+instead of being saved.
 Once `size` events are waiting, and when the block ends without an exception, they are saved
 in one transaction (COPY), after the personal-data keys they are sealed with (stored first, in
 a transaction of their own, so no stored event lacks its key).
@@ -41,6 +42,7 @@ from eventsourcing.persistence import IntegrityError
 
 from hub.domain.claim import Claim
 from hub.domain.errors import Conflict, InvalidState
+from hub.registry.blind_index import IndexChanges
 from hub.registry.personal_data import PendingKeys
 
 if TYPE_CHECKING:
@@ -65,6 +67,8 @@ class Batch:
         """Events saved so far."""
         self.position = 0
         """The position of the last event saved so far; 0 before the first save."""
+        self.index = IndexChanges()
+        """The blind index's changes of the commands waiting."""
         self._touched: set[UUID] = set()
         self._stored_claims: set[UUID] | None = None
 
@@ -114,6 +118,7 @@ class Batch:
 
     def accept(self, *records: Any) -> None:
         """Take a decided command's records (and claims); save once `size` events wait."""
+        self.index.update(self.registry.index_changes(records, self.events))
         for record in records:
             self.events.extend(record.collect_events())
             if isinstance(record, Claim):
@@ -134,7 +139,8 @@ class Batch:
             # What `save` does with events (the registry takes no snapshots), less its
             # protocol check of each event (a few per cent of the time), sent with COPY.
             to_stored = self.registry.mapper.to_stored_event
-            last = self.registry.store.copy_events([to_stored(e) for e in self.events])
+            stored = [to_stored(e) for e in self.events]
+            last = self.registry.store.copy_events(stored, self.index)
         except IntegrityError:
             self._forget()
             raise Conflict(
@@ -144,6 +150,7 @@ class Batch:
         self.registry.keys.destroy_all(self.keys.destroyed)
         self.keys.reset((0, 0))
         self.events.clear()
+        self.index = IndexChanges()
         self.saved += waiting
         self.position = last
 
@@ -154,6 +161,7 @@ class Batch:
         self.claims.clear()
         self._stored_claims = None
         self.events.clear()
+        self.index = IndexChanges()
         self.keys.reset((0, 0))
 
     def _rebuilt(self, record_id: UUID) -> Any:

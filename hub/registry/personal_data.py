@@ -31,7 +31,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from hub.projections.timeline import visible
+from hub.registry.blind_index import FIELDS, digests_of, normalised
 from hub.registry.recorder import EventStoreReads
+from hub.service.progress import meter
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,8 @@ def _derive(secret: bytes, label: bytes, length: int) -> bytes:
 
 class Kek:
     """The key-encryption key: worker keys are stored only wrapped by it (AES-GCM, the worker
-    id as associated data), and idempotency fingerprints are keyed by a key derived from it."""
+    id as associated data); idempotency fingerprints and the blind index's digests are keyed
+    by keys derived from it, one each."""
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) != KEK_BYTES:
@@ -85,6 +89,7 @@ class Kek:
         self.id = _derive(secret, b"hub personal-data key id", 8)
         """Stored beside each wrapped key, so a wrong KEK is told apart from erased keys."""
         self._fingerprints = _derive(secret, b"hub idempotency fingerprint", 32)
+        self._index = _derive(secret, b"hub personal-data blind index", 32)
 
     def __repr__(self) -> str:
         return f"Kek(id={self.id.hex()})"
@@ -108,6 +113,13 @@ class Kek:
         the request's inputs to whoever lacks the KEK. Keying the digest, not the inputs, lets
         claims stored before with the bare digest be re-keyed in place (`check_and_upgrade`)."""
         return hmac.new(self._fingerprints, digest.encode(), hashlib.sha256).hexdigest()
+
+    def index_digest(self, field: str, value: str) -> bytes:
+        """The blind index's digest of a worker's `field` holding `value` (`normalised`, so
+        spellings of one value agree): an HMAC-SHA256 under a key of its own, so it confirms
+        no guess to whoever lacks the KEK (`hub.registry.blind_index`)."""
+        message = f"{field}\0{normalised(field, value)}".encode()
+        return hmac.digest(self._index, message, "sha256")
 
 
 def _mismatch(kek: Kek, stored: bytes | None) -> str:
@@ -217,9 +229,16 @@ class KeyStore:
             pending.created[worker_id] = key
             return key
         self.store({worker_id: key})
+        self._local.made = (worker_id, key)
         return key
 
     def get(self, worker_id: UUID) -> bytes | None:
+        """The worker's key, None once erased. The key this thread stored last is answered
+        once without a query (the registration that made it asks for it as it saves)."""
+        made = getattr(self._local, "made", None)
+        if made is not None and made[0] == worker_id:
+            self._local.made = None
+            return made[1]
         pending = self._pending()
         if pending is not None:
             if worker_id in pending.destroyed:
@@ -313,8 +332,62 @@ async def check_and_upgrade(url: str, kek: Kek) -> None:
             if raw:
                 log.info("wrapped %d worker keys stored raw", len(raw))
             await _rekey_claims(conn, kek)
+        await backfill_index(conn, kek)
     finally:
         await conn.close()
+
+
+BACKFILL_BATCH = 1000
+"""Workers given their digests per transaction at start (`backfill_index`)."""
+
+
+async def backfill_index(conn: asyncpg.Connection, kek: Kek) -> int:
+    """Give the blind index's digests to the workers that have none though they are not
+    erased and their key is stored (those stored before the index): from their current sealed
+    values as the workers view shows them, `BACKFILL_BATCH` workers per transaction, in
+    registration order. Idempotent, and safe beside another hub doing the same or a command
+    saving digests meanwhile (what is stored wins). Returns how many workers it indexed."""
+    missing = (
+        "FROM workers w JOIN personal_data_keys k ON k.worker_id = w.id"
+        f" WHERE {visible(None, None, 'w')} AND NOT w.erased"
+        " AND NOT EXISTS (SELECT 1 FROM personal_data_index i WHERE i.worker_id = w.id)"
+    )
+
+    async def after(seq: int) -> list[asyncpg.Record]:
+        return await conn.fetch(
+            "SELECT w.id, w.seq, w.name_sealed, w.id_number_sealed, k.key, k.kek_id"
+            f" {missing} AND w.seq > $1 ORDER BY w.seq LIMIT $2",
+            seq,
+            BACKFILL_BATCH,
+        )
+
+    rows = await after(-1)
+    if not rows:
+        return 0  # as at every start once done: one query
+    total = await conn.fetchval(f"SELECT count(*) {missing}")
+    done = 0
+    with meter("indexing workers' names and ID numbers", total, unit="workers", say=log.info) as m:
+        while rows:
+            found = []
+            for r in rows:
+                key = kek.unwrap(r["id"], r["key"], r["kek_id"])
+                sealed = {"name": r["name_sealed"], "id_number": r["id_number_sealed"]}
+                digests = digests_of(
+                    sealed, lambda token, w=r["id"], k=key: unseal(k, w, token), kek.index_digest
+                )
+                if digests:
+                    found.append((r["id"], *(digests.get(f) for f in FIELDS)))
+            if found:
+                await conn.execute(
+                    "INSERT INTO personal_data_index (worker_id, name, id_number)"
+                    " SELECT t.* FROM unnest($1::uuid[], $2::bytea[], $3::bytea[]) AS t (w, n, i)"
+                    " JOIN personal_data_keys k ON k.worker_id = t.w ON CONFLICT DO NOTHING",
+                    *(list(column) for column in zip(*found, strict=True)),
+                )
+            done += len(rows)
+            m.advance(len(rows))
+            rows = await after(rows[-1]["seq"])
+    return done
 
 
 async def _rekey_claims(conn: asyncpg.Connection, kek: Kek) -> None:

@@ -28,6 +28,8 @@ from psycopg import Cursor
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 
+from hub.registry.blind_index import IndexChanges
+
 PIPELINED_BYTES = 16_384
 """A save this small (its events' payloads), far below the size that hangs, goes in psycopg's
 pipeline mode: BEGIN, its statements and COMMIT in one round trip (the connections of the
@@ -56,19 +58,29 @@ class RegistryRecorder(PostgresApplicationRecorder):
         super()._create_table(curs)
 
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        index: IndexChanges | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
+        """Insert the events, and the blind index's changes that go with them (`index`)."""
         if not stored_events:
             return []
         if sum(len(e.state) for e in stored_events) > PIPELINED_BYTES:
             with self.datastore.transaction(commit=True) as curs:
                 self._insert_stored_events(curs, stored_events, **kwargs)
-                return [row["notification_id"] for row in curs.fetchall()]
+                positions = [row["notification_id"] for row in curs.fetchall()]
+                if index:
+                    index.write(curs)
+                return positions
         with self.datastore.get_connection() as conn:
             failed: Exception | None = None
             with conn.pipeline() as pipeline, conn.cursor() as control, conn.cursor() as curs:
                 control.execute("BEGIN")
                 self._insert_stored_events(curs, stored_events, **kwargs)
+                if index:
+                    index.write(control)
                 control.execute("COMMIT")  # skipped by the server if a statement failed
                 try:
                     pipeline.sync()
@@ -82,11 +94,12 @@ class RegistryRecorder(PostgresApplicationRecorder):
                 raise failed
             return positions
 
-    def copy_events(self, stored_events: Sequence[StoredEvent]) -> int:
+    def copy_events(self, stored_events: Sequence[StoredEvent], index: IndexChanges) -> int:
         """Save a batch's events as `insert_events` does (table lock, NOTIFY, one transaction,
-        positions in the order given), but sent with COPY: a batch of thousands of events
-        spends most of an INSERT's time building its array of composites. Returns the
-        position of the last event; a version or claim already stored raises IntegrityError.
+        positions in the order given, the blind index's changes with them), but sent with
+        COPY: a batch of thousands of events spends most of an INSERT's time building its array
+        of composites. Returns the position of the last event; a version or claim already
+        stored raises IntegrityError.
         """
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)
@@ -96,6 +109,8 @@ class RegistryRecorder(PostgresApplicationRecorder):
                 copy.set_types(["uuid", "int8", "text", "bytea"])
                 for e in stored_events:
                     copy.write_row((e.originator_id, e.originator_version, e.topic, e.state))
+            if index:
+                index.write(curs, copy=True)
             # The table lock keeps other writers' positions out of this transaction's range.
             curs.execute(
                 f"SELECT currval(pg_get_serial_sequence('{TABLE}', 'notification_id')) AS last"

@@ -9,6 +9,8 @@ from uuid import UUID
 import strawberry
 
 from hub.commands import worker as worker_commands
+from hub.domain.envelope import Role
+from hub.domain.errors import Forbidden
 from hub.domain.rules import may_see_personal_data
 from hub.domain.vocabulary import CertificateLevel as DomainCertificateLevel
 from hub.domain.vocabulary import Education as DomainEducation
@@ -17,6 +19,7 @@ from hub.projections.agencies import agencies_by_id
 from hub.projections.courses import attendances_by_worker
 from hub.projections.timeline import Moment
 from hub.projections.workers import certificates_by_worker, worker_page, workers_by_id
+from hub.registry.blind_index import matches, search_term
 from hub.registry.personal_data import unseal
 from hub.schema.agency import Agency
 from hub.schema.common import (
@@ -32,6 +35,7 @@ from hub.schema.common import (
 )
 from hub.schema.context import Info
 from hub.schema.mutations import ExistingRecordInput, RecordInput, record_id, record_payload
+from hub.service.refusals import answer
 
 if TYPE_CHECKING:
     from hub.schema.course import Attendance
@@ -155,6 +159,46 @@ class WorkerFilter:
     )
     employer: strawberry.ID | None = None
     education: Education | None = None
+    name: str | None = strawberry.field(
+        default=None,
+        description="Has this name now (exact, once both are normalised: Unicode NFKC, "
+        "whitespace removed, case folded), also when read asOf an earlier moment; never "
+        "matches an erased worker. Only for callers "
+        "who may see the personal data of the workers it finds: MUNICIPAL and AUDITOR all, "
+        "DISTRICT its district's, CONTRACTOR its employees'; PARTNER: FORBIDDEN.",
+    )
+    id_number: str | None = strawberry.field(
+        default=None,
+        description="Has this ID number now (exact, once both are normalised: Unicode NFKC, "
+        "whitespace removed, upper-cased); as `name`, never an erased worker, and only for "
+        "callers who may see the personal data of the workers it finds.",
+    )
+
+
+def searched(info: Info, chosen: WorkerFilter) -> dict[str, tuple[str, Any]]:
+    """The conditions of a search by name or ID number (`hub.registry.blind_index`): the
+    digests of the values, and that the caller may see the personal data of what it finds."""
+    values = {"name": chosen.name, "id_number": chosen.id_number}
+    terms = {field: value for field, value in values.items() if value is not None}
+    if not terms:
+        return {}
+    caller = info.context.caller
+    if caller.role is Role.PARTNER:
+        refusal = Forbidden(
+            "PARTNER may not search workers by name or ID number (it may not see them)",
+            "filter",
+        )
+        raise answer(refusal).graphql_error() from None
+    digest = info.context.hub.keys_by_worker.kek.index_digest
+    conditions = {
+        field: (matches("workers.id", field, "$?"), digest(field, search_term(field, value)))
+        for field, value in terms.items()
+    }
+    if caller.role is Role.DISTRICT:
+        conditions["seen"] = ("COALESCE(district = $?::text, false)", caller.district or "")
+    elif caller.role is Role.CONTRACTOR:
+        conditions["seen"] = ("COALESCE(employer::text = $?::text, false)", caller.agency or "")
+    return conditions
 
 
 @strawberry.type
@@ -185,6 +229,7 @@ class WorkerQueries:
             level=value_of(chosen.level),
             employer=record_id(chosen.employer) if chosen.employer else None,
             education=value_of(chosen.education),
+            searched=searched(info, chosen),
             moment=moment,
         )
         return connection("worker", rows, more, total, node=lambda r: Worker.of(r, moment))

@@ -5,7 +5,16 @@ import { gql, instant, localInput, shownTime } from "./api.js";
 import { accessLog } from "./audit.js";
 import { h, put } from "./dom.js";
 import { roleName, t } from "./i18n.js";
-import { go, labelled, problem, readsAccessLog, recordLink, shown, table } from "./ui.js";
+import {
+  go,
+  labelled,
+  problem,
+  readsAccessLog,
+  recordLink,
+  searchesPersonalData,
+  shown,
+  table,
+} from "./ui.js";
 
 const TYPES = {
   Agency: "AGENCY",
@@ -59,6 +68,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const COMMUNITY_CODE = /^\d{12}$/;
 const CREDIT_CODE = /^[0-9A-HJ-NPQRTUWXY]{18}$/;
 const AGENCIES_SEARCHED = 500;
+const WORKERS_FOUND = 20;
 
 // --- search ---------------------------------------------------------------------------
 
@@ -87,10 +97,17 @@ async function find(q) {
       found.push({ type: "STATION", id: node.id, name: node.name });
     return { found };
   }
+  // Workers by name or ID number (exact, the hub's blind index), for roles that may see them.
+  const workers = searchesPersonalData()
+    ? `byName: workers(first: ${WORKERS_FOUND}, filter: { name: $q }) { edges { node { id name } } }
+    byNumber: workers(first: ${WORKERS_FOUND}, filter: { idNumber: $q }) {
+      edges { node { id name } } }`
+    : "";
   const data = await gql(
     `query($q: String!, $first: Int!) {
     agencies(first: $first) { totalCount edges { node { id name creditCode } } }
-    communities(first: 20, filter: { nameContains: $q }) { edges { node { code name } } } }`,
+    communities(first: 20, filter: { nameContains: $q }) { edges { node { code name } } }
+    ${workers} }`,
     { q, first: AGENCIES_SEARCHED },
   );
   const wanted = q.toUpperCase();
@@ -98,6 +115,12 @@ async function find(q) {
     .map((e) => e.node)
     .filter((a) => (CREDIT_CODE.test(wanted) ? a.creditCode === wanted : a.name.includes(q)))
     .map((a) => ({ type: "AGENCY", id: a.id, name: `${a.name}（${a.creditCode}）` }));
+  const seen = new Set();
+  for (const { node } of [...(data.byName?.edges || []), ...(data.byNumber?.edges || [])]) {
+    if (seen.has(node.id)) continue;
+    seen.add(node.id);
+    found.push({ type: "WORKER", id: node.id, name: node.name || node.id });
+  }
   const communities = data.communities.edges.map((e) => e.node);
   if (communities.length) {
     const aliases = communities.map(
@@ -112,10 +135,11 @@ async function find(q) {
     });
   }
   const total = data.agencies.totalCount;
-  return {
-    found,
-    note: total > AGENCIES_SEARCHED ? t("searchedFirst", AGENCIES_SEARCHED, total) : null,
-  };
+  const notes = [
+    total > AGENCIES_SEARCHED ? t("searchedFirst", AGENCIES_SEARCHED, total) : null,
+    searchesPersonalData() && !readsAccessLog() ? t("workersSearchedWithin") : null,
+  ].filter(Boolean);
+  return { found, note: notes.join(" ") || null };
 }
 
 export async function searchPage(main, _parts, params) {

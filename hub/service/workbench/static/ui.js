@@ -13,6 +13,12 @@ export function readsAccessLog() {
   return ["AUDITOR", "MUNICIPAL"].includes(session.me?.role);
 }
 
+/** Whether the signed-in role may search workers by name or ID number (every role that may
+ * see some worker's personal data: not PARTNER). */
+export function searchesPersonalData() {
+  return ["AUDITOR", "MUNICIPAL", "DISTRICT", "CONTRACTOR"].includes(session.me?.role);
+}
+
 /** The address's path parts and its query parameters. */
 export function route() {
   const [path, query] = (location.hash.slice(1) || "/search").split("?");
