@@ -84,7 +84,8 @@ def marked(alias: str, name: str, column: str) -> str:
 @dataclass
 class Revealed:
     """A planned answer with its personal data decrypted, and what it revealed: the fields
-    shown of each worker (the personal-data access log's record of the response)."""
+    shown of each worker (the personal-data access log's record of the response, which the
+    log's queue holds from then on: read it, never change it)."""
 
     body: str
     caller: Actor
@@ -115,6 +116,5 @@ async def reveal(hub: Hub, caller: Actor, request_id: str, body: str) -> Reveale
         return json.dumps(value, ensure_ascii=False)
 
     revealed.body = _MARKED.sub(decrypted, body)
-    for worker, fields in revealed.fields.items():
-        hub.access_log.reveal(caller, request_id, worker, fields)
+    hub.access_log.reveal_answer(caller, request_id, revealed.fields)
     return revealed

@@ -6,8 +6,9 @@ stream event) calls `AccessLog.reveal`, the one place a reveal is recorded. It o
 reveal: a background task writes the queue in batches (`COPY`) every `FLUSH_SECONDS`, or as
 soon as `BATCH` reveals wait, so no request waits for the log. The reveals of one answer (one
 request id and actor) that are queued together become one row listing its workers in the order
-shown, each with its fields (a worker shown twice: the fields of both), so a page of fifty
-workers is one row, not fifty. The queue is bounded in reveals (answer, worker)
+shown, each with its fields (a worker shown twice: the fields of both; one text for all of them
+when they are the same), so a page of fifty workers is one row, not fifty. A planned answer
+hands its reveals over at once (`reveal_answer`). The queue is bounded in reveals (answer, worker)
 (`HUB_ACCESS_LOG_QUEUE`): past it a reveal is dropped and counted, never silently: the count is
 in `/readyz` (`personalDataAccess.dropped`) and the log says so once per overflow. While the
 database is out of reach the queue waits for it; `stop` writes what is left.
@@ -48,7 +49,7 @@ Key = tuple[str | None, str, Role]
 request id to one actor become one row per batch."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Response:
     """One answer's reveals while queued: each worker shown, in order, with its fields."""
 
@@ -59,6 +60,15 @@ class _Response:
     def add(self, worker_id: UUID, fields: Iterable[str]) -> None:
         shown = self.workers.setdefault(worker_id, [])
         shown.extend(f for f in fields if f not in shown)
+
+    def fields(self) -> list[str]:
+        """The row's `fields`: each worker's, comma-separated, or one for all of them when
+        they were all shown the same (a page of names: one short text, not fifty)."""
+        shown = iter(self.workers.values())
+        first = next(shown)
+        if all(f == first for f in shown):
+            return [",".join(first)]
+        return [",".join(f) for f in self.workers.values()]
 
 
 class AccessLog:
@@ -85,31 +95,47 @@ class AccessLog:
     ) -> None:
         """Record that `actor` was shown `fields` (the API's names: `name`, `idNumber`) of
         worker `worker_id` in the answer to request `request_id`. Never waits."""
-        if not self.enabled:
+        if self.enabled:
+            self.reveal_answer(actor, request_id, {worker_id: list(dict.fromkeys(fields))})
+
+    def reveal_answer(
+        self, actor: Actor, request_id: str | None, shown: dict[UUID, list[str]]
+    ) -> None:
+        """Record that `actor` was shown, in the answer to request `request_id`, each worker
+        of `shown` (in its order) with its fields (each once). Never waits. The queue takes
+        `shown` as it is, lists included, so an answer costs one lookup: the caller leaves it
+        alone from then on."""
+        if not self.enabled or not shown:
             return
         key = (request_id, actor.sub, actor.role)
         response = self._queued.get(key)
-        if response is not None:
-            shown = response.workers.get(worker_id)
-            if shown is not None:
-                shown.extend(f for f in fields if f not in shown)
-                return
-        if self.queued >= self.capacity:
-            self.dropped += 1
-            if not self._overflowing:
-                self._overflowing = True
-                log.error(
-                    "the personal-data access log's queue is full (%s reveals, "
-                    "HUB_ACCESS_LOG_QUEUE): reveals are dropped and counted in /readyz",
-                    self.capacity,
-                )
-            return
-        if response is None:
-            response = self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction)
-        response.workers[worker_id] = list(dict.fromkeys(fields))
-        self._reveals += 1
+        if response is None and self.queued + len(shown) <= self.capacity:
+            self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction, shown)
+            self._reveals += len(shown)
+        else:
+            for worker_id, fields in shown.items():
+                if response is not None and worker_id in response.workers:
+                    response.add(worker_id, fields)
+                    continue
+                if self.queued >= self.capacity:
+                    self._drop()
+                    continue
+                if response is None:
+                    response = self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction)
+                response.workers[worker_id] = fields
+                self._reveals += 1
         if self._reveals >= BATCH:
             self._wake.set()
+
+    def _drop(self) -> None:
+        self.dropped += 1
+        if not self._overflowing:
+            self._overflowing = True
+            log.error(
+                "the personal-data access log's queue is full (%s reveals, "
+                "HUB_ACCESS_LOG_QUEUE): reveals are dropped and counted in /readyz",
+                self.capacity,
+            )
 
     def start(self, pool: asyncpg.Pool) -> None:
         """Write the queue into `pool`'s database from now on."""
@@ -182,7 +208,7 @@ class AccessLog:
                                     r.jurisdiction,
                                     k[0],
                                     list(r.workers),
-                                    [",".join(f) for f in r.workers.values()],
+                                    r.fields(),
                                 )
                                 for k, r in taken.items()
                             ],
@@ -235,12 +261,14 @@ async def access_page(
             conditions.append(f"a.{column} {op} ${len(args)}")
     where = " AND ".join(conditions) or "true"
     chosen = "true" if worker is None else "w.worker_id = ANY($1)"
+    # one text of fields for all of a row's workers, or one for each (migration 017)
+    fields = "a.fields[least(w.place, cardinality(a.fields))]"
     n = len(args)
     async with pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT a.seq, a.at, a.actor_sub, a.actor_role, a.actor_jurisdiction, a.request_id,"
             " w.place, w.worker_id,"
-            " string_to_array(a.fields[w.place], ',') AS fields"
+            f" string_to_array({fields}, ',') AS fields"
             " FROM personal_data_access a,"
             " unnest(a.workers) WITH ORDINALITY AS w(worker_id, place)"
             f" WHERE {where} AND {chosen} AND a.seq >= ${n + 1}"
