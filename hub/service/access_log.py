@@ -44,12 +44,12 @@ COLUMNS = (
     "fields",
 )
 
-ASYNCHRONOUS_COMMIT = "SET LOCAL synchronous_commit = off"
-"""A batch's commit does not wait for its WAL to reach the disk: the server's WAL writer
-flushes it within a few tenths of a second, with others, instead of a disk flush a batch,
-which cost the server more CPU than writing the rows. A server crash may lose that last
-moment of the log, as a hub crash loses what is still queued; a server that stops in order
-loses nothing."""
+WRITER_SETTINGS = {"synchronous_commit": "off"}
+"""The writer's connection: a batch's commit does not wait for its WAL to reach the disk. The
+server's WAL writer flushes it within a few tenths of a second, with others, instead of a disk
+flush a batch, which cost the server more CPU than writing the rows. A server crash may lose
+that last moment of the log, as a hub crash loses what is still queued; a server that stops
+in order loses nothing."""
 
 Key = tuple[str | None, str, Role]
 """One row's identity while queued: request id, the actor's sub and role. Reveals without a
@@ -62,9 +62,10 @@ class _Response:
 
     at: datetime
     jurisdiction: str
-    workers: dict[UUID, list[str]] = field(default_factory=dict)
+    workers: dict[str, list[str]] = field(default_factory=dict)
+    """Worker id (as text, which the `COPY` encodes cheapest) → fields."""
 
-    def add(self, worker_id: UUID, fields: Iterable[str]) -> None:
+    def add(self, worker_id: str, fields: Iterable[str]) -> None:
         shown = self.workers.setdefault(worker_id, [])
         shown.extend(f for f in fields if f not in shown)
 
@@ -103,13 +104,14 @@ class AccessLog:
         """Record that `actor` was shown `fields` (the API's names: `name`, `idNumber`) of
         worker `worker_id` in the answer to request `request_id`. Never waits."""
         if self.enabled:
-            self.reveal_answer(actor, request_id, {worker_id: list(dict.fromkeys(fields))})
+            self.reveal_answer(actor, request_id, {str(worker_id): list(dict.fromkeys(fields))})
 
     def reveal_answer(
-        self, actor: Actor, request_id: str | None, shown: dict[UUID, list[str]]
+        self, actor: Actor, request_id: str | None, shown: dict[str, list[str]]
     ) -> None:
         """Record that `actor` was shown, in the answer to request `request_id`, each worker
-        of `shown` (in its order) with its fields (each once). Never waits. The queue takes
+        of `shown` (by id as text, in its order) with its fields (each once). Never waits. The
+        queue takes
         `shown` as it is, lists included, so an answer costs one lookup: the caller leaves it
         alone from then on."""
         if not self.enabled or not shown:
@@ -144,30 +146,41 @@ class AccessLog:
                 self.capacity,
             )
 
-    def start(self, pool: asyncpg.Pool) -> None:
-        """Write the queue into `pool`'s database from now on."""
-        self._pool = pool
+    async def start(self, url: str) -> None:
+        """Write the queue into the database at `url` (the primary) from now on, on a
+        connection of the log's own (`WRITER_SETTINGS`), made when first needed: a database
+        out of reach now only holds the queue."""
+        self._pool = await asyncpg.create_pool(
+            url, min_size=0, max_size=1, server_settings=WRITER_SETTINGS
+        )
         if self.enabled:
             self._task = asyncio.create_task(self._run(), name="personal-data access log")
 
     async def stop(self) -> None:
-        """Stop the writer, then write what is still queued."""
+        """Stop the writer, write what is still queued, and close its connection."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._queued and self._pool is not None:
-            try:
+        if self._pool is None:
+            return
+        try:
+            if self._queued:
                 await self.flush()
-            except Exception as error:
-                # said, never silent: these reveals are not in the log
-                log.error(
-                    "%s rows of the personal-data access log could not be written before "
-                    "the hub stopped: %s",
-                    self.queued,
-                    str(error) or type(error).__name__,
-                )
-                raise
+        except Exception as error:
+            # said, never silent: these reveals are not in the log
+            log.error(
+                "%s rows of the personal-data access log could not be written before "
+                "the hub stopped: %s",
+                self.queued,
+                str(error) or type(error).__name__,
+            )
+            raise
+        finally:
+            if self._queued:  # not written: the connection may be stuck, do not wait for it
+                self._pool.terminate()
+            else:
+                await self._pool.close()
 
     @property
     def queued(self) -> int:
@@ -204,8 +217,7 @@ class AccessLog:
                 self._reveals -= count
                 self._writing = count
                 try:
-                    async with self._pool.acquire() as conn, conn.transaction():
-                        await conn.execute(ASYNCHRONOUS_COMMIT)
+                    async with self._pool.acquire() as conn:
                         await conn.copy_records_to_table(
                             "personal_data_access",
                             records=[
