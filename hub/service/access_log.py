@@ -51,6 +51,11 @@ flush a batch, which cost the server more CPU than writing the rows. A server cr
 that last moment of the log, as a hub crash loses what is still queued; a server that stops
 in order loses nothing."""
 
+
+async def _kept(_: asyncpg.Connection) -> None:
+    """The writer's connection keeps no session state: no reset (a round trip) a batch."""
+
+
 Key = tuple[str | None, str, Role]
 """One row's identity while queued: request id, the actor's sub and role. Reveals without a
 request id to one actor become one row per batch."""
@@ -151,7 +156,7 @@ class AccessLog:
         connection of the log's own (`WRITER_SETTINGS`), made when first needed: a database
         out of reach now only holds the queue."""
         self._pool = await asyncpg.create_pool(
-            url, min_size=0, max_size=1, server_settings=WRITER_SETTINGS
+            url, min_size=0, max_size=1, server_settings=WRITER_SETTINGS, reset=_kept
         )
         if self.enabled:
             self._task = asyncio.create_task(self._run(), name="personal-data access log")
