@@ -9,8 +9,9 @@ AUDITOR, a page of workers with their names and ID numbers (every row a reveal) 
 `--clients` keep-alive connections for `--seconds`. Before the rounds the tables read and
 written are vacuumed and analysed, so both hubs start on the same state. Each round also
 counts CPU per request: of the hub process, of its own PostgreSQL backends (told apart by
-`application_name`), and of the server's other processes there when the round starts (WAL
-writer, checkpointer..., and other clients' backends: noisy on a shared server). At the end
+`application_name`; the log writer's apart), and of the server's other processes there when
+the round starts (WAL writer, checkpointer..., and other clients' backends: noisy on a shared
+server). At the end
 it checks the log holds the reveals of the "on" hub and none of the "off" one.
 
     python bench/access_log.py [--scale 0.05] [--rounds 3] [--seconds 5] [--clients 8]
@@ -65,24 +66,30 @@ def cpu_seconds(process: psutil.Process) -> float | None:
     return times.user + times.system
 
 
+COLUMNS = ("hub", "its reads", "its log", "pg else")
+"""Where a round's CPU went: the hub process; its PostgreSQL backends (by `application_name`)
+but the log's writer; the writer's (the backend whose last statement is a `COPY`); the
+server's other processes."""
+
+
 @dataclass
 class Cpu:
-    """CPU per request of one hub's rounds: milliseconds in the hub, in its backends, and in
-    the database server's other processes while it was loaded."""
+    """CPU per request (ms) of one hub's rounds, a list of rounds for each of `COLUMNS`."""
 
-    hub: list[float] = field(default_factory=list)
-    backends: list[float] = field(default_factory=list)
-    server: list[float] = field(default_factory=list)
+    rounds: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in COLUMNS})
 
 
-async def backends(conn: asyncpg.Connection, name: str) -> list[psutil.Process]:
-    pids = await conn.fetch(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = $1", f"bench {name}"
+async def backends(conn: asyncpg.Connection, name: str) -> tuple[list[psutil.Process], ...]:
+    """The backends of hub `name`: its reads', and its log writer's."""
+    rows = await conn.fetch(
+        "SELECT pid, query LIKE 'COPY %' AS writes FROM pg_stat_activity"
+        " WHERE application_name = $1",
+        f"bench {name}",
     )
-    found = []
-    for row in pids:
+    found: tuple[list[psutil.Process], ...] = ([], [])
+    for row in rows:
         with contextlib.suppress(psutil.Error):
-            found.append(psutil.Process(row["pid"]))
+            found[row["writes"]].append(psutil.Process(row["pid"]))
     return found
 
 
@@ -123,40 +130,45 @@ async def measured(
 ) -> tuple[float, list[float]]:
     """`load`, adding the round's CPU per request to `cpu`."""
     assert hub.process is not None
-    process = psutil.Process(hub.process.pid)
-    own = await backends(conn, name)
-    others = [p for p in server_processes(conn) if p not in own]
-    before = [cpu_seconds(p) for p in (process, *own, *others)]
-    rate, latencies = await load(hub, clients, seconds)
-    after = [cpu_seconds(p) for p in (process, *own, *others)]
-    used = [
-        0.0 if a is None or b is None else (a - b) * 1000 / len(latencies)
-        for a, b in zip(after, before, strict=True)
+    reads, writer = await backends(conn, name)
+    own = {p.pid for p in (*reads, *writer)}
+    groups = [
+        [psutil.Process(hub.process.pid)],
+        reads,
+        writer,
+        [p for p in server_processes(conn) if p.pid not in own],
     ]
-    cpu.hub.append(used[0])
-    cpu.backends.append(sum(used[1 : 1 + len(own)]))
-    cpu.server.append(sum(used[1 + len(own) :]))
+    before = [[cpu_seconds(p) for p in group] for group in groups]
+    rate, latencies = await load(hub, clients, seconds)
+    for column, group, started in zip(COLUMNS, groups, before, strict=True):
+        used = 0.0
+        for process, b in zip(group, started, strict=True):
+            a = cpu_seconds(process)
+            if a is not None and b is not None:
+                used += a - b
+        cpu.rounds[column].append(used * 1000 / len(latencies))
     return rate, latencies
 
 
 def print_cpu(cpu: dict[str, Cpu], name: str, baseline: str) -> None:
     """Each round's CPU per request, then the medians and their differences."""
-    print(f"\nCPU ms a request {'round':>5} {'log':>6} {'hub':>7} {'its pg':>7} {'pg else':>7}")
-    for n in range(len(cpu[name].hub)):
+    header = " ".join(f"{c:>9}" for c in COLUMNS)
+    print(f"\nCPU ms a request {'round':>5} {'log':>6} {header}")
+    for n in range(len(cpu[name].rounds["hub"])):
         for label, c in cpu.items():
-            print(
-                f"{'':16} {n + 1:5} {label:>6} "
-                f"{c.hub[n]:7.2f} {c.backends[n]:7.2f} {c.server[n]:7.2f}"
-            )
-    print(f"{'median':22} {'hub':>7} {'its pg':>7} {'pg else':>7}")
-    medians = {
-        label: [statistics.median(v) for v in (c.hub, c.backends, c.server)]
-        for label, c in cpu.items()
-    }
+            figures = " ".join(f"{c.rounds[k][n]:9.2f}" for k in COLUMNS)
+            print(f"{'':16} {n + 1:5} {label:>6} {figures}")
+    print(f"{'median':29} {header}")
+    medians = {label: [statistics.median(c.rounds[k]) for k in COLUMNS] for label, c in cpu.items()}
     for label, m in medians.items():
-        print(f"{label:22} {m[0]:7.2f} {m[1]:7.2f} {m[2]:7.2f}")
+        print(f"{label:29} " + " ".join(f"{v:9.2f}" for v in m))
     extra = [a - b for a, b in zip(medians[name], medians[baseline], strict=True)]
-    print(f"{name + ' - ' + baseline:22} {extra[0]:7.2f} {extra[1]:7.2f} {extra[2]:7.2f}")
+    print(f"{name + ' - ' + baseline:29} " + " ".join(f"{v:9.2f}" for v in extra))
+    total = {label: sum(m) for label, m in medians.items()}
+    print(
+        f"all CPU a request (medians): {name} {total[name]:.2f} ms, {baseline}"
+        f" {total[baseline]:.2f} ms, {name}/{baseline} {total[name] / total[baseline]:.3f}"
+    )
 
 
 async def main(scale: float, rounds: int, seconds: float, clients: int, url: str) -> None:
