@@ -84,8 +84,7 @@ def marked(alias: str, name: str, column: str) -> str:
 @dataclass
 class Revealed:
     """A planned answer with its personal data decrypted, and what it revealed: the fields
-    shown of each worker (the personal-data access log's record of the response, which the
-    log's queue holds from then on: read it, never change it)."""
+    shown of each worker (the personal-data access log's record of the response)."""
 
     body: str
     caller: Actor

@@ -67,21 +67,25 @@ class _Response:
 
     at: datetime
     jurisdiction: str
-    workers: dict[str, list[str]] = field(default_factory=dict)
-    """Worker id (as text, which the `COPY` encodes cheapest) → fields."""
+    workers: dict[str, str] = field(default_factory=dict)
+    """Worker id → fields shown, comma-separated: texts only, which the `COPY` encodes
+    cheapest and the garbage collector need not follow while they wait (a list a worker
+    would be in every collection until written)."""
 
     def add(self, worker_id: str, fields: Iterable[str]) -> None:
-        shown = self.workers.setdefault(worker_id, [])
-        shown.extend(f for f in fields if f not in shown)
+        shown = self.workers.get(worker_id)
+        names = shown.split(",") if shown else []
+        names.extend(f for f in fields if f not in names)
+        self.workers[worker_id] = ",".join(names)
 
     def fields(self) -> list[str]:
-        """The row's `fields`: each worker's, comma-separated, or one for all of them when
-        they were all shown the same (a page of names: one short text, not fifty)."""
+        """The row's `fields`: each worker's, or one for all of them when they were all shown
+        the same (a page of names: one short text, not fifty)."""
         shown = iter(self.workers.values())
         first = next(shown)
         if all(f == first for f in shown):
-            return [",".join(first)]
-        return [",".join(f) for f in self.workers.values()]
+            return [first]
+        return list(self.workers.values())
 
 
 class AccessLog:
@@ -115,16 +119,15 @@ class AccessLog:
         self, actor: Actor, request_id: str | None, shown: dict[str, list[str]]
     ) -> None:
         """Record that `actor` was shown, in the answer to request `request_id`, each worker
-        of `shown` (by id as text, in its order) with its fields (each once). Never waits. The
-        queue takes
-        `shown` as it is, lists included, so an answer costs one lookup: the caller leaves it
-        alone from then on."""
+        of `shown` (by id as text, in its order) with its fields (each once): one lookup an
+        answer. Never waits."""
         if not self.enabled or not shown:
             return
         key = (request_id, actor.sub, actor.role)
         response = self._queued.get(key)
         if response is None and self.queued + len(shown) <= self.capacity:
-            self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction, shown)
+            workers = {w: ",".join(f) for w, f in shown.items()}
+            self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction, workers)
             self._reveals += len(shown)
         else:
             for worker_id, fields in shown.items():
@@ -136,7 +139,7 @@ class AccessLog:
                     continue
                 if response is None:
                     response = self._queued[key] = _Response(datetime.now(UTC), actor.jurisdiction)
-                response.workers[worker_id] = fields
+                response.workers[worker_id] = ",".join(fields)
                 self._reveals += 1
         if self._reveals >= BATCH:
             self._wake.set()
@@ -243,7 +246,7 @@ class AccessLog:
                     for k, r in self._queued.items():
                         if k in taken:
                             for worker_id, fields in r.workers.items():
-                                taken[k].add(worker_id, fields)
+                                taken[k].add(worker_id, fields.split(","))
                         else:
                             taken[k] = r
                     self._queued = taken
