@@ -164,10 +164,11 @@ def print_cpu(cpu: dict[str, Cpu], name: str, baseline: str) -> None:
         print(f"{label:29} " + " ".join(f"{v:9.2f}" for v in m))
     extra = [a - b for a, b in zip(medians[name], medians[baseline], strict=True)]
     print(f"{name + ' - ' + baseline:29} " + " ".join(f"{v:9.2f}" for v in extra))
-    total = {label: sum(m) for label, m in medians.items()}
+    total = {label: sum(m[:3]) for label, m in medians.items()}  # "pg else" is anyone's
     print(
-        f"all CPU a request (medians): {name} {total[name]:.2f} ms, {baseline}"
-        f" {total[baseline]:.2f} ms, {name}/{baseline} {total[name] / total[baseline]:.3f}"
+        f"the hub's and its backends' CPU a request (medians): {name} {total[name]:.2f} ms,"
+        f" {baseline} {total[baseline]:.2f} ms, {name}/{baseline}"
+        f" {total[name] / total[baseline]:.3f}"
     )
 
 
