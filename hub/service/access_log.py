@@ -2,16 +2,17 @@
 Personal Information Protection Law expects one).
 
 Every answer that reveals personal data (a query's `name` or `idNumber`, a history entry, a
-stream event) calls `AccessLog.reveal`, the one place a reveal is recorded. It only queues the
-reveal: a background task writes the queue in batches (`COPY`) every `FLUSH_SECONDS`, or as
-soon as `BATCH` reveals wait, so no request waits for the log. The reveals of one answer (one
-request id and actor) that are queued together become one row listing its workers in the order
-shown, each with its fields (a worker shown twice: the fields of both; one text for all of them
-when they are the same), so a page of fifty workers is one row, not fifty. A planned answer
-hands its reveals over at once (`reveal_answer`). The queue is bounded in reveals (answer, worker)
-(`HUB_ACCESS_LOG_QUEUE`): past it a reveal is dropped and counted, never silently: the count is
-in `/readyz` (`personalDataAccess.dropped`) and the log says so once per overflow. While the
-database is out of reach the queue waits for it; `stop` writes what is left.
+stream event) calls `AccessLog.reveal` (a planned answer `reveal_answer`, with all its workers
+at once), the one place a reveal is recorded. It only queues the reveal: a background task
+writes the queue in batches (`COPY`) every `FLUSH_SECONDS`, or as soon as `BATCH` reveals
+wait, so no request waits for the log. The reveals of one answer (one request id and actor)
+that are queued together become one row listing its workers in the order shown, each with its
+fields (a worker shown twice: the fields of both; one text for all of them when they are the
+same), so a page of fifty workers is one row, not fifty. The queue is bounded in reveals
+(answer, worker) (`HUB_ACCESS_LOG_QUEUE`): past it a reveal is dropped and counted, never
+silently: the count is in `/readyz` (`personalDataAccess.dropped`) and the log says so once
+per overflow. While the database is out of reach the queue waits for it; `stop` writes what
+is left.
 """
 
 from __future__ import annotations
