@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
+from hub.service.database import migrate, migration_files
 from tests.agency_api import AUDITOR, MUNICIPAL, send
 from tests.conftest import Client, running, token
 from tests.streams import Subscriber, served
@@ -24,6 +26,9 @@ PARTNER = token("PARTNER")
 WORKERS = """query($district: String) { workers(first: 10, filter: {district: $district}) {
   edges { node { id name } } } }"""
 BOTH = "query($id: ID!) { worker(id: $id) { id name idNumber } }"
+MIXED = """query($district: String, $id: ID!) {
+  workers(first: 10, filter: {district: $district}) { edges { node { id name } } }
+  worker(id: $id) { idNumber } }"""
 NAME = "query($id: ID!) { worker(id: $id) { id name } }"
 HISTORY = "query($id: ID!) { history(id: $id) { type data } }"
 TRAIL = "query($id: ID!) { auditTrail(filter: {entityId: $id}) { edges { node { data } } } }"
@@ -35,7 +40,7 @@ ACCESS = """query($filter: PersonalDataAccessFilter, $first: Int!, $after: Strin
 
 
 ENTRIES = """SELECT a.seq, a.request_id, a.actor_role, w.place, w.worker_id,
-  string_to_array(a.fields[w.place], ',') AS fields
+  string_to_array(a.fields[least(w.place, cardinality(a.fields))], ',') AS fields
   FROM personal_data_access a, unnest(a.workers) WITH ORDINALITY AS w(worker_id, place)"""
 """The log's rows, one per (answer, worker) shown, as `personalDataAccess` lists them."""
 
@@ -210,6 +215,34 @@ async def test_the_log_is_written_off_the_request_path(database: str) -> None:
         assert await logged(client, "at-stop") == {workers[4]["id"]: ["idNumber", "name"]}
 
 
+async def test_a_full_queue_takes_the_reveals_of_an_answer_it_has_room_for(
+    database: str,
+) -> None:
+    async with running(database) as client:
+        for _ in range(2):
+            await register_worker(client, district="500103")
+    async with running(database, access_log_queue=3) as client:
+        async with log_locked(client):
+            for request_id in ("full-0", "full-1"):
+                page = await asyncio.wait_for(
+                    ask(client, WORKERS, AUDITOR, request_id, district="500103"), 5
+                )
+                assert [e["node"]["name"] is not None for e in page["workers"]["edges"]] == [
+                    True,
+                    True,
+                ]
+            ready = (await client.http.get("/readyz")).json()["personalDataAccess"]
+            assert ready == {"written": 0, "queued": 3, "dropped": 1}, ready
+        first = [e["node"]["id"] for e in page["workers"]["edges"]][0]
+        await client.hub.access_log.flush()
+        rows = await client.hub.pool.fetch(
+            "SELECT request_id, workers::text[] FROM personal_data_access"
+            " WHERE request_id LIKE 'full-%' ORDER BY seq"
+        )
+        assert [r["request_id"] for r in rows] == ["full-0", "full-1"]
+        assert len(rows[0]["workers"]) == 2 and rows[1]["workers"] == [first]
+
+
 async def test_off_records_nothing(database: str) -> None:
     async with running(database, personal_data_access_log=False) as client:
         worker = await register_worker(client)
@@ -291,6 +324,9 @@ async def test_an_answer_is_one_row_and_pages_across_and_within_rows(client: Cli
         for r in ("rows-0", "rows-1")
     ]
     await ask(client, BOTH, auditor, "rows-2", id=shown[1]["id"])
+    # one answer showing one worker more than the others: each worker's own fields
+    mixed = await ask(client, MIXED, auditor, "rows-3", district="500120", id=shown[1]["id"])
+    assert mixed["worker"]["idNumber"]
     assert sorted(listed[0]) == sorted(w["id"] for w in shown)
     await client.hub.access_log.flush()
     stored = await client.hub.pool.fetch(
@@ -301,12 +337,18 @@ async def test_an_answer_is_one_row_and_pages_across_and_within_rows(client: Cli
         ("rows-0", listed[0]),
         ("rows-1", listed[1]),
         ("rows-2", [shown[1]["id"]]),
+        ("rows-3", listed[0]),
     ]
-    assert [r["fields"] for r in stored] == [["name"] * 3, ["name"] * 3, ["name,idNumber"]]
+    # the same fields for every worker of a row: stored once
+    assert [r["fields"] for r in stored[:3]] == [["name"], ["name"], ["name,idNumber"]]
+    assert sorted(stored[3]["fields"]) == ["name", "name", "name,idNumber"]
 
     expected = [("rows-0", w, ["name"]) for w in listed[0]]
     expected += [("rows-1", w, ["name"]) for w in listed[1]]
     expected += [("rows-2", shown[1]["id"], ["name", "idNumber"])]
+    expected += [
+        ("rows-3", w, ["name", "idNumber"] if w == shown[1]["id"] else ["name"]) for w in listed[0]
+    ]
     for size in (1, 2, 4, 7, 8):
         for filter, wanted in (
             ({"actor": "auditor-rows"}, expected),
@@ -345,3 +387,32 @@ async def test_only_municipal_and_auditor_may_read_it(client: Client, auth: str)
     assert "MUNICIPAL, AUDITOR" in error["message"]
     assert body["data"] is None
     assert (await access(client, auth=MUNICIPAL))["totalCount"] >= 0
+
+
+async def test_rows_written_before_one_text_of_fields_per_row_read_the_same(
+    database: str,
+) -> None:
+    await migrate(database, [f for f in migration_files() if f.name < "016"])
+    workers = [uuid.uuid4(), uuid.uuid4()]
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(
+            "INSERT INTO personal_data_access (at, actor_sub, actor_role, actor_jurisdiction,"
+            " request_id, workers, fields) VALUES (now(), 'auditor-before', 'AUDITOR', '500000',"
+            " 'before-0', $1, ARRAY['name', 'name,idNumber'])",
+            workers,
+        )
+    finally:
+        await conn.close()
+    document = """query($worker: ID) { personalDataAccess(first: 10,
+      filter: {actor: "auditor-before", worker: $worker}) { edges { node { fields } } } }"""
+
+    async def fields(worker: uuid.UUID | None) -> list[list[str]]:
+        variables = {"worker": worker and str(worker)}
+        page = (await client.run(document, variables, auth=AUDITOR))["personalDataAccess"]
+        return [e["node"]["fields"] for e in page["edges"]]
+
+    async with running(database) as client:  # migrates the rest
+        assert await fields(None) == [["name"], ["name", "idNumber"]]
+        assert await fields(workers[0]) == [["name"]]
+        assert await fields(workers[1]) == [["name", "idNumber"]]

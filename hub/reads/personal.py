@@ -89,7 +89,8 @@ class Revealed:
     body: str
     caller: Actor
     request_id: str
-    fields: dict[UUID, list[str]] = field(default_factory=dict)
+    fields: dict[str, list[str]] = field(default_factory=dict)
+    """Worker id (as text) → fields shown."""
 
 
 async def reveal(hub: Hub, caller: Actor, request_id: str, body: str) -> Revealed:
@@ -109,12 +110,11 @@ async def reveal(hub: Hub, caller: Actor, request_id: str, body: str) -> Reveale
         value = unseal(keys[worker], worker, sealed)
         if value is None:
             return "null"
-        shown = revealed.fields.setdefault(worker, [])
+        shown = revealed.fields.setdefault(match[1], [])
         if name not in shown:
             shown.append(name)
         return json.dumps(value, ensure_ascii=False)
 
     revealed.body = _MARKED.sub(decrypted, body)
-    for worker, fields in revealed.fields.items():
-        hub.access_log.reveal(caller, request_id, worker, fields)
+    hub.access_log.reveal_answer(caller, request_id, revealed.fields)
     return revealed

@@ -197,7 +197,7 @@ class Hub:
         """The read pool's twin on the primary, for what a replica cannot answer or take."""
         if self.replica_url:
             self.primary = await asyncpg.create_pool(self.url, min_size=1, max_size=2)
-        self.access_log.start(self.primary)
+        await self.access_log.start(self.url)
         if self.allowed is not None:
             await self.allowed.load(self.pool)
             following = self.allowed.follow(self.pool)
