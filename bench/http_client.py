@@ -176,12 +176,15 @@ async def interleaved(
     column: str,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Each hub loaded by `load` in turn, `rounds` times, printing a line a turn (the hub's
-    name under `column`): every round's rate and all latencies of each hub, for `compare`."""
+    name under `column`): every round's rate and all latencies of each hub, for `compare`.
+    Every other round goes in the reverse order, so that no hub always follows the same one
+    (a warm cache, a vacuum the one before set off)."""
     rates: dict[str, list[float]] = {name: [] for name in hubs}
     timings: dict[str, list[float]] = {name: [] for name in hubs}
     print(f"{'round':>5} {column:>6} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
     for n in range(1, rounds + 1):
-        for name, hub in hubs.items():
+        order = list(hubs.items())
+        for name, hub in order if n % 2 else reversed(order):
             rate, latencies = await load(hub)
             rates[name].append(rate)
             timings[name] += latencies
