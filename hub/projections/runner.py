@@ -21,9 +21,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from typing import Protocol
 from uuid import UUID
@@ -53,6 +54,8 @@ REPLAY_PAGE = 5000
 """Stored events a rebuild's replay reads at a time."""
 REPLAY_STEPS = 10
 """A rebuild replays each projection in this many steps, counting its progress after each."""
+REBUILD_MAINTENANCE_MEMORY = "256MB"
+"""`maintenance_work_mem` of the transactions that build a rebuild's indexes on its copies."""
 IDLE_SECONDS = 1.0
 ERROR_PAUSE_SECONDS = 1.0
 _MOVE = (  # a batch's last step: its projections are at its last position
@@ -329,7 +332,10 @@ class Projector:
         return found
 
     async def replay(
-        self, progress: Meter | None = None, also: Sequence[asyncpg.Connection] = ()
+        self,
+        progress: Meter | None = None,
+        also: Sequence[asyncpg.Connection] = (),
+        indexes: Mapping[str, Sequence[str]] | None = None,
     ) -> int:
         """Apply every stored event to projections at position 0 (a rebuild's empty copies)
         in memory, then write their tables in bulk; return how many stored events it covered
@@ -339,14 +345,17 @@ class Projector:
         and holds back the same records. Its tables are written while the next projection is
         worked out (in a thread), each projection in a transaction of its own, on this
         projector's connection or one of `also` (with the same search path), whichever is
-        free; the positions move once all are written. A projection with no `replay`, or a
-        bulk write the database refuses, makes it empty the tables and catch up batch by
-        batch instead.
+        free; the positions move once all are written. `indexes` (per table, statements that
+        build each index if missing) are built on a table once its rows are in, in the same
+        transaction, and each written table is vacuumed and analyzed then. A projection with
+        no `replay`, or a bulk write the database refuses, makes it build them all, empty the
+        tables and catch up batch by batch instead.
         """
+        indexes = indexes or {}
         names = [p.name for p in self.projections]
         makers = [getattr(p, "replay", None) for p in self.projections]
         if any(make is None for make in makers) or any((await self.positions()).values()):
-            return await self.catch_up(progress)
+            return await self._caught_up(progress, indexes)
         replays = {name: make() for name, make in zip(names, makers, strict=True) if make}
         held: dict[tuple[str, UUID], Held] = {}
 
@@ -388,9 +397,31 @@ class Projector:
                     progress.advance(reached - advanced)
                     advanced = reached
 
-            async def write(lane: asyncpg.Connection, replay: Replay) -> None:
+            async def write(lane: asyncpg.Connection, replay: Replay, tables: list[str]) -> None:
+                began = time.monotonic()
                 async with lane.transaction():
+                    # only the swap must be durable: a crash before it leaves copies no one reads
+                    await lane.execute(
+                        "SET LOCAL synchronous_commit = off;"
+                        f" SET LOCAL maintenance_work_mem = '{REBUILD_MAINTENANCE_MEMORY}'"
+                    )
                     await replay.write(lane)
+                    copied = time.monotonic()
+                    for table in tables:
+                        for statement in indexes.get(table, ()):
+                            await lane.execute(statement)
+                indexed = time.monotonic()
+                await lane.execute(f"VACUUM ANALYZE {', '.join(tables)}")
+                log.debug(
+                    "wrote %s from %.2f s to %.2f s after the read: rows %.2f s, indexes %.2f s,"
+                    " vacuum %.2f s",
+                    ", ".join(tables),
+                    began - read,
+                    time.monotonic() - read,
+                    copied - began,
+                    indexed - copied,
+                    time.monotonic() - indexed,
+                )
 
             try:
                 with _collecting_paused():
@@ -403,6 +434,7 @@ class Projector:
                             or h.position > c.position
                         ]
                         step = max(len(pending) // REPLAY_STEPS, 1)
+                        began = time.monotonic()
                         for k in range(0, len(pending), step):
                             chunk = pending[k : k + step]
                             for entity_id, at, failure in await asyncio.to_thread(
@@ -410,13 +442,20 @@ class Projector:
                             ):
                                 hold_back(name, entity_id, at, _say(failure))
                             count((n + (k + len(chunk)) / len(pending)) / len(names))
+                        log.debug(
+                            "worked %s out from %.2f s to %.2f s after the read",
+                            name,
+                            began - read,
+                            time.monotonic() - read,
+                        )
                         busy = [t for t in lanes.values() if t is not None and not t.done()]
                         if len(busy) == len(lanes):
                             await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
                         lane = next(c for c, t in lanes.items() if t is None or t.done())
                         if (last := lanes[lane]) is not None:
                             last.result()  # its error, if it failed
-                        lanes[lane] = task = asyncio.create_task(write(lane, replay))
+                        tables = list(self.projections[n].tables)
+                        lanes[lane] = task = asyncio.create_task(write(lane, replay, tables))
                         writes.append(task)
                         count((n + 1) / len(names))
                     for outcome in await asyncio.gather(*writes, return_exceptions=True):
@@ -439,7 +478,7 @@ class Projector:
                 )
                 tables = [t for p in self.projections for t in p.tables]
                 await conn.execute(f"TRUNCATE {', '.join(tables)}")
-                return await self.catch_up()
+                return await self._caught_up(None, indexes)
         log.info(
             "replayed %d events: read in %.1f s, worked out and written in %.1f s",
             covered,
@@ -448,6 +487,17 @@ class Projector:
         )
         for h in held.values():
             log.error("projection %s holds back record %s at position %s: %s", *astuple(h))
+        return covered
+
+    async def _caught_up(self, progress: Meter | None, indexes: Mapping[str, Sequence[str]]) -> int:
+        """`catch_up` for a replay that cannot write in bulk: its indexes built first (batches
+        read the tables through them), its tables vacuumed and analyzed after."""
+        async with self.pool.acquire() as conn:
+            for statements in indexes.values():
+                for statement in statements:
+                    await conn.execute(statement)
+        covered = await self.catch_up(progress)
+        await self.tidy()
         return covered
 
     async def stored(self) -> int:
@@ -572,10 +622,12 @@ class Projector:
             live = await conn.fetchval("SELECT current_schema()")
             path = await conn.fetchval("SHOW search_path")
             try:
-                await _make_shadow(conn, live, [t for p in chosen for t in p.tables])
+                tables = [t for p in chosen for t in p.tables]
+                await _make_shadow(conn, live, tables)
                 await conn.execute(f"SET search_path TO {SHADOW}, {path}")
                 if reshape:
                     await conn.execute(reshape)
+                indexes = await _set_indexes_aside(conn, tables)
                 beside = Projector(
                     _Lent(conn),
                     self.mapper,
@@ -590,10 +642,7 @@ class Projector:
                         extra = await borrowed.enter_async_context(writers.acquire())
                         await borrowed.enter_async_context(_lent_to_copies(extra, path))
                         also.append(extra)
-                    covered = await beside.replay(progress, also)
-                tidying = time.monotonic()
-                await beside.tidy()
-                log.info("vacuumed and analyzed the copies in %.1f s", time.monotonic() - tidying)
+                    covered = await beside.replay(progress, also, indexes)
                 while True:
                     try:
                         last = await _swap(conn, beside, live, swapped)
@@ -699,6 +748,33 @@ async def _make_shadow(conn: asyncpg.Connection, live: str, tables: Sequence[str
                 await conn.execute(
                     f"ALTER INDEX {SHADOW}.{_ident(found[2])} RENAME TO {_ident(index['name'])}"
                 )
+
+
+_SET_ASIDE = (  # a rebuild's copies' indexes that no constraint rests on
+    "SELECT c.relname AS table, i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition"
+    " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
+    " WHERE c.relnamespace = $1::regnamespace AND c.relname = ANY($2) AND NOT EXISTS"
+    " (SELECT FROM pg_constraint k WHERE k.conrelid = x.indrelid AND k.conindid = x.indexrelid)"
+    " ORDER BY c.relname, i.relname"
+)
+
+
+async def _set_indexes_aside(
+    conn: asyncpg.Connection, tables: Sequence[str]
+) -> dict[str, list[str]]:
+    """Drop the copies' indexes that back no constraint (as made and reshaped), and return,
+    per table, the statements that build each again under its name if it is missing: kept
+    up row by row during a COPY, they cost several times what building them after does."""
+    async with conn.transaction():
+        found = await conn.fetch(_SET_ASIDE, SHADOW, list(tables))
+        for index in found:
+            await conn.execute(f"DROP INDEX {SHADOW}.{_ident(index['name'])}")
+    aside: dict[str, list[str]] = {table: [] for table in tables}
+    for index in found:
+        aside[index["table"]].append(
+            re.sub(r"^CREATE (UNIQUE )?INDEX ", r"\g<0>IF NOT EXISTS ", index["definition"])
+        )
+    return aside
 
 
 async def _swap(
