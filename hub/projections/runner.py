@@ -366,7 +366,8 @@ class Projector:
         started = time.monotonic()
         changes: list[Change] = []
         position = covered = 0
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, contextlib.AsyncExitStack() as paused:
+            paused.enter_context(_collecting_paused())  # from the first read to the last write
             reads = EventStoreReads(conn)
             fetching = asyncio.ensure_future(reads.events_after(position, REPLAY_PAGE))
             while stored := await fetching:
@@ -424,43 +425,40 @@ class Projector:
                 )
 
             try:
-                with _collecting_paused():
-                    for n, name in enumerate(list(replays)):
-                        replay = replays.pop(name)  # its rows go once they are written
-                        pending = [
-                            c
-                            for c in changes
-                            if (h := held.get((name, c.entity_id))) is None
-                            or h.position > c.position
-                        ]
-                        step = max(len(pending) // REPLAY_STEPS, 1)
-                        began = time.monotonic()
-                        for k in range(0, len(pending), step):
-                            chunk = pending[k : k + step]
-                            for entity_id, at, failure in await asyncio.to_thread(
-                                replay.add, chunk
-                            ):
-                                hold_back(name, entity_id, at, _say(failure))
-                            count((n + (k + len(chunk)) / len(pending)) / len(names))
-                        log.debug(
-                            "worked %s out from %.2f s to %.2f s after the read",
-                            name,
-                            began - read,
-                            time.monotonic() - read,
-                        )
-                        busy = [t for t in lanes.values() if t is not None and not t.done()]
-                        if len(busy) == len(lanes):
-                            await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
-                        lane = next(c for c, t in lanes.items() if t is None or t.done())
-                        if (last := lanes[lane]) is not None:
-                            last.result()  # its error, if it failed
-                        tables = list(self.projections[n].tables)
-                        lanes[lane] = task = asyncio.create_task(write(lane, replay, tables))
-                        writes.append(task)
-                        count((n + 1) / len(names))
-                    for outcome in await asyncio.gather(*writes, return_exceptions=True):
-                        if isinstance(outcome, BaseException):
-                            raise outcome
+                for n, name in enumerate(list(replays)):
+                    replay = replays.pop(name)  # its rows go once they are written
+                    pending = [
+                        c
+                        for c in changes
+                        if (h := held.get((name, c.entity_id))) is None or h.position > c.position
+                    ]
+                    step = max(len(pending) // REPLAY_STEPS, 1)
+                    began = time.monotonic()
+                    for k in range(0, len(pending), step):
+                        chunk = pending[k : k + step]
+                        for entity_id, at, failure in await asyncio.to_thread(replay.add, chunk):
+                            hold_back(name, entity_id, at, _say(failure))
+                        count((n + (k + len(chunk)) / len(pending)) / len(names))
+                    log.debug(
+                        "worked %s out from %.2f s to %.2f s after the read",
+                        name,
+                        began - read,
+                        time.monotonic() - read,
+                    )
+                    busy = [t for t in lanes.values() if t is not None and not t.done()]
+                    if len(busy) == len(lanes):
+                        await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
+                    lane = next(c for c, t in lanes.items() if t is None or t.done())
+                    if (last := lanes[lane]) is not None:
+                        last.result()  # its error, if it failed
+                    tables = list(self.projections[n].tables)
+                    lanes[lane] = task = asyncio.create_task(write(lane, replay, tables))
+                    writes.append(task)
+                    count((n + 1) / len(names))
+                for outcome in await asyncio.gather(*writes, return_exceptions=True):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                await paused.aclose()
                 async with conn.transaction():
                     await hold(conn, list(held.values()))
                     await conn.execute(
@@ -470,6 +468,7 @@ class Projector:
                         position,
                     )
             except Exception as error:
+                await paused.aclose()
                 await asyncio.gather(*writes, return_exceptions=True)
                 if unavailable(error):
                     raise
@@ -665,9 +664,9 @@ class Projector:
 
 @contextlib.contextmanager
 def _collecting_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a replay makes hundreds of thousands of rows that
-    live to its end, and full collections rescanning them would cost more than the replay
-    (it makes no cycles worth collecting meanwhile)."""
+    """Pause the cyclic garbage collector: a replay decodes every stored event and makes
+    hundreds of thousands of rows that live to its end, and full collections rescanning them
+    would cost more than the replay (it makes no cycles worth collecting meanwhile)."""
     was = gc.isenabled()
     gc.disable()
     try:
