@@ -427,11 +427,14 @@ class Projector:
             try:
                 for n, name in enumerate(list(replays)):
                     replay = replays.pop(name)  # its rows go once they are written
-                    pending = [
-                        c
-                        for c in changes
-                        if (h := held.get((name, c.entity_id))) is None or h.position > c.position
-                    ]
+                    pending = changes
+                    if any(view == name for view, _ in held):
+                        pending = [
+                            c
+                            for c in changes
+                            if (h := held.get((name, c.entity_id))) is None
+                            or h.position > c.position
+                        ]
                     step = max(len(pending) // REPLAY_STEPS, 1)
                     began = time.monotonic()
                     for k in range(0, len(pending), step):
@@ -736,17 +739,19 @@ async def _make_shadow(conn: asyncpg.Connection, live: str, tables: Sequence[str
             await conn.execute(f"CREATE TABLE {copy} (LIKE {source} INCLUDING ALL)")
             wanted = await conn.fetch(_INDEX_SHAPE, source)
             made = await conn.fetch(_INDEX_SHAPE, copy)
-            for n, index in enumerate(made):
-                await conn.execute(
-                    f"ALTER INDEX {SHADOW}.{_ident(index['name'])} RENAME TO {_ident(f'_{n}')}"
-                )
+            renames = [
+                f"ALTER INDEX {SHADOW}.{_ident(index['name'])} RENAME TO {_ident(f'_{n}')}"
+                for n, index in enumerate(made)
+            ]
             unnamed = [(i["indisprimary"], i["shape"], f"_{n}") for n, i in enumerate(made)]
             for index in wanted:
                 found = next(u for u in unnamed if u[:2] == (index["indisprimary"], index["shape"]))
                 unnamed.remove(found)
-                await conn.execute(
+                renames.append(
                     f"ALTER INDEX {SHADOW}.{_ident(found[2])} RENAME TO {_ident(index['name'])}"
                 )
+            if renames:  # in one round trip
+                await conn.execute(";".join(renames))
 
 
 _SET_ASIDE = (  # a rebuild's copies' indexes that no constraint rests on
@@ -766,8 +771,10 @@ async def _set_indexes_aside(
     up row by row during a COPY, they cost several times what building them after does."""
     async with conn.transaction():
         found = await conn.fetch(_SET_ASIDE, SHADOW, list(tables))
-        for index in found:
-            await conn.execute(f"DROP INDEX {SHADOW}.{_ident(index['name'])}")
+        if found:
+            await conn.execute(
+                "DROP INDEX " + ", ".join(f"{SHADOW}.{_ident(i['name'])}" for i in found)
+            )
     aside: dict[str, list[str]] = {table: [] for table in tables}
     for index in found:
         aside[index["table"]].append(
