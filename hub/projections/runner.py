@@ -117,7 +117,11 @@ class Retried:
     """Where it is held now, if an event failed again."""
 
 
-def _decode_batch(mapper: Mapper, rows: list[Row]) -> tuple[list[Change], list[tuple[Row, str]]]:
+Decoded = tuple[list[Change], list[tuple[Row, str]]]
+"""A batch's changes, and each row that does not decode with why."""
+
+
+def _decode_batch(mapper: Mapper, rows: list[Row]) -> Decoded:
     """The changes of the rows that decode, and each row that does not, with why."""
     changes, undecodable = [], []
     for row in rows:
@@ -368,22 +372,28 @@ class Projector:
         position = covered = 0
         async with self.pool.acquire() as conn, contextlib.AsyncExitStack() as paused:
             paused.enter_context(_collecting_paused())  # from the first read to the last write
-            reads = EventStoreReads(conn)
-            fetching = asyncio.ensure_future(reads.events_after(position, REPLAY_PAGE))
-            while stored := await fetching:
-                # the next page is read while this one is decoded
-                fetching = asyncio.ensure_future(
-                    reads.events_after(stored[-1]["notification_id"], REPLAY_PAGE)
-                )
-                decoded, undecodable = await asyncio.to_thread(
-                    _decode_batch, self.mapper, [tuple(r.values()) for r in stored]
-                )
-                changes += decoded
-                for (at, entity_id, *_), error in undecodable:
-                    for name in names:
-                        hold_back(name, entity_id, at, error)
-                position = stored[-1]["notification_id"]
-                covered += len(stored)
+            readers = (conn, *also)
+            head = await EventStoreReads(conn).head()
+            splits = [head * k // len(readers) for k in range(len(readers))]
+            reading = [
+                asyncio.ensure_future(self._read_part(reader, after, upto))
+                for reader, after, upto in zip(readers, splits, [*splits[1:], None], strict=True)
+            ]
+            try:
+                parts = await asyncio.gather(*reading)
+            except BaseException:  # the other parts stop too, their connections free again
+                for part in reading:
+                    part.cancel()
+                await asyncio.gather(*reading, return_exceptions=True)
+                raise
+            for part in parts:
+                for stored, (decoded, undecodable) in part:
+                    changes += decoded
+                    for (at, entity_id, *_), error in undecodable:
+                        for name in names:
+                            hold_back(name, entity_id, at, error)
+                    position = stored[-1]["notification_id"]
+                    covered += len(stored)
             read = time.monotonic()
             lanes: dict[asyncpg.Connection, asyncio.Task[None] | None] = dict.fromkeys(
                 (conn, *also)
@@ -501,6 +511,30 @@ class Projector:
         covered = await self.catch_up(progress)
         await self.tidy()
         return covered
+
+    async def _read_part(
+        self, conn: asyncpg.Connection, after: int, upto: int | None
+    ) -> list[tuple[list[asyncpg.Record], Decoded]]:
+        """The stored events after position `after`, up to `upto` (to the end if None), page
+        by page, decoded: a replay reads its parts on all its connections at once, and each
+        reads its next page while this one is decoded."""
+        reads = EventStoreReads(conn)
+        pages = []
+        fetching = asyncio.ensure_future(reads.events_after(after, REPLAY_PAGE))
+        while fetching is not None and (stored := await fetching):
+            last, fetching = stored[-1]["notification_id"], None
+            if upto is None or last < upto:
+                fetching = asyncio.ensure_future(reads.events_after(last, REPLAY_PAGE))
+            else:
+                stored = [r for r in stored if r["notification_id"] <= upto]
+            if stored:
+                pages.append((stored, await self._decode(stored)))
+        return pages
+
+    async def _decode(self, stored: list[asyncpg.Record]) -> Decoded:
+        return await asyncio.to_thread(
+            lambda: _decode_batch(self.mapper, [tuple(r.values()) for r in stored])
+        )
 
     async def stored(self) -> int:
         """How many events are stored: what a rebuild covers."""
