@@ -207,16 +207,20 @@ async def copies_made(pool: asyncpg.Pool) -> bool:
 
 
 async def copies_filling(pool: asyncpg.Pool) -> bool:
-    if not await leftovers(pool):
-        return False
-    try:  # the copies' positions table comes a moment after the copies, and goes with the swap
-        return bool(
-            await pool.fetchval(
-                f"SELECT EXISTS (SELECT FROM {SHADOW}.projection_positions WHERE position > 0)"
-            )
-        )
-    except asyncpg.UndefinedTableError:
-        return False
+    """A copy holds rows (each view's are committed as soon as written), before the swap."""
+    copies = await pool.fetch(
+        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = $1"
+        " AND tablename <> ALL($2)",
+        SHADOW,
+        ["projection_positions", "held_back"],
+    )
+    for (copy,) in copies:
+        try:  # the copies go with the swap
+            if await pool.fetchval(f"SELECT EXISTS (SELECT FROM {SHADOW}.{copy})"):
+                return True
+        except asyncpg.UndefinedTableError:
+            return False
+    return False
 
 
 async def swap_waiting(pool: asyncpg.Pool) -> bool:

@@ -395,11 +395,21 @@ class Projector:
                     position = stored[-1]["notification_id"]
                     covered += len(stored)
             read = time.monotonic()
-            lanes: dict[asyncpg.Connection, asyncio.Task[None] | None] = dict.fromkeys(
-                (conn, *also)
-            )
-            writes: list[asyncio.Task[None]] = []
+            work: asyncio.Queue[Job] = asyncio.Queue()
+            failed: list[BaseException] = []
+            """What stopped the replay: once it holds anything, the lanes skip what is queued."""
             advanced = 0
+
+            async def serve(lane: asyncpg.Connection) -> None:
+                """Do the queued writes on `lane` until told to stop (None)."""
+                while (job := await work.get()) is not None:
+                    try:
+                        if not failed:
+                            await job(lane)
+                    except Exception as error:
+                        failed.append(error)
+                    finally:
+                        work.task_done()
 
             def count(share: float) -> None:
                 """Count the replay `share` (0 to 1) of the way through on `progress`."""
@@ -408,69 +418,87 @@ class Projector:
                     progress.advance(reached - advanced)
                     advanced = reached
 
-            async def write(lane: asyncpg.Connection, replay: Replay, tables: list[str]) -> None:
-                began = time.monotonic()
-                async with lane.transaction():
-                    # only the swap must be durable: a crash before it leaves copies no one reads
-                    await lane.execute(
-                        "SET LOCAL synchronous_commit = off;"
-                        f" SET LOCAL maintenance_work_mem = '{REBUILD_MAINTENANCE_MEMORY}'"
-                    )
-                    await replay.write(lane)
-                    copied = time.monotonic()
-                    for table in tables:
-                        for statement in indexes.get(table, ()):
-                            await lane.execute(statement)
-                indexed = time.monotonic()
-                await lane.execute(f"VACUUM ANALYZE {', '.join(tables)}")
-                log.debug(
-                    "wrote %s from %.2f s to %.2f s after the read: rows %.2f s, indexes %.2f s,"
-                    " vacuum %.2f s",
-                    ", ".join(tables),
-                    began - read,
-                    time.monotonic() - read,
-                    copied - began,
-                    indexed - copied,
-                    time.monotonic() - indexed,
-                )
+            def write(replay: Replay, tables: Sequence[str]) -> Job:
+                """Write a replayed projection's tables, then queue the building of each of
+                their indexes (either lane may take one); each table is vacuumed and analyzed
+                once its last index is built."""
 
-            try:
-                for n, name in enumerate(list(replays)):
-                    replay = replays.pop(name)  # its rows go once they are written
-                    pending = changes
-                    if any(view == name for view, _ in held):
-                        pending = [
-                            c
-                            for c in changes
-                            if (h := held.get((name, c.entity_id))) is None
-                            or h.position > c.position
-                        ]
-                    step = max(len(pending) // REPLAY_STEPS, 1)
+                async def rows(lane: asyncpg.Connection) -> None:
                     began = time.monotonic()
-                    for k in range(0, len(pending), step):
-                        chunk = pending[k : k + step]
-                        for entity_id, at, failure in await asyncio.to_thread(replay.add, chunk):
-                            hold_back(name, entity_id, at, _say(failure))
-                        count((n + (k + len(chunk)) / len(pending)) / len(names))
+                    async with lane.transaction():
+                        # only the swap must be durable: a crash before it leaves copies no
+                        # query reads
+                        await lane.execute("SET LOCAL synchronous_commit = off")
+                        await replay.write(lane)
                     log.debug(
-                        "worked %s out from %.2f s to %.2f s after the read",
-                        name,
+                        "wrote %s from %.2f s to %.2f s after the read",
+                        ", ".join(tables),
                         began - read,
                         time.monotonic() - read,
                     )
-                    busy = [t for t in lanes.values() if t is not None and not t.done()]
-                    if len(busy) == len(lanes):
-                        await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
-                    lane = next(c for c, t in lanes.items() if t is None or t.done())
-                    if (last := lanes[lane]) is not None:
-                        last.result()  # its error, if it failed
-                    tables = list(self.projections[n].tables)
-                    lanes[lane] = task = asyncio.create_task(write(lane, replay, tables))
-                    writes.append(task)
-                    count((n + 1) / len(names))
-                for outcome in await asyncio.gather(*writes, return_exceptions=True):
-                    if isinstance(outcome, BaseException):
-                        raise outcome
+                    for table in tables:
+                        building = list(indexes.get(table, ()))
+                        if not building:
+                            await _tidy(lane, table)
+                        for statement in building:
+                            work.put_nowait(build(table, statement, building))
+
+                return rows
+
+            def build(table: str, statement: str, building: list[str]) -> Job:
+                async def index(lane: asyncpg.Connection) -> None:
+                    async with lane.transaction():
+                        await lane.execute(
+                            "SET LOCAL synchronous_commit = off;"
+                            f" SET LOCAL maintenance_work_mem = '{REBUILD_MAINTENANCE_MEMORY}'"
+                        )
+                        await lane.execute(statement)
+                    building.remove(statement)
+                    if not building:
+                        await _tidy(lane, table)
+
+                return index
+
+            serving = [asyncio.create_task(serve(lane)) for lane in (conn, *also)]
+            try:
+                try:
+                    for n, name in enumerate(list(replays)):
+                        replay = replays.pop(name)  # its rows go once they are written
+                        pending = changes
+                        if any(view == name for view, _ in held):
+                            pending = [
+                                c
+                                for c in changes
+                                if (h := held.get((name, c.entity_id))) is None
+                                or h.position > c.position
+                            ]
+                        step = max(len(pending) // REPLAY_STEPS, 1)
+                        began = time.monotonic()
+                        for k in range(0, len(pending), step):
+                            chunk = pending[k : k + step]
+                            for entity_id, at, failure in await asyncio.to_thread(
+                                replay.add, chunk
+                            ):
+                                hold_back(name, entity_id, at, _say(failure))
+                            count((n + (k + len(chunk)) / len(pending)) / len(names))
+                        log.debug(
+                            "worked %s out from %.2f s to %.2f s after the read",
+                            name,
+                            began - read,
+                            time.monotonic() - read,
+                        )
+                        work.put_nowait(write(replay, self.projections[n].tables))
+                        count((n + 1) / len(names))
+                    await work.join()
+                except BaseException as error:
+                    failed.append(error)
+                    raise
+                finally:
+                    for _ in serving:
+                        work.put_nowait(None)
+                    await asyncio.gather(*serving)
+                if failed:
+                    raise failed[0]
                 await paused.aclose()
                 async with conn.transaction():
                     await hold(conn, list(held.values()))
@@ -482,7 +510,6 @@ class Projector:
                     )
             except Exception as error:
                 await paused.aclose()
-                await asyncio.gather(*writes, return_exceptions=True)
                 if unavailable(error):
                     raise
                 log.warning(
@@ -726,6 +753,15 @@ async def _lent_to_copies(conn: asyncpg.Connection, path: str) -> AsyncIterator[
     finally:
         await conn.execute(f"SET search_path TO {before}")
         await conn.execute("SELECT set_config('statement_timeout', $1, false)", timeout)
+
+
+Job = Callable[[asyncpg.Connection], Awaitable[None]]
+"""A piece of a replay's writing, done on whichever of its connections is free."""
+
+
+async def _tidy(conn: asyncpg.Connection, table: str) -> None:
+    """VACUUM ANALYZE a copy once it is written and indexed."""
+    await conn.execute(f"VACUUM ANALYZE {_ident(table)}")
 
 
 Swapped = Callable[[asyncpg.Connection, str], Awaitable[None]]
