@@ -345,15 +345,16 @@ class Projector:
         in memory, then write their tables in bulk; return how many stored events it covered
         (counted on `progress`).
 
-        Each projection's `replay` works its records out event by event as live batches do,
-        and holds back the same records. Its tables are written while the next projection is
-        worked out (in a thread), each projection in a transaction of its own, on this
-        projector's connection or one of `also` (with the same search path), whichever is
-        free; the positions move once all are written. `indexes` (per table, statements that
-        build each index if missing) are built on a table once its rows are in, in the same
-        transaction, and each written table is vacuumed and analyzed then. A projection with
-        no `replay`, or a bulk write the database refuses, makes it build them all, empty the
-        tables and catch up batch by batch instead.
+        The stored events are read in parts, one on this projector's connection and one on
+        each of `also` (with the same search path). Each projection's `replay` works its
+        records out event by event as live batches do (in a thread), and holds back the same
+        records. Its tables are written while the next projection is worked out, in a
+        transaction of its own, on whichever connection is free; then each of `indexes` (per
+        table, statements that build an index if missing) of its tables is built, on
+        whichever is free, and each table is vacuumed and analyzed once its last index is in.
+        The positions move once all are written. A projection with no `replay`, or a bulk
+        write the database refuses, makes it build the indexes, empty the tables and catch up
+        batch by batch instead.
         """
         indexes = indexes or {}
         names = [p.name for p in self.projections]
