@@ -24,6 +24,7 @@ import base64
 import logging
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -159,6 +160,7 @@ async def main(scale: float, count: int) -> None:
         catch_up = len(saved) / await timed(hub.projector.catch_up)
         rebuilding = hub.projector.rebuild(views, writers=hub.primary)  # as `hub project` does
         rebuild = len(saved) / await timed(lambda: rebuilding)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     finally:
         await hub.stop()
     direct, one, sixteen, hub_core, client_core = await mutations(count)
@@ -180,6 +182,7 @@ async def main(scale: float, count: int) -> None:
         "baselines: the eventsourcing library's batched save of the same stored events"
         f" ({LIBRARY_BATCH} a save); for mutations, registerAgency called directly ({count})"
     )
+    print(f"peak memory of this process by the end of the rebuild: {peak:,.0f} MB")
     print(f"load average after {os.getloadavg()[0]:.2f}; PostgreSQL not pinned")
 
 

@@ -207,16 +207,20 @@ async def copies_made(pool: asyncpg.Pool) -> bool:
 
 
 async def copies_filling(pool: asyncpg.Pool) -> bool:
-    if not await leftovers(pool):
-        return False
-    try:  # the copies' positions table comes a moment after the copies, and goes with the swap
-        return bool(
-            await pool.fetchval(
-                f"SELECT EXISTS (SELECT FROM {SHADOW}.projection_positions WHERE position > 0)"
-            )
-        )
-    except asyncpg.UndefinedTableError:
-        return False
+    """A copy holds rows (each view's are committed as soon as written), before the swap."""
+    copies = await pool.fetch(
+        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = $1"
+        " AND tablename <> ALL($2)",
+        SHADOW,
+        ["projection_positions", "held_back"],
+    )
+    for (copy,) in copies:
+        try:  # the copies go with the swap
+            if await pool.fetchval(f"SELECT EXISTS (SELECT FROM {SHADOW}.{copy})"):
+                return True
+        except asyncpg.UndefinedTableError:
+            return False
+    return False
 
 
 async def swap_waiting(pool: asyncpg.Pool) -> bool:
@@ -355,8 +359,8 @@ async def test_a_rebuild_whose_bulk_write_is_refused_goes_batch_by_batch_to_the_
     database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A value only the database refuses (a NUL in a name) fails the replay's COPY: the
-    rebuild empties the copies, catches them up batch by batch, and holds back that record in
-    those views as the live projector did."""
+    rebuild empties the copies, builds the indexes it had set aside, catches them up batch by
+    batch, and holds back that record in those views as the live projector did."""
     async with running(database) as client:
         pool = client.hub.pool
         for _ in range(3):
@@ -369,10 +373,12 @@ async def test_a_rebuild_whose_bulk_write_is_refused_goes_batch_by_batch_to_the_
         held = await pool.fetch(_HELD)
         assert {r["projection"] for r in held} == {"event_log", "agencies"}
         built = await snapshot(pool)
+        named = await indexes(pool)
         await client.hub.projector.rebuild(VIEWS, writers=client.hub.primary)
         assert "the rebuild's bulk write failed" in caplog.text
         assert await pool.fetch(_HELD) == held
         assert await snapshot(pool) == built
+        assert await indexes(pool) == named
 
 
 async def test_a_reshaping_rebuild_swaps_in_tables_of_the_new_shape(database: str) -> None:

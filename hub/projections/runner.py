@@ -21,9 +21,10 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass
 from typing import Protocol
 from uuid import UUID
@@ -53,6 +54,8 @@ REPLAY_PAGE = 5000
 """Stored events a rebuild's replay reads at a time."""
 REPLAY_STEPS = 10
 """A rebuild replays each projection in this many steps, counting its progress after each."""
+REBUILD_MAINTENANCE_MEMORY = "256MB"
+"""`maintenance_work_mem` of the transactions that build a rebuild's indexes on its copies."""
 IDLE_SECONDS = 1.0
 ERROR_PAUSE_SECONDS = 1.0
 _MOVE = (  # a batch's last step: its projections are at its last position
@@ -114,7 +117,11 @@ class Retried:
     """Where it is held now, if an event failed again."""
 
 
-def _decode_batch(mapper: Mapper, rows: list[Row]) -> tuple[list[Change], list[tuple[Row, str]]]:
+Decoded = tuple[list[Change], list[tuple[Row, str]]]
+"""A batch's changes, and each row that does not decode with why."""
+
+
+def _decode_batch(mapper: Mapper, rows: list[Row]) -> Decoded:
     """The changes of the rows that decode, and each row that does not, with why."""
     changes, undecodable = [], []
     for row in rows:
@@ -329,24 +336,31 @@ class Projector:
         return found
 
     async def replay(
-        self, progress: Meter | None = None, also: Sequence[asyncpg.Connection] = ()
+        self,
+        progress: Meter | None = None,
+        also: Sequence[asyncpg.Connection] = (),
+        indexes: Mapping[str, Sequence[str]] | None = None,
     ) -> int:
         """Apply every stored event to projections at position 0 (a rebuild's empty copies)
         in memory, then write their tables in bulk; return how many stored events it covered
         (counted on `progress`).
 
-        Each projection's `replay` works its records out event by event as live batches do,
-        and holds back the same records. Its tables are written while the next projection is
-        worked out (in a thread), each projection in a transaction of its own, on this
-        projector's connection or one of `also` (with the same search path), whichever is
-        free; the positions move once all are written. A projection with no `replay`, or a
-        bulk write the database refuses, makes it empty the tables and catch up batch by
-        batch instead.
+        The stored events are read in parts, one on this projector's connection and one on
+        each of `also` (with the same search path). Each projection's `replay` works its
+        records out event by event as live batches do (in a thread), and holds back the same
+        records. Its tables are written while the next projection is worked out, in a
+        transaction of its own, on whichever connection is free; then each of `indexes` (per
+        table, statements that build an index if missing) of its tables is built, on
+        whichever is free, and each table is vacuumed and analyzed once its last index is in.
+        The positions move once all are written. A projection with no `replay`, or a bulk
+        write the database refuses, makes it build the indexes, empty the tables and catch up
+        batch by batch instead.
         """
+        indexes = indexes or {}
         names = [p.name for p in self.projections]
         makers = [getattr(p, "replay", None) for p in self.projections]
         if any(make is None for make in makers) or any((await self.positions()).values()):
-            return await self.catch_up(progress)
+            return await self._caught_up(progress, indexes)
         replays = {name: make() for name, make in zip(names, makers, strict=True) if make}
         held: dict[tuple[str, UUID], Held] = {}
 
@@ -357,29 +371,46 @@ class Projector:
         started = time.monotonic()
         changes: list[Change] = []
         position = covered = 0
-        async with self.pool.acquire() as conn:
-            reads = EventStoreReads(conn)
-            fetching = asyncio.ensure_future(reads.events_after(position, REPLAY_PAGE))
-            while stored := await fetching:
-                # the next page is read while this one is decoded
-                fetching = asyncio.ensure_future(
-                    reads.events_after(stored[-1]["notification_id"], REPLAY_PAGE)
-                )
-                decoded, undecodable = await asyncio.to_thread(
-                    _decode_batch, self.mapper, [tuple(r.values()) for r in stored]
-                )
-                changes += decoded
-                for (at, entity_id, *_), error in undecodable:
-                    for name in names:
-                        hold_back(name, entity_id, at, error)
-                position = stored[-1]["notification_id"]
-                covered += len(stored)
+        async with self.pool.acquire() as conn, contextlib.AsyncExitStack() as paused:
+            paused.enter_context(_collecting_paused())  # from the first read to the last write
+            readers = (conn, *also)
+            head = await EventStoreReads(conn).head()
+            splits = [head * k // len(readers) for k in range(len(readers))]
+            reading = [
+                asyncio.ensure_future(self._read_part(reader, after, upto))
+                for reader, after, upto in zip(readers, splits, [*splits[1:], None], strict=True)
+            ]
+            try:
+                parts = await asyncio.gather(*reading)
+            except BaseException:  # the other parts stop too, their connections free again
+                for part in reading:
+                    part.cancel()
+                await asyncio.gather(*reading, return_exceptions=True)
+                raise
+            for part in parts:
+                for stored, (decoded, undecodable) in part:
+                    changes += decoded
+                    for (at, entity_id, *_), error in undecodable:
+                        for name in names:
+                            hold_back(name, entity_id, at, error)
+                    position = stored[-1]["notification_id"]
+                    covered += len(stored)
             read = time.monotonic()
-            lanes: dict[asyncpg.Connection, asyncio.Task[None] | None] = dict.fromkeys(
-                (conn, *also)
-            )
-            writes: list[asyncio.Task[None]] = []
+            work: asyncio.Queue[Job] = asyncio.Queue()
+            failed: list[BaseException] = []
+            """What stopped the replay: once it holds anything, the lanes skip what is queued."""
             advanced = 0
+
+            async def serve(lane: asyncpg.Connection) -> None:
+                """Do the queued writes on `lane` until told to stop (None)."""
+                while (job := await work.get()) is not None:
+                    try:
+                        if not failed:
+                            await job(lane)
+                    except Exception as error:
+                        failed.append(error)
+                    finally:
+                        work.task_done()
 
             def count(share: float) -> None:
                 """Count the replay `share` (0 to 1) of the way through on `progress`."""
@@ -388,21 +419,62 @@ class Projector:
                     progress.advance(reached - advanced)
                     advanced = reached
 
-            async def write(lane: asyncpg.Connection, replay: Replay) -> None:
-                async with lane.transaction():
-                    await replay.write(lane)
+            def write(replay: Replay, tables: Sequence[str]) -> Job:
+                """Write a replayed projection's tables, then queue the building of each of
+                their indexes (either lane may take one); each table is vacuumed and analyzed
+                once its last index is built."""
 
+                async def rows(lane: asyncpg.Connection) -> None:
+                    began = time.monotonic()
+                    async with lane.transaction():
+                        # only the swap must be durable: a crash before it leaves copies no
+                        # query reads
+                        await lane.execute("SET LOCAL synchronous_commit = off")
+                        await replay.write(lane)
+                    log.debug(
+                        "wrote %s from %.2f s to %.2f s after the read",
+                        ", ".join(tables),
+                        began - read,
+                        time.monotonic() - read,
+                    )
+                    for table in tables:
+                        building = list(indexes.get(table, ()))
+                        if not building:
+                            await _tidy(lane, table)
+                        for statement in building:
+                            work.put_nowait(build(table, statement, building))
+
+                return rows
+
+            def build(table: str, statement: str, building: list[str]) -> Job:
+                async def index(lane: asyncpg.Connection) -> None:
+                    async with lane.transaction():
+                        await lane.execute(
+                            "SET LOCAL synchronous_commit = off;"
+                            f" SET LOCAL maintenance_work_mem = '{REBUILD_MAINTENANCE_MEMORY}'"
+                        )
+                        await lane.execute(statement)
+                    building.remove(statement)
+                    if not building:
+                        await _tidy(lane, table)
+
+                return index
+
+            serving = [asyncio.create_task(serve(lane)) for lane in (conn, *also)]
             try:
-                with _collecting_paused():
+                try:
                     for n, name in enumerate(list(replays)):
                         replay = replays.pop(name)  # its rows go once they are written
-                        pending = [
-                            c
-                            for c in changes
-                            if (h := held.get((name, c.entity_id))) is None
-                            or h.position > c.position
-                        ]
+                        pending = changes
+                        if any(view == name for view, _ in held):
+                            pending = [
+                                c
+                                for c in changes
+                                if (h := held.get((name, c.entity_id))) is None
+                                or h.position > c.position
+                            ]
                         step = max(len(pending) // REPLAY_STEPS, 1)
+                        began = time.monotonic()
                         for k in range(0, len(pending), step):
                             chunk = pending[k : k + step]
                             for entity_id, at, failure in await asyncio.to_thread(
@@ -410,18 +482,25 @@ class Projector:
                             ):
                                 hold_back(name, entity_id, at, _say(failure))
                             count((n + (k + len(chunk)) / len(pending)) / len(names))
-                        busy = [t for t in lanes.values() if t is not None and not t.done()]
-                        if len(busy) == len(lanes):
-                            await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
-                        lane = next(c for c, t in lanes.items() if t is None or t.done())
-                        if (last := lanes[lane]) is not None:
-                            last.result()  # its error, if it failed
-                        lanes[lane] = task = asyncio.create_task(write(lane, replay))
-                        writes.append(task)
+                        log.debug(
+                            "worked %s out from %.2f s to %.2f s after the read",
+                            name,
+                            began - read,
+                            time.monotonic() - read,
+                        )
+                        work.put_nowait(write(replay, self.projections[n].tables))
                         count((n + 1) / len(names))
-                    for outcome in await asyncio.gather(*writes, return_exceptions=True):
-                        if isinstance(outcome, BaseException):
-                            raise outcome
+                    await work.join()
+                except BaseException as error:
+                    failed.append(error)
+                    raise
+                finally:
+                    for _ in serving:
+                        work.put_nowait(None)
+                    await asyncio.gather(*serving)
+                if failed:
+                    raise failed[0]
+                await paused.aclose()
                 async with conn.transaction():
                     await hold(conn, list(held.values()))
                     await conn.execute(
@@ -431,7 +510,7 @@ class Projector:
                         position,
                     )
             except Exception as error:
-                await asyncio.gather(*writes, return_exceptions=True)
+                await paused.aclose()
                 if unavailable(error):
                     raise
                 log.warning(
@@ -439,7 +518,7 @@ class Projector:
                 )
                 tables = [t for p in self.projections for t in p.tables]
                 await conn.execute(f"TRUNCATE {', '.join(tables)}")
-                return await self.catch_up()
+                return await self._caught_up(None, indexes)
         log.info(
             "replayed %d events: read in %.1f s, worked out and written in %.1f s",
             covered,
@@ -449,6 +528,41 @@ class Projector:
         for h in held.values():
             log.error("projection %s holds back record %s at position %s: %s", *astuple(h))
         return covered
+
+    async def _caught_up(self, progress: Meter | None, indexes: Mapping[str, Sequence[str]]) -> int:
+        """`catch_up` for a replay that cannot write in bulk: its indexes built first (batches
+        read the tables through them), its tables vacuumed and analyzed after."""
+        async with self.pool.acquire() as conn:
+            for statements in indexes.values():
+                for statement in statements:
+                    await conn.execute(statement)
+        covered = await self.catch_up(progress)
+        await self.tidy()
+        return covered
+
+    async def _read_part(
+        self, conn: asyncpg.Connection, after: int, upto: int | None
+    ) -> list[tuple[list[asyncpg.Record], Decoded]]:
+        """The stored events after position `after`, up to `upto` (to the end if None), page
+        by page, decoded: a replay reads its parts on all its connections at once, and each
+        reads its next page while this one is decoded."""
+        reads = EventStoreReads(conn)
+        pages = []
+        fetching = asyncio.ensure_future(reads.events_after(after, REPLAY_PAGE))
+        while fetching is not None and (stored := await fetching):
+            last, fetching = stored[-1]["notification_id"], None
+            if upto is None or last < upto:
+                fetching = asyncio.ensure_future(reads.events_after(last, REPLAY_PAGE))
+            else:
+                stored = [r for r in stored if r["notification_id"] <= upto]
+            if stored:
+                pages.append((stored, await self._decode(stored)))
+        return pages
+
+    async def _decode(self, stored: list[asyncpg.Record]) -> Decoded:
+        return await asyncio.to_thread(
+            lambda: _decode_batch(self.mapper, [tuple(r.values()) for r in stored])
+        )
 
     async def stored(self) -> int:
         """How many events are stored: what a rebuild covers."""
@@ -572,10 +686,12 @@ class Projector:
             live = await conn.fetchval("SELECT current_schema()")
             path = await conn.fetchval("SHOW search_path")
             try:
-                await _make_shadow(conn, live, [t for p in chosen for t in p.tables])
+                tables = [t for p in chosen for t in p.tables]
+                await _make_shadow(conn, live, tables)
                 await conn.execute(f"SET search_path TO {SHADOW}, {path}")
                 if reshape:
                     await conn.execute(reshape)
+                indexes = await _set_indexes_aside(conn, tables)
                 beside = Projector(
                     _Lent(conn),
                     self.mapper,
@@ -590,10 +706,7 @@ class Projector:
                         extra = await borrowed.enter_async_context(writers.acquire())
                         await borrowed.enter_async_context(_lent_to_copies(extra, path))
                         also.append(extra)
-                    covered = await beside.replay(progress, also)
-                tidying = time.monotonic()
-                await beside.tidy()
-                log.info("vacuumed and analyzed the copies in %.1f s", time.monotonic() - tidying)
+                    covered = await beside.replay(progress, also, indexes)
                 while True:
                     try:
                         last = await _swap(conn, beside, live, swapped)
@@ -616,9 +729,9 @@ class Projector:
 
 @contextlib.contextmanager
 def _collecting_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a replay makes hundreds of thousands of rows that
-    live to its end, and full collections rescanning them would cost more than the replay
-    (it makes no cycles worth collecting meanwhile)."""
+    """Pause the cyclic garbage collector: a replay decodes every stored event and makes
+    hundreds of thousands of rows that live to its end, and full collections rescanning them
+    would cost more than the replay (it makes no cycles worth collecting meanwhile)."""
     was = gc.isenabled()
     gc.disable()
     try:
@@ -641,6 +754,15 @@ async def _lent_to_copies(conn: asyncpg.Connection, path: str) -> AsyncIterator[
     finally:
         await conn.execute(f"SET search_path TO {before}")
         await conn.execute("SELECT set_config('statement_timeout', $1, false)", timeout)
+
+
+Job = Callable[[asyncpg.Connection], Awaitable[None]]
+"""A piece of a replay's writing, done on whichever of its connections is free."""
+
+
+async def _tidy(conn: asyncpg.Connection, table: str) -> None:
+    """VACUUM ANALYZE a copy once it is written and indexed."""
+    await conn.execute(f"VACUUM ANALYZE {_ident(table)}")
 
 
 Swapped = Callable[[asyncpg.Connection, str], Awaitable[None]]
@@ -688,17 +810,48 @@ async def _make_shadow(conn: asyncpg.Connection, live: str, tables: Sequence[str
             await conn.execute(f"CREATE TABLE {copy} (LIKE {source} INCLUDING ALL)")
             wanted = await conn.fetch(_INDEX_SHAPE, source)
             made = await conn.fetch(_INDEX_SHAPE, copy)
-            for n, index in enumerate(made):
-                await conn.execute(
-                    f"ALTER INDEX {SHADOW}.{_ident(index['name'])} RENAME TO {_ident(f'_{n}')}"
-                )
+            renames = [
+                f"ALTER INDEX {SHADOW}.{_ident(index['name'])} RENAME TO {_ident(f'_{n}')}"
+                for n, index in enumerate(made)
+            ]
             unnamed = [(i["indisprimary"], i["shape"], f"_{n}") for n, i in enumerate(made)]
             for index in wanted:
                 found = next(u for u in unnamed if u[:2] == (index["indisprimary"], index["shape"]))
                 unnamed.remove(found)
-                await conn.execute(
+                renames.append(
                     f"ALTER INDEX {SHADOW}.{_ident(found[2])} RENAME TO {_ident(index['name'])}"
                 )
+            if renames:  # in one round trip
+                await conn.execute(";".join(renames))
+
+
+_SET_ASIDE = (  # a rebuild's copies' indexes that no constraint rests on
+    "SELECT c.relname AS table, i.relname AS name, pg_get_indexdef(x.indexrelid) AS definition"
+    " FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid"
+    " WHERE c.relnamespace = $1::regnamespace AND c.relname = ANY($2) AND NOT EXISTS"
+    " (SELECT FROM pg_constraint k WHERE k.conrelid = x.indrelid AND k.conindid = x.indexrelid)"
+    " ORDER BY c.relname, i.relname"
+)
+
+
+async def _set_indexes_aside(
+    conn: asyncpg.Connection, tables: Sequence[str]
+) -> dict[str, list[str]]:
+    """Drop the copies' indexes that back no constraint (as made and reshaped), and return,
+    per table, the statements that build each again under its name if it is missing: kept
+    up row by row during a COPY, they cost several times what building them after does."""
+    async with conn.transaction():
+        found = await conn.fetch(_SET_ASIDE, SHADOW, list(tables))
+        if found:
+            await conn.execute(
+                "DROP INDEX " + ", ".join(f"{SHADOW}.{_ident(i['name'])}" for i in found)
+            )
+    aside: dict[str, list[str]] = {table: [] for table in tables}
+    for index in found:
+        aside[index["table"]].append(
+            re.sub(r"^CREATE (UNIQUE )?INDEX ", r"\g<0>IF NOT EXISTS ", index["definition"])
+        )
+    return aside
 
 
 async def _swap(
