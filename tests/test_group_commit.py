@@ -11,7 +11,16 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.agency_api import AGENCY, AUDITOR, MUNICIPAL, REGISTER, UPDATE, register, send
+from tests.agency_api import (
+    AGENCY,
+    AUDITOR,
+    HISTORY,
+    MUNICIPAL,
+    REGISTER,
+    UPDATE,
+    register,
+    send,
+)
 from tests.agency_api import registration as agency
 from tests.conftest import PERSONAL_DATA_KEY, running, token
 from tests.streams import hub_serve
@@ -74,6 +83,68 @@ async def test_commands_in_one_group_each_answer_their_own(database: str) -> Non
         assert (final[b["id"]]["version"], final[b["id"]]["name"]) == (2, "b")
         positions = [r["position"] for r in (one, two, b_updated, fresh, *racing) if r["position"]]
         assert len(set(positions)) == len(positions), "each answers its own event's position"
+
+
+async def test_commands_on_one_record_are_decided_one_after_another_in_one_group(
+    database: str,
+) -> None:
+    async with running(database, group_commit_ms=200) as client:
+        a = (await register(client))["agency"]
+        group = client.hub.registry.group
+        groups, split, followed = group.groups, group.split, group.followed
+        renames = await asyncio.gather(
+            *(send(client, UPDATE, id=a["id"], name=f"rename {n}") for n in range(6))
+        )
+        assert all(r["errors"] == [] for r in renames), renames
+        # at least one decided on the record as the one before it left it, in the same group
+        assert group.followed > followed
+        assert group.groups - groups < 6 and group.split == split
+        assert sorted(r["agency"]["version"] for r in renames)[-1] == 7
+
+        both = await asyncio.gather(
+            *(
+                send(client, UPDATE, id=a["id"], name=f"at 7, {n}", expectedVersion=7)
+                for n in (1, 2)
+            )
+        )
+        assert sorted(r["errors"] == [] for r in both) == [False, True]
+        refused = next(r for r in both if r["errors"])
+        assert [(e["code"], e["field"]) for e in refused["errors"]] == [
+            ("CONFLICT", "expectedVersion")
+        ]
+        assert "at version 8, not the expected 7" in refused["errors"][0]["message"]
+        assert group.split == split, "the refusal failed no other command"
+
+        shown = await client.run(HISTORY, {"id": a["id"]}, auth=AUDITOR)
+        assert [e["version"] for e in shown["history"]] == list(range(1, 9))
+        accepted = [r["position"] for r in (*renames, *both) if not r["errors"]]
+        assert sorted(accepted) == [e["position"] for e in shown["history"][1:]]
+
+
+async def test_a_command_decided_on_a_group_that_is_refused_decides_again(
+    database: str,
+) -> None:
+    """The group of three renames of one agency holds two registrations of one credit code
+    too, so the store refuses it: the renames decided on the record as an earlier one left it
+    are decided again, and all three are stored, one after another."""
+    async with running(database, group_commit_ms=200) as client:
+        a = (await register(client))["agency"]
+        group = client.hub.registry.group
+        split, followed = group.split, group.followed
+        contested = agency()
+        answers = await asyncio.gather(
+            *(send(client, REGISTER, **contested) for _ in range(2)),
+            *(send(client, UPDATE, id=a["id"], name=f"rename {n}") for n in range(3)),
+        )
+        *racing, one, two, three = answers
+        assert group.split > split, "the group was refused, then split"
+        assert group.followed > followed, "a rename decided on the record as another left it"
+        assert one["errors"] == two["errors"] == three["errors"] == []
+        assert sorted(r["agency"]["version"] for r in (one, two, three))[-1] == 4
+        assert sum(not r["errors"] for r in racing) == 1
+        shown = await client.run(HISTORY, {"id": a["id"]}, auth=AUDITOR)
+        assert [e["version"] for e in shown["history"]] == [1, 2, 3, 4]
+        assert len({r["position"] for r in (one, two, three)}) == 3
 
 
 async def test_a_group_save_cut_off_before_its_commit_is_decided_again_by_each(

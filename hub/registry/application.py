@@ -272,12 +272,20 @@ class Registry(Application):
         pool._check = ConnectionCheck().check
 
     @contextlib.contextmanager
-    def _locked(self, records: Iterable[UUID]) -> Iterator[None]:
-        """Hold the locks of these records (in one order, so two commands never deadlock)."""
-        with contextlib.ExitStack() as held:
-            for stripe in sorted({r.int % STRIPES for r in records}):
-                held.enter_context(self._stripes[stripe])
-            yield
+    def _locked(self, records: Iterable[UUID]) -> Iterator[Locks]:
+        """Hold the locks of these records (in one order, so two commands never deadlock)
+        until the block ends or they are let go (`Locks.release`)."""
+        records = list(records)
+        locks = Locks(
+            records, [self._stripes[s] for s in sorted({r.int % STRIPES for r in records})]
+        )
+        try:
+            for lock in locks.stripes:
+                lock.acquire()
+                locks.held += 1
+            yield locks
+        finally:
+            locks.release()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -312,10 +320,13 @@ class Registry(Application):
             # held while deciding would not cover that save, and no group waits for it.
             return self._run(request, decide)
         ids = [request.record_id] if request.record_id is not None else []
-        with self._locked([*ids, *also]), self.group.deciding():
-            return self._run(request, decide)
+        # deciding from before it waits for the locks: the open group waits for it too
+        with self.group.deciding(), self._locked([*ids, *also]) as locks:
+            return self._run(request, decide, locks)
 
-    def _run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
+    def _run(
+        self, request: Request, decide: Callable[[Unit], Record], locks: Locks | None = None
+    ) -> Outcome:
         key = (
             f"idempotency:{request.actor.sub}:{request.idempotency_key}"
             if request.idempotency_key
@@ -338,8 +349,15 @@ class Registry(Application):
             saving = (record, *unit.others, *unit.claims)
             pending = [e for r in saving for e in r.collect_events()]
             events = [e for e in pending if isinstance(e, Record.Event)]
+            written = (record, *unit.others)
+            # what the next command on these records may decide on before the group is saved:
+            # not a correction or retraction (their positions are not known until then)
+            follows = not request.corrects and not any(_retracts(e) for e in events)
+            release = None
+            if follows and locks is not None and set(locks.records) <= {r.id for r in written}:
+                release = locks.release
             try:
-                recordings = self.group.save(pending)
+                recordings = self.group.save(pending, written if follows else (), release)
             except IntegrityError:
                 races += 1
                 if races == ATTEMPTS:
@@ -490,6 +508,9 @@ class Registry(Application):
         batch = self._current_batch()
         if batch is not None:
             return batch.get(record_id)
+        left = self.group.pending(record_id, as_left=not dropping)
+        if left is not None:
+            return left
         return self.stored_record(record_id, dropping)
 
     def stored_record(self, record_id: UUID, dropping: Sequence[int] = ()) -> Any:
@@ -629,11 +650,29 @@ class Registry(Application):
     def _decide(self, decide: Callable[[Unit], Record], unit: Unit) -> Record:
         batch = self._current_batch()
         if batch is None:
+            self.group.decision()
             return decide(unit)
         with batch.command():
             record = decide(unit)
             batch.refuse_retractions(record, *unit.others)
             return record
+
+
+class Locks:
+    """The locks of the records a command acts on, held from before it decides until it
+    ends, or until its records are pending in the group it joined (`hub.registry.group`)."""
+
+    def __init__(self, records: list[UUID], stripes: list[threading.Lock]) -> None:
+        self.records = records
+        self.stripes = stripes
+        self.held = 0
+        """How many of `stripes` (the first ones) are held."""
+
+    def release(self) -> None:
+        """Let go of the held locks (once: later calls do nothing)."""
+        while self.held:
+            self.held -= 1
+            self.stripes[self.held].release()
 
 
 class ConnectionCheck:
