@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -63,6 +64,18 @@ async def test_bad_tokens_are_unauthenticated_and_write_nothing(client: Client, 
 
 async def test_expired_token_says_so(client: Client) -> None:
     body = await client.post("{ me { sub } }", auth=BAD_TOKENS["expired"])
+    assert body["errors"][0]["message"] == "the token has expired"
+
+
+async def test_a_token_answered_before_is_refused_once_it_expires(client: Client) -> None:
+    """The hub keeps the tokens it verified lately; a kept one still ends at its `exp`."""
+    exp = int(time.time()) + 2
+    short = jwt.encode({"sub": "brief", "role": "AUDITOR", "exp": exp}, SECRET, algorithm="HS256")
+    body = await client.post("{ me { sub } }", auth=short)
+    assert body["data"]["me"]["sub"] == "brief", body
+    await asyncio.sleep(max(0.0, exp - time.time()) + 0.1)
+    body = await client.post("{ me { sub } }", auth=short)
+    assert body["data"] is None
     assert body["errors"][0]["message"] == "the token has expired"
 
 

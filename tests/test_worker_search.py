@@ -19,6 +19,7 @@ from hub.registry.application import Registry
 from hub.tools import seed as seeding
 from tests.agency_api import AUDITOR, MUNICIPAL, register, send
 from tests.conftest import Client, running, token
+from tests.test_group_commit import waiting_for_lock
 from tests.test_seed import in_batch
 from tests.test_seed import register_worker as register_in_batch
 from tests.test_seed import send as command
@@ -289,3 +290,39 @@ async def test_the_seeded_city_is_searchable(database: str, scale: float) -> Non
                 continue
             assert node["id"] in await found(client, name=node["name"])
             assert await found(client, idNumber=node["idNumber"]) == [node["id"]]
+
+
+async def test_renames_of_one_worker_saved_in_one_group_are_found_as_the_view_shows(
+    database: str,
+) -> None:
+    """Commands on one worker decided one after another in one group: the digests the group
+    stores follow all of them, not only the last command's own events (the first rename takes
+    effect last, so it is the name now)."""
+    async with running(database, group_commit_ms=200) as client:
+        name, number = someone()
+        worker = await register_worker(client, name=name, idNumber=number)
+        group = client.hub.registry.group
+        followed = group.followed
+        first = await waiting_for_lock(
+            client,
+            worker["id"],
+            send(
+                client, UPDATE_WORKER, id=worker["id"], name=f"{name} 0", effectiveOn="2019-12-01"
+            ),
+        )
+        later = [
+            send(
+                client,
+                UPDATE_WORKER,
+                id=worker["id"],
+                name=f"{name} {n}",
+                effectiveOn=f"2019-0{n + 1}-01",
+            )
+            for n in range(1, 4)
+        ]
+        renames = await asyncio.gather(first, *later)
+        assert all(r["errors"] == [] for r in renames), renames
+        assert group.followed > followed, "a rename was decided as the one before left it"
+        assert await found(client, name=f"{name} 0") == [worker["id"]]
+        assert await found(client, idNumber=number) == [worker["id"]]
+        assert await found(client, name=f"{name} 3") == []

@@ -263,8 +263,6 @@ class Registry(Application):
         datastore = self.store.datastore
         self.keys = KeyStore(datastore, kek)
         self._batches = threading.local()
-        self._indexing: dict[int, IndexChanges] = {}
-        """The blind index's changes of each command saving, by its first event's `id()`."""
         # The pool retries a lost connection with pauses that double up to this long, then
         # lets the next request connect afresh: so it reconnects within about a second of the
         # server's return however long it was gone (psycopg_pool's default waits minutes).
@@ -276,12 +274,20 @@ class Registry(Application):
         pool._check = ConnectionCheck().check
 
     @contextlib.contextmanager
-    def _locked(self, records: Iterable[UUID]) -> Iterator[None]:
-        """Hold the locks of these records (in one order, so two commands never deadlock)."""
-        with contextlib.ExitStack() as held:
-            for stripe in sorted({r.int % STRIPES for r in records}):
-                held.enter_context(self._stripes[stripe])
-            yield
+    def _locked(self, records: Iterable[UUID]) -> Iterator[Locks]:
+        """Hold the locks of these records (in one order, so two commands never deadlock)
+        until the block ends or they are let go (`Locks.release`)."""
+        records = list(records)
+        locks = Locks(
+            records, [self._stripes[s] for s in sorted({r.int % STRIPES for r in records})]
+        )
+        try:
+            for lock in locks.stripes:
+                lock.acquire()
+                locks.held += 1
+            yield locks
+        finally:
+            locks.release()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -316,10 +322,13 @@ class Registry(Application):
             # held while deciding would not cover that save, and no group waits for it.
             return self._run(request, decide)
         ids = [request.record_id] if request.record_id is not None else []
-        with self._locked([*ids, *also]), self.group.deciding():
-            return self._run(request, decide)
+        # deciding from before it waits for the locks: the open group waits for it too
+        with self.group.deciding(), self._locked([*ids, *also]) as locks:
+            return self._run(request, decide, locks)
 
-    def _run(self, request: Request, decide: Callable[[Unit], Record]) -> Outcome:
+    def _run(
+        self, request: Request, decide: Callable[[Unit], Record], locks: Locks | None = None
+    ) -> Outcome:
         key = (
             f"idempotency:{request.actor.sub}:{request.idempotency_key}"
             if request.idempotency_key
@@ -340,13 +349,17 @@ class Registry(Application):
                 return decided
             unit, record = decided
             saving = (record, *unit.others, *unit.claims)
-            index = self.index_changes(saving)
             pending = [e for r in saving for e in r.collect_events()]
             events = [e for e in pending if isinstance(e, Record.Event)]
-            if index:
-                self._indexing[id(pending[0])] = index
+            written = (record, *unit.others)
+            # what the next command on these records may decide on before the group is saved:
+            # not a correction or retraction (their positions are not known until then)
+            follows = not request.corrects and not any(_retracts(e) for e in events)
+            release = None
+            if follows and locks is not None and set(locks.records) <= {r.id for r in written}:
+                release = locks.release
             try:
-                recordings = self.group.save(pending)
+                recordings = self.group.save(pending, written if follows else (), release)
             except IntegrityError:
                 races += 1
                 if races == ATTEMPTS:
@@ -370,9 +383,6 @@ class Registry(Application):
                     max(p for (i, _), p in stored.items() if i == record.id),
                     written=tuple(sorted(stored.values())),
                 )
-            finally:
-                if index:
-                    del self._indexing[id(pending[0])]
             position = max(
                 r.notification.id for r in recordings if r.domain_event.originator_id == record.id
             )
@@ -382,39 +392,35 @@ class Registry(Application):
             return Outcome(record.id, position, written=written)
 
     def _put(self, events: Sequence[Any]) -> list[Any]:
-        """Store events of one or more commands (a group) with their blind-index changes, in
-        one transaction."""
-        index = IndexChanges()
-        for event in events:
-            found = self._indexing.get(id(event))
-            if found is not None:
-                index.update(found)
-        return self.events.put(events, index=index)
+        """Store events of one or more commands (a group, where several may follow each other
+        on one record) with the blind-index changes they make, in one transaction."""
+        return self.events.put(events, index=self.index_changes(events))
 
-    def index_changes(self, records: Iterable[Any], waiting: Sequence[Any] = ()) -> IndexChanges:
-        """The blind index's changes a save of `records`' pending events makes: the digests of
-        each worker whose personal data they may change, as the workers view will show them
-        (`blind_index.current_sealed`) from the worker's stored events, the batch's `waiting`
-        ones, then these."""
+    def index_changes(self, events: Sequence[Any], waiting: Sequence[Any] = ()) -> IndexChanges:
+        """The blind index's changes a save of `events` makes: the digests of each worker whose
+        personal data they may change, as the workers view will show them
+        (`blind_index.current_sealed`) from the worker's stored events, the unsaved `waiting`
+        ones (a batch's), then these."""
         changes = IndexChanges()
-        for record in records:
-            mine = list(getattr(record, "pending_events", ()))
-            if not isinstance(record, Worker) or not any(map(touches_index, mine)):
+        touched: dict[UUID, list[Any]] = {}
+        for event in events:
+            if isinstance(event, Worker.Event):
+                touched.setdefault(event.originator_id, []).append(event)
+        for worker_id, mine in touched.items():
+            if not any(map(touches_index, mine)):
                 continue
-            if mine[0].originator_version == 1:  # registered here: nothing before
-                stored, queued = [], []
-            else:
-                stored = self._logged(record.id)
-                queued = [e for e in waiting if e.originator_id == record.id]
+            queued = [e for e in waiting if e.originator_id == worker_id]
+            first = (queued or mine)[0]
+            stored = [] if first.originator_version == 1 else self._logged(worker_id)
             after = max((p for p, _ in stored), default=0) + 1
             log = [*stored, *enumerate([*queued, *mine], start=after)]
-            key = self.keys.get(record.id)
+            key = self.keys.get(worker_id)
             digests = digests_of(
                 current_sealed(log),
-                lambda token, w=record.id, k=key: unseal(k, w, token),
+                lambda token, w=worker_id, k=key: unseal(k, w, token),
                 self.kek.index_digest,
             )
-            changes.set(record.id, digests, fresh=not stored)
+            changes.set(worker_id, digests, fresh=not stored)
         return changes
 
     def _logged(self, record_id: UUID) -> list[tuple[int, Any]]:
@@ -542,6 +548,9 @@ class Registry(Application):
         batch = self._current_batch()
         if batch is not None:
             return batch.get(record_id)
+        left = self.group.pending(record_id, as_left=not dropping)
+        if left is not None:
+            return left
         return self.stored_record(record_id, dropping)
 
     def stored_record(self, record_id: UUID, dropping: Sequence[int] = ()) -> Any:
@@ -681,11 +690,29 @@ class Registry(Application):
     def _decide(self, decide: Callable[[Unit], Record], unit: Unit) -> Record:
         batch = self._current_batch()
         if batch is None:
+            self.group.decision()
             return decide(unit)
         with batch.command():
             record = decide(unit)
             batch.refuse_retractions(record, *unit.others)
             return record
+
+
+class Locks:
+    """The locks of the records a command acts on, held from before it decides until it
+    ends, or until its records are pending in the group it joined (`hub.registry.group`)."""
+
+    def __init__(self, records: list[UUID], stripes: list[threading.Lock]) -> None:
+        self.records = records
+        self.stripes = stripes
+        self.held = 0
+        """How many of `stripes` (the first ones) are held."""
+
+    def release(self) -> None:
+        """Let go of the held locks (once: later calls do nothing)."""
+        while self.held:
+            self.held -= 1
+            self.stripes[self.held].release()
 
 
 class ConnectionCheck:

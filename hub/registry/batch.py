@@ -118,7 +118,8 @@ class Batch:
 
     def accept(self, *records: Any) -> None:
         """Take a decided command's records (and claims); save once `size` events wait."""
-        self.index.update(self.registry.index_changes(records, self.events))
+        mine = [e for record in records for e in getattr(record, "pending_events", ())]
+        self.index.update(self.registry.index_changes(mine, self.events))
         for record in records:
             self.events.extend(record.collect_events())
             if isinstance(record, Claim):

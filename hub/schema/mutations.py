@@ -14,7 +14,7 @@ import strawberry
 
 from hub.domain.checks import camel_case
 from hub.domain.errors import CommandRefused, InvalidInput, OutcomeUnknown
-from hub.projections.held_back import Held, held_back
+from hub.projections.held_back import Held
 from hub.registry.application import Outcome, Registry, Request
 from hub.schema.common import ErrorCode, UserError
 from hub.schema.context import Info
@@ -131,7 +131,7 @@ async def held(info: Info, result: Result) -> Result:
     the views showed it in time)."""
     if result.record_id is None or result.errors:
         return result
-    found = await held_back(info.context.hub.pool, result.record_id)
+    found = await info.context.hub.held_back(result.record_id)
     return result if found is None else result.unseen(found)
 
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib.resources.abc import Traversable
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from eventsourcing.persistence import StoredEvent
@@ -20,7 +21,7 @@ from hub.projections.agencies import Agencies
 from hub.projections.communities import Communities
 from hub.projections.courses import Courses
 from hub.projections.event_log import EventLog
-from hub.projections.held_back import every_held
+from hub.projections.held_back import Held, every_held, held_back
 from hub.projections.posts import Posts
 from hub.projections.projects import Projects
 from hub.projections.runner import Projection, Projector, open_pool
@@ -125,6 +126,8 @@ class Hub:
         """Worker keys for the read side, unwrapped with this process's KEK."""
         self._executor = ThreadPoolExecutor(settings.command_threads, thread_name_prefix="command")
         self._projecting: asyncio.Task[None] | None = None
+        self._holding: tuple[int, asyncio.Future[bool]] | None = None
+        """The views generation, and whether the views held any record back then."""
         self._leasing: asyncio.Task[None] | None = None
         self.replica_url = settings.read_database_url
         """Where reads go, when not to the primary (`HUB_READ_DATABASE_URL`)."""
@@ -324,7 +327,16 @@ class Hub:
         The outcome says whether the read views showed it in time (`visible`).
         """
         loop = asyncio.get_running_loop()
-        running = loop.run_in_executor(self._executor, run, self.registry, request)
+
+        def saved() -> Outcome:
+            """The command, waking this process's projector as soon as it is stored, rather
+            than when the store's NOTIFY comes back."""
+            outcome = run(self.registry, request)
+            if outcome.written:
+                loop.call_soon_threadsafe(self.signals.stored.set)
+            return outcome
+
+        running = loop.run_in_executor(self._executor, saved)
         outcome = await metrics.counted(request.command, running)
         caught_up = await self.signals.projected_past(
             outcome.position, self.settings.read_your_writes_timeout
@@ -333,6 +345,28 @@ class Hub:
             log.warning("read views did not reach position %s in time", outcome.position)
             return dataclasses.replace(outcome, visible=False)
         return outcome
+
+    async def held_back(self, record_id: UUID) -> Held | None:
+        """Whether a view holds the record back (see `held_back`), for a change the views
+        showed in time. While they hold nothing back, one query per views generation answers
+        for every change it covers (each waited for the batch that moved it, which wrote
+        whatever it held back); with a replica, which replays that later, each asks."""
+        if self.replica_url is None and not await self._holding_any():
+            return None
+        return await held_back(self.pool, record_id)
+
+    async def _holding_any(self) -> bool:
+        generation = self.signals.generation
+        if self._holding is None or self._holding[0] != generation:
+            asked = self.pool.fetchval("SELECT EXISTS (SELECT FROM held_back)")
+            self._holding = (generation, asyncio.ensure_future(asked))
+        holding = self._holding
+        try:
+            return await asyncio.shield(holding[1])
+        except Exception:
+            if self._holding is holding:
+                self._holding = None  # not kept: the next one asks again
+            raise
 
     @property
     def statements(self) -> int:

@@ -13,6 +13,7 @@ import os
 import socket
 import struct
 import time
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from functools import cache
 from pathlib import Path
@@ -336,13 +337,34 @@ def caller_of(secret: str, scope: asgi.Scope) -> Credentials:
     if "credentials" not in state:
         try:
             header = HTTPConnection(scope).headers.get("authorization")
-            state["credentials"] = credentials(secret, header)
+            state["credentials"] = _verified(secret, header)
         except Unauthenticated as refused:
             state["credentials"] = refused
     found = state["credentials"]
     if isinstance(found, Unauthenticated):
         raise found
     observed_of(scope).sub = found.actor.sub
+    return found
+
+
+VERIFIED_TOKENS = 1024
+"""How many tokens `_verified` keeps."""
+_tokens: OrderedDict[tuple[str, str], Credentials] = OrderedDict()
+
+
+def _verified(secret: str, header: str | None) -> Credentials:
+    """`credentials`, kept for the tokens seen lately: a client sends the same token with each
+    request, and checking its signature and claims costs more than a small mutation's own
+    work. A kept token is taken only until it expires; then `credentials` refuses it again."""
+    key = (secret, header or "")
+    found = _tokens.get(key)
+    if found is not None and found.expires_at > time.time():
+        _tokens.move_to_end(key)
+        return found
+    found = credentials(secret, header)
+    _tokens[key] = found
+    if len(_tokens) > VERIFIED_TOKENS:
+        _tokens.popitem(last=False)
     return found
 
 
