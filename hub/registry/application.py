@@ -409,9 +409,12 @@ class Registry(Application):
         for worker_id, mine in touched.items():
             if not any(map(touches_index, mine)):
                 continue
-            queued = [e for e in waiting if e.originator_id == worker_id]
-            first = (queued or mine)[0]
-            stored = [] if first.originator_version == 1 else self._logged(worker_id)
+            stored: list[tuple[int, Any]] = []
+            queued: list[Any] = []
+            if mine[0].originator_version > 1:  # not registered here: what came before
+                queued = [e for e in waiting if e.originator_id == worker_id]
+                if (queued or mine)[0].originator_version > 1:
+                    stored = self._logged(worker_id)
             after = max((p for p, _ in stored), default=0) + 1
             log = [*stored, *enumerate([*queued, *mine], start=after)]
             key = self.keys.get(worker_id)
