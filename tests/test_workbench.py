@@ -692,3 +692,13 @@ async def test_the_registrys_words_are_chinese_with_an_english_switch(
     assert await row.locator("ins dl.row dt").all_inner_texts() == ["专职", "到岗日期"]
     assert (await row.locator("ins dl.row dd").all_inner_texts())[0] == "是"
     assert await row.locator("del").inner_text() == "—"
+
+    # The audit trail: an event type chosen by its name, rows in the same words.
+    await page.goto(f"{base}/workbench/#/audit")
+    await page.select_option("#f-type", label="社工站配备人员")
+    await page.click("#audit-filter button[type=submit]")
+    rows = page.locator("#audit-results .results-table tbody tr")
+    await rows.first.wait_for()
+    cells = await rows.first.locator("td").all_inner_texts()
+    assert "社工站配备人员" in cells[3] and "StationStaffAssigned" not in cells[3]
+    assert "社工站" in cells[4] and cells[6] in {"市民政局", "区县民政局", "承接机构"}

@@ -4,7 +4,15 @@
 import { gql, instant, shownTime } from "./api.js";
 import { csv, download } from "./csv.js";
 import { h, put } from "./dom.js";
-import { entityName, eventName, fieldName, number, roleName, t } from "./i18n.js";
+import {
+  entityName,
+  eventName,
+  eventTypes,
+  fieldName,
+  number,
+  roleName,
+  t,
+} from "./i18n.js";
 import { labelled, problem, recordLink, shown, table } from "./ui.js";
 
 const ENTITY_TYPES = ["AGENCY", "COMMUNITY", "STATION", "POST", "WORKER", "COURSE", "PROJECT"];
@@ -92,7 +100,7 @@ export async function auditPage(main) {
     party: select(["MUNICIPAL", "DISTRICT", "CONTRACTOR"].map((p) => [p, roleName(p)])),
     district: select(districts.map((d) => [d.code, d.name])),
     entityId: h("input", { type: "text" }),
-    type: h("input", { type: "text", placeholder: "AgencySuspended" }),
+    type: select(eventTypes().map((type) => [type, eventName(type)])),
     recordedFrom: h("input", { type: "datetime-local", step: "0.001" }),
     recordedTo: h("input", { type: "datetime-local", step: "0.001" }),
     effectiveFrom: h("input", { type: "date" }),

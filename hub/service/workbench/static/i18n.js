@@ -296,6 +296,11 @@ export function eventName(type) {
   return named(vocabulary.events, type);
 }
 
+/** Every event type this page names, in the event reference's order. */
+export function eventTypes() {
+  return Object.keys(vocabulary.events);
+}
+
 /** A field's name by its path in a record of `type` (`incubation.from`, `staff.fullTime`):
  * the type's own (`WORKER.name`), else the whole path's, else its last part's. */
 export function fieldName(path, type = null) {
