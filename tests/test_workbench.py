@@ -702,3 +702,34 @@ async def test_the_registrys_words_are_chinese_with_an_english_switch(
     cells = await rows.first.locator("td").all_inner_texts()
     assert "社工站配备人员" in cells[3] and "StationStaffAssigned" not in cells[3]
     assert "社工站" in cells[4] and cells[6] in {"市民政局", "区县民政局", "承接机构"}
+
+
+LEVELS = {
+    "SOCIAL_WORK_ASSISTANT": "社会工作员",
+    "ASSISTANT_SOCIAL_WORKER": "助理社会工作师",
+    "SOCIAL_WORKER": "社会工作师",
+    "SENIOR_SOCIAL_WORKER": "高级社会工作师",
+}
+
+
+async def test_a_certificate_change_names_its_level_in_chinese(
+    workbench: Workbench, browser: Browser
+) -> None:
+    page, base = browser.page, workbench.app.base
+    workers = (
+        await workbench.client.run(
+            "{ workers(first: 100) { edges { node { id certificates { level number } } } } }",
+            auth=AUDITOR,
+        )
+    )["workers"]["edges"]
+    worker = next(e["node"] for e in workers if e["node"]["certificates"])
+    level = worker["certificates"][0]["level"]
+    await sign_in(page, base, AUDITOR)
+    await page.goto(f"{base}/workbench/#/record/WORKER/{worker['id']}")
+    awarded = page.locator("li.event[data-type=WorkerCertificateAwarded]").first
+    await awarded.locator("table.changes").wait_for()
+    assert "取得职业水平证书" in await awarded.locator(".what").inner_text()
+    changes = await awarded.locator("table.changes").inner_text()
+    assert f"职业水平证书 {LEVELS[level]} / " in changes and level not in changes
+    certificates = await page.inner_text("#state dd[data-field=certificates]")
+    assert LEVELS[level] in certificates and level not in certificates

@@ -84,3 +84,14 @@ def test_each_enum_field_names_an_enum_the_vocabulary_translates() -> None:
         for path, enum in fields.items():
             assert enum in VOCABULARY["enums"], (entity, path, enum)
             assert _field_named(path), (entity, path)
+
+
+def test_each_related_rows_key_is_named_as_a_change_names_it() -> None:
+    """A change of a related row is named `<list>/<key>...`; the page names the key's parts."""
+    row_keys = VOCABULARY["rowKeys"]
+    for history in HISTORIES.values():
+        for table in history.tables[1:]:
+            rows = history.field(table.name)
+            key = [history.field(c) for c in table.key[1:]]
+            assert row_keys.get(history.entity_type, {}).get(rows) == key, (rows, key)
+            assert all(_field_named(f"{rows}.{name}") for name in key), (rows, key)

@@ -257,7 +257,7 @@ export function t(key, ...args) {
   return text.replace(/\{(\d+)\}/g, (_, n) => String(args[Number(n)]));
 }
 
-let vocabulary = { enums: {}, events: {}, fields: {}, enumFields: {} };
+let vocabulary = { enums: {}, events: {}, fields: {}, enumFields: {}, rowKeys: {} };
 
 /** Loads the names of the registry's values (vocabulary.json), once, before the first page. */
 export async function loadVocabulary() {
@@ -294,6 +294,12 @@ export function entityName(type) {
 /** An event type's name (`AgencyRegistered`). */
 export function eventName(type) {
   return named(vocabulary.events, type);
+}
+
+/** The fields that name a related row of a record of `type` in its list `list`, after the
+ * record's id (`WORKER`, `certificates` → `level`, `number`): how a change names the row. */
+export function rowKeyOf(type, list) {
+  return vocabulary.rowKeys[type]?.[list] || [];
 }
 
 /** Every event type this page names, in the event reference's order. */

@@ -4,7 +4,16 @@
 import { gql, instant, localInput, shownTime } from "./api.js";
 import { accessLog } from "./audit.js";
 import { h, put } from "./dom.js";
-import { entityName, enumOf, eventName, fieldName, roleName, t, valueName } from "./i18n.js";
+import {
+  entityName,
+  enumOf,
+  eventName,
+  fieldName,
+  roleName,
+  rowKeyOf,
+  t,
+  valueName,
+} from "./i18n.js";
 import {
   go,
   labelled,
@@ -261,9 +270,14 @@ function fields(record, type, path = "") {
 }
 
 /** One entry of an event's `changes`: the field's name, its value before and after. A related
- * row (`staff/<workerId>`) is named by its list field and key, its rows shown field by field. */
+ * row (`certificates/<level>/<number>`) is named by its list field and key, its rows shown
+ * field by field. */
 function changeRow(type, change) {
   const [list, ...key] = change.field.split("/");
+  const names = rowKeyOf(type, list);
+  const keyShown = key.map((part, n) =>
+    names[n] ? scalar(type, `${list}.${names[n]}`, part) : part,
+  );
   const side = (value) =>
     key.length && value && typeof value === "object"
       ? h(
@@ -276,7 +290,7 @@ function changeRow(type, change) {
         )
       : rendered(value, type, list);
   return [
-    h("span", { title: change.field }, fieldName(list, type), key.length ? ` ${key.join(" / ")}` : ""),
+    h("span", { title: change.field }, fieldName(list, type), key.length ? ` ${keyShown.join(" / ")}` : ""),
     h("del", {}, side(change.before)),
     h("ins", {}, side(change.after)),
   ];
