@@ -702,6 +702,8 @@ async def test_the_registrys_words_are_chinese_with_an_english_switch(
     cells = await rows.first.locator("td").all_inner_texts()
     assert "社工站配备人员" in cells[3] and "StationStaffAssigned" not in cells[3]
     assert "社工站" in cells[4] and cells[6] in {"市民政局", "区县民政局", "承接机构"}
+    jurisdictions = await rows.locator("td:nth-child(8)").all_inner_texts()
+    assert "全市" in jurisdictions and "CITY" not in jurisdictions
 
 
 LEVELS = {

@@ -9,6 +9,7 @@ import {
   eventName,
   eventTypes,
   fieldName,
+  jurisdictionName,
   number,
   roleName,
   t,
@@ -181,7 +182,7 @@ export async function auditPage(main) {
               h("span", {}, entityName(e.entityType), " ", recordLink(e.entityType, e.entityId)),
               `${e.actor.sub} (${roleName(e.actor.role)})`,
               e.actor.party ? roleName(e.actor.party) : t("none"),
-              e.actor.jurisdiction,
+              jurisdictionName(e.actor.jurisdiction),
               e.reason || t("none"),
             ],
           );

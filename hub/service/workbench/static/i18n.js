@@ -286,6 +286,11 @@ export function roleName(role) {
   return valueName("Role", role);
 }
 
+/** An actor's jurisdiction: the whole city by its name, a district by its code. */
+export function jurisdictionName(jurisdiction) {
+  return jurisdiction === "CITY" ? t("city") : jurisdiction;
+}
+
 /** A kind of record's name (`AGENCY`). */
 export function entityName(type) {
   return valueName("EntityType", type);

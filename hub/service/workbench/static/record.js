@@ -9,6 +9,7 @@ import {
   enumOf,
   eventName,
   fieldName,
+  jurisdictionName,
   roleName,
   rowKeyOf,
   t,
@@ -290,7 +291,12 @@ function changeRow(type, change) {
         )
       : rendered(value, type, list);
   return [
-    h("span", { title: change.field }, fieldName(list, type), key.length ? ` ${keyShown.join(" / ")}` : ""),
+    h(
+      "span",
+      { title: change.field },
+      fieldName(list, type),
+      key.length ? ` ${keyShown.join(" / ")}` : "",
+    ),
     h("del", {}, side(change.before)),
     h("ins", {}, side(change.after)),
   ];
@@ -407,7 +413,7 @@ function eventItem(type, event, by, pick) {
       h("dt", {}, t("party")),
       h("dd", {}, actor.party ? roleName(actor.party) : t("none")),
       h("dt", {}, t("jurisdiction")),
-      h("dd", {}, actor.jurisdiction),
+      h("dd", {}, jurisdictionName(actor.jurisdiction)),
       h("dt", {}, t("reason")),
       h("dd", { class: "reason" }, event.reason || t("none")),
       h("dt", {}, t("requestId")),
