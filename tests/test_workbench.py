@@ -290,7 +290,7 @@ async def test_an_auditor_finds_a_station_and_reads_its_story(
     retraction = page.locator(f"#ev-{story.retraction}")
     assert await retraction.locator(f".corrects a[href='#ev-{story.assessed}']").count() == 1
     assert "评估重复录入" in await retraction.locator(".reason").inner_text()
-    assert "staff/" in await corrected.locator("table.changes").inner_text()
+    assert f"人员 {story.b['id']}" in await corrected.locator("table.changes").inner_text()
 
     staff = page.locator("#state dd[data-field=staff]")
     now = await staff.inner_text()
@@ -373,7 +373,7 @@ async def test_a_search_by_code_or_id_and_a_sign_in_that_fails(
     assert (await page.get_attribute("li.event.erasure", "data-type")).endswith("Erased")
     registered = page.locator("li.event[data-type=WorkerRegistered]")
     assert await registered.locator(".badge.erased").count() == 1
-    assert await page.inner_text("#state dd[data-field=personalDataErased]") == "true"
+    assert await page.inner_text("#state dd[data-field=personalDataErased]") == "是"
     assert story.erased["name"] not in await page.inner_text("#main")
 
     # A token that expires while the page is open: back to sign-in, the token forgotten.
@@ -587,7 +587,7 @@ async def test_a_workers_access_log_lists_the_auditors_own_look(
         await asyncio.sleep(0.1)
     assert await mine.count() >= 1
     row = await mine.first.inner_text()
-    assert story.a["id"] in row and "name" in row
+    assert story.a["id"] in row and "姓名" in row
     await shot(page, "access-log")
 
 
@@ -641,3 +641,97 @@ async def test_the_audit_trail_explorer_pages_and_exports_csv_with_a_bom(
     ]
     assert "录错了人员，更正" in {r["reason"] for r in rows}
     assert "已导出 5 条" in await page.inner_text("#main .status")
+
+
+KINDS = {"COMPREHENSIVE": ("综合类", "Comprehensive"), "SPECIALIZED": ("专业类", "Specialised")}
+
+
+async def test_the_registrys_words_are_chinese_with_an_english_switch(
+    workbench: Workbench, browser: Browser
+) -> None:
+    story, page, base = workbench.story, browser.page, workbench.app.base
+    agency = (
+        await workbench.client.run(
+            "{ agencies(first: 1) { edges { node { id kind status } } } }", auth=AUDITOR
+        )
+    )["agencies"]["edges"][0]["node"]
+    assert agency["status"] == "ACTIVE"
+    await sign_in(page, base, AUDITOR)
+    await page.goto(f"{base}/workbench/#/record/AGENCY/{agency['id']}")
+    registered = page.locator("li.event[data-type=AgencyRegistered]")
+    await registered.wait_for()
+    await page.wait_for_selector("#state dl.fields")
+    await shot(page, "agency-in-chinese")
+    zh, en = KINDS[agency["kind"]]
+    assert await page.inner_text("#state dd[data-field=kind]") == zh
+    assert await page.inner_text("#state dd[data-field=status]") == "正常"
+    assert "机构登记" in await registered.locator(".what").inner_text()
+    changes = await registered.locator("table.changes").inner_text()
+    assert "统一社会信用代码" in changes and "creditCode" not in changes
+    assert agency["kind"] not in await page.inner_text("#main")
+
+    await page.click("button.language")
+    await page.wait_for_selector("h2:text('Timeline')")
+    await registered.wait_for()
+    await shot(page, "agency-in-english")
+    assert await page.inner_text("#state dd[data-field=kind]") == en
+    assert await page.inner_text("#state dd[data-field=status]") == "Active"
+    assert "Agency registered" in await registered.locator(".what").inner_text()
+    assert "Credit code" in await registered.locator("table.changes").inner_text()
+
+    # A staff change: the row's fields, named, not its JSON.
+    await page.click("button.language")
+    await page.goto(f"{base}/workbench/#/record/STATION/{story.station}")
+    corrected = page.locator(f"#ev-{story.corrected}")
+    await corrected.locator("table.changes").wait_for()
+    await shot(page, "station-staff-change")
+    assert "社工站配备人员" in await corrected.locator(".what").inner_text()
+    row = corrected.locator("table.changes tr", has_text=story.b["id"])
+    shown = await row.inner_text()
+    assert "{" not in shown and "fullTime" not in shown
+    assert await row.locator("ins dl.row dt").all_inner_texts() == ["专职", "到岗日期"]
+    assert (await row.locator("ins dl.row dd").all_inner_texts())[0] == "是"
+    assert await row.locator("del").inner_text() == "—"
+
+    # The audit trail: an event type chosen by its name, rows in the same words.
+    await page.goto(f"{base}/workbench/#/audit")
+    await page.select_option("#f-type", label="社工站配备人员")
+    await page.click("#audit-filter button[type=submit]")
+    rows = page.locator("#audit-results .results-table tbody tr")
+    await rows.first.wait_for()
+    cells = await rows.first.locator("td").all_inner_texts()
+    assert "社工站配备人员" in cells[3] and "StationStaffAssigned" not in cells[3]
+    assert "社工站" in cells[4] and cells[6] in {"市民政局", "区县民政局", "承接机构"}
+    jurisdictions = await rows.locator("td:nth-child(8)").all_inner_texts()
+    assert "全市" in jurisdictions and "CITY" not in jurisdictions
+
+
+LEVELS = {
+    "SOCIAL_WORK_ASSISTANT": "社会工作员",
+    "ASSISTANT_SOCIAL_WORKER": "助理社会工作师",
+    "SOCIAL_WORKER": "社会工作师",
+    "SENIOR_SOCIAL_WORKER": "高级社会工作师",
+}
+
+
+async def test_a_certificate_change_names_its_level_in_chinese(
+    workbench: Workbench, browser: Browser
+) -> None:
+    page, base = browser.page, workbench.app.base
+    workers = (
+        await workbench.client.run(
+            "{ workers(first: 100) { edges { node { id certificates { level number } } } } }",
+            auth=AUDITOR,
+        )
+    )["workers"]["edges"]
+    worker = next(e["node"] for e in workers if e["node"]["certificates"])
+    level = worker["certificates"][0]["level"]
+    await sign_in(page, base, AUDITOR)
+    await page.goto(f"{base}/workbench/#/record/WORKER/{worker['id']}")
+    awarded = page.locator("li.event[data-type=WorkerCertificateAwarded]").first
+    await awarded.locator("table.changes").wait_for()
+    assert "取得职业水平证书" in await awarded.locator(".what").inner_text()
+    changes = await awarded.locator("table.changes").inner_text()
+    assert f"职业水平证书 {LEVELS[level]} / " in changes and level not in changes
+    certificates = await page.inner_text("#state dd[data-field=certificates]")
+    assert LEVELS[level] in certificates and level not in certificates

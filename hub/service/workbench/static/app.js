@@ -5,7 +5,14 @@ import { gql, setToken, token } from "./api.js";
 import { auditPage, accessPage } from "./audit.js";
 import { dashboardPage } from "./dashboard.js";
 import { h, put } from "./dom.js";
-import { language, roleName, setLanguage, t } from "./i18n.js";
+import {
+  jurisdictionName,
+  language,
+  loadVocabulary,
+  roleName,
+  setLanguage,
+  t,
+} from "./i18n.js";
 import { recordPage, searchPage } from "./record.js";
 import { problem, readsAccessLog, route, session } from "./ui.js";
 
@@ -84,7 +91,7 @@ function header() {
       ` · ${t("role")}: `,
       h("span", { class: "role" }, roleName(me.role)),
       ` · ${t("jurisdiction")}: `,
-      h("span", {}, me.district ? me.district.name : me.jurisdiction),
+      h("span", {}, me.district ? me.district.name : jurisdictionName(me.jurisdiction)),
     ),
     languageSwitch(),
     h(
@@ -122,6 +129,7 @@ function render() {
 async function start() {
   document.title = t("title");
   setLanguage(language());
+  await loadVocabulary();
   if (!token()) return signInPage();
   try {
     me = session.me = (await gql(ME)).me;

@@ -4,7 +4,16 @@
 import { gql, instant, shownTime } from "./api.js";
 import { csv, download } from "./csv.js";
 import { h, put } from "./dom.js";
-import { number, roleName, t } from "./i18n.js";
+import {
+  entityName,
+  eventName,
+  eventTypes,
+  fieldName,
+  jurisdictionName,
+  number,
+  roleName,
+  t,
+} from "./i18n.js";
 import { labelled, problem, recordLink, shown, table } from "./ui.js";
 
 const ENTITY_TYPES = ["AGENCY", "COMMUNITY", "STATION", "POST", "WORKER", "COURSE", "PROJECT"];
@@ -89,10 +98,10 @@ export async function auditPage(main) {
   const districts = (await gql("{ districts { code name } }")).districts;
   const control = {
     actor: h("input", { type: "text" }),
-    party: select(["MUNICIPAL", "DISTRICT", "CONTRACTOR"].map((p) => [p, p])),
+    party: select(["MUNICIPAL", "DISTRICT", "CONTRACTOR"].map((p) => [p, roleName(p)])),
     district: select(districts.map((d) => [d.code, d.name])),
     entityId: h("input", { type: "text" }),
-    type: h("input", { type: "text", placeholder: "AgencySuspended" }),
+    type: select(eventTypes().map((type) => [type, eventName(type)])),
     recordedFrom: h("input", { type: "datetime-local", step: "0.001" }),
     recordedTo: h("input", { type: "datetime-local", step: "0.001" }),
     effectiveFrom: h("input", { type: "date" }),
@@ -166,14 +175,14 @@ export async function auditPage(main) {
               e.effectiveOn,
               h(
                 "span",
-                { class: e.retracts.length ? "corrects" : "" },
-                e.type,
+                { class: e.retracts.length ? "corrects" : "", title: e.type },
+                eventName(e.type),
                 e.retracts.length ? ` → #${e.retracts.join(", #")}` : "",
               ),
-              h("span", {}, t(e.entityType), " ", recordLink(e.entityType, e.entityId)),
+              h("span", {}, entityName(e.entityType), " ", recordLink(e.entityType, e.entityId)),
               `${e.actor.sub} (${roleName(e.actor.role)})`,
-              e.actor.party || t("none"),
-              e.actor.jurisdiction,
+              e.actor.party ? roleName(e.actor.party) : t("none"),
+              jurisdictionName(e.actor.jurisdiction),
               e.reason || t("none"),
             ],
           );
@@ -186,7 +195,9 @@ export async function auditPage(main) {
         "fieldset",
         {},
         h("legend", {}, t("entityTypes")),
-        kinds.map((k) => h("span", { class: "check" }, k, h("label", { for: k.id }, t(k.value)))),
+        kinds.map((k) =>
+          h("span", { class: "check" }, k, h("label", { for: k.id }, entityName(k.value))),
+        ),
       ),
       labelled("f-entityId", t("entityId"), control.entityId),
       labelled("f-type", t("eventType"), control.type),
@@ -231,7 +242,7 @@ function accessRow(a) {
     h("span", { class: "actor" }, a.actor.sub),
     roleName(a.actor.role),
     recordLink("WORKER", a.worker.id),
-    a.fields.join(", "),
+    a.fields.map((f) => fieldName(f, "WORKER")).join(", "),
     shown(a.requestId),
   ];
 }

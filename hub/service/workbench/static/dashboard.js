@@ -5,7 +5,7 @@
 import { gql } from "./api.js";
 import { lineChart } from "./chart.js";
 import { h, put } from "./dom.js";
-import { number, t } from "./i18n.js";
+import { fieldName, number, t, valueName } from "./i18n.js";
 import { go, labelled, problem, table } from "./ui.js";
 
 const FIGURES = [
@@ -31,6 +31,13 @@ const BREAKDOWNS = {
   postsBySector: "sector",
   projectsByField: "field",
   trainingByCategory: "category",
+};
+/** The enum each breakdown's key holds. */
+const BREAKDOWN_ENUMS = {
+  certificatesByLevel: "CertificateLevel",
+  postsBySector: "PostSector",
+  projectsByField: "ServiceField",
+  trainingByCategory: "CourseCategory",
 };
 const CHARTS = [
   "workers",
@@ -92,8 +99,8 @@ function breakdowns(found) {
     Object.entries(BREAKDOWNS).map(([name, key]) =>
       table(
         t(name),
-        [key, t("value")],
-        found[name].map((r) => [r[key], number(r.count)]),
+        [fieldName(key), t("value")],
+        found[name].map((r) => [valueName(BREAKDOWN_ENUMS[name], r[key]), number(r.count)]),
         { dataset: { indicator: name } },
       ),
     ),
@@ -140,7 +147,7 @@ async function charts(box, on, every, district) {
           ...new Set(points.flatMap((p) => p.indicators[name].map((r) => r[BREAKDOWNS[name]]))),
         ];
         series = keys.map((k) => ({
-          name: k,
+          name: valueName(BREAKDOWN_ENUMS[name], k),
           values: points.map(
             (p) => p.indicators[name].find((r) => r[BREAKDOWNS[name]] === k)?.count ?? 0,
           ),
@@ -268,7 +275,9 @@ export async function dashboardPage(main, _parts, params) {
   const period = h(
     "select",
     {},
-    ["YEAR", "QUARTER", "MONTH"].map((p) => h("option", { value: p, selected: p === every }, t(p))),
+    ["YEAR", "QUARTER", "MONTH"].map((p) =>
+      h("option", { value: p, selected: p === every }, valueName("Period", p)),
+    ),
   );
   const figuresBox = h("section", { id: "indicators" }, h("p", {}, t("loading")));
   const chartsBox = h("section", { id: "charts" });

@@ -27,6 +27,8 @@ const STRINGS = {
     notAvailable: "暂不可用（本系统的接口尚未提供此项）。",
     forbidden: "您的角色无权查看此项。",
     none: "—",
+    yes: "是",
+    no: "否",
     hidden: "（不可见）",
     record: "记录",
     state: "当前状态",
@@ -65,9 +67,6 @@ const STRINGS = {
     due: "期限",
     source: "依据",
     every: "间隔",
-    MONTH: "按月",
-    QUARTER: "按季",
-    YEAR: "按年",
     charts: "历年变化与目标",
     chartTable: "{0}：数据表",
     onDate: "日期",
@@ -99,18 +98,6 @@ const STRINGS = {
     data: "数据",
     entityType: "类型",
     page: "第 {0} 页",
-    AGENCY: "社会工作服务机构",
-    COMMUNITY: "社区",
-    STATION: "社工站",
-    POST: "岗位",
-    WORKER: "社会工作者",
-    COURSE: "培训课程",
-    PROJECT: "服务项目",
-    MUNICIPAL: "市民政局",
-    DISTRICT_ROLE: "区县民政局",
-    CONTRACTOR: "承接机构",
-    AUDITOR: "审计",
-    PARTNER: "合作方",
     workers: "社会工作者",
     certifiedWorkers: "持证社会工作者",
     agencies: "社会工作服务机构",
@@ -158,6 +145,8 @@ const STRINGS = {
     notAvailable: "Not available (this hub's API does not offer it yet).",
     forbidden: "Your role may not see this.",
     none: "—",
+    yes: "Yes",
+    no: "No",
     hidden: "(not visible)",
     record: "Record",
     state: "State now",
@@ -196,9 +185,6 @@ const STRINGS = {
     due: "Due",
     source: "Source",
     every: "Every",
-    MONTH: "Month",
-    QUARTER: "Quarter",
-    YEAR: "Year",
     charts: "Over time, against the targets",
     chartTable: "{0}: data table",
     onDate: "Date",
@@ -230,18 +216,6 @@ const STRINGS = {
     data: "Data",
     entityType: "Type",
     page: "Page {0}",
-    AGENCY: "Agency",
-    COMMUNITY: "Community",
-    STATION: "Station",
-    POST: "Post",
-    WORKER: "Social worker",
-    COURSE: "Course",
-    PROJECT: "Project",
-    MUNICIPAL: "Municipal bureau",
-    DISTRICT_ROLE: "District bureau",
-    CONTRACTOR: "Contracted agency",
-    AUDITOR: "Auditor",
-    PARTNER: "Partner",
     workers: "Social workers",
     certifiedWorkers: "Certificate holders",
     agencies: "Agencies",
@@ -283,9 +257,71 @@ export function t(key, ...args) {
   return text.replace(/\{(\d+)\}/g, (_, n) => String(args[Number(n)]));
 }
 
-/** A role's name (DISTRICT is also a field name, so its key differs). */
+let vocabulary = { enums: {}, events: {}, fields: {}, enumFields: {}, rowKeys: {} };
+
+/** Loads the names of the registry's values (vocabulary.json), once, before the first page. */
+export async function loadVocabulary() {
+  try {
+    const answer = await fetch("vocabulary.json");
+    if (answer.ok) vocabulary = await answer.json();
+  } catch {
+    // The raw values, then, as the API spells them.
+  }
+}
+
+/** `names[key]` in the chosen language; the key itself for a value this page does not know
+ * (a newer hub's). */
+function named(names, key) {
+  return names?.[key]?.[language()] || String(key);
+}
+
+/** A value of the enum `name` of the API (`AgencyKind`, `COMPREHENSIVE`) in the chosen language. */
+export function valueName(name, value) {
+  if (value === null || value === undefined) return t("none");
+  return named(vocabulary.enums[name], value);
+}
+
+/** A role's name; also an accountable party's (三方), which is one of the roles. */
 export function roleName(role) {
-  return t(role === "DISTRICT" ? "DISTRICT_ROLE" : role);
+  return valueName("Role", role);
+}
+
+/** An actor's jurisdiction: the whole city by its name, a district by its code. */
+export function jurisdictionName(jurisdiction) {
+  return jurisdiction === "CITY" ? t("city") : jurisdiction;
+}
+
+/** A kind of record's name (`AGENCY`). */
+export function entityName(type) {
+  return valueName("EntityType", type);
+}
+
+/** An event type's name (`AgencyRegistered`). */
+export function eventName(type) {
+  return named(vocabulary.events, type);
+}
+
+/** The fields that name a related row of a record of `type` in its list `list`, after the
+ * record's id (`WORKER`, `certificates` → `level`, `number`): how a change names the row. */
+export function rowKeyOf(type, list) {
+  return vocabulary.rowKeys[type]?.[list] || [];
+}
+
+/** Every event type this page names, in the event reference's order. */
+export function eventTypes() {
+  return Object.keys(vocabulary.events);
+}
+
+/** A field's name by its path in a record of `type` (`incubation.from`, `staff.fullTime`):
+ * the type's own (`WORKER.name`), else the whole path's, else its last part's. */
+export function fieldName(path, type = null) {
+  const known = [`${type}.${path}`, path, path.split(".").pop()];
+  return named(vocabulary.fields, known.find((key) => key in vocabulary.fields) || path);
+}
+
+/** The enum a field of a kind of record holds (`AGENCY`, `kind` → `AgencyKind`), if any. */
+export function enumOf(type, path) {
+  return vocabulary.enumFields[type]?.[path] || null;
 }
 
 /** Numbers as the chosen language writes them (12,291). */

@@ -4,7 +4,17 @@
 import { gql, instant, localInput, shownTime } from "./api.js";
 import { accessLog } from "./audit.js";
 import { h, put } from "./dom.js";
-import { roleName, t } from "./i18n.js";
+import {
+  entityName,
+  enumOf,
+  eventName,
+  fieldName,
+  jurisdictionName,
+  roleName,
+  rowKeyOf,
+  t,
+  valueName,
+} from "./i18n.js";
 import {
   go,
   labelled,
@@ -12,7 +22,6 @@ import {
   readsAccessLog,
   recordLink,
   searchesPersonalData,
-  shown,
   table,
 } from "./ui.js";
 
@@ -178,7 +187,7 @@ export async function searchPage(main, _parts, params) {
               h(
                 "li",
                 {},
-                h("span", { class: "type" }, t(r.type)),
+                h("span", { class: "type" }, entityName(r.type)),
                 " ",
                 recordLink(r.type, r.id, r.name),
               ),
@@ -206,15 +215,25 @@ function refLink(value) {
   );
 }
 
-/** A value of a record: links for the records it names, lists and nested fields. */
-function rendered(value) {
+/** A scalar of a record at `path` as the chosen language says it: an enum value by its
+ * name, yes or no. */
+function scalar(type, path, value) {
+  if (value === null || value === undefined) return t("none");
+  if (typeof value === "boolean") return t(value ? "yes" : "no");
+  const name = enumOf(type, path);
+  return name ? valueName(name, value) : String(value);
+}
+
+/** A value of a record of `type` at `path`: links for the records it names, lists and nested
+ * fields. */
+function rendered(value, type, path) {
   if (value === null || value === undefined) return t("none");
   if (Array.isArray(value)) {
     return value.length
       ? h(
           "ul",
           {},
-          value.map((item) => h("li", {}, rendered(item))),
+          value.map((item) => h("li", {}, rendered(item, type, path))),
         )
       : t("none");
   }
@@ -224,24 +243,63 @@ function rendered(value) {
         ([k]) => !["__typename", "id", "code", "name", "title"].includes(k),
       );
       return rest.length
-        ? h("span", {}, refLink(value), " ", fields(Object.fromEntries(rest)))
+        ? h("span", {}, refLink(value), " ", fields(Object.fromEntries(rest), type, path))
         : refLink(value);
     }
     const keys = Object.keys(value);
     if (keys.length === 1 && keys[0] === "name") return value.name;
-    return fields(value);
+    return fields(value, type, path);
   }
-  return String(value);
+  return scalar(type, path, value);
 }
 
-function fields(record) {
+/** A record's (or a nested object's, at `path`) fields, each under its name. */
+function fields(record, type, path = "") {
   return h(
     "dl",
     { class: "fields" },
     Object.entries(record)
       .filter(([k]) => k !== "__typename")
-      .map(([k, v]) => [h("dt", {}, k), h("dd", { dataset: { field: k } }, rendered(v))]),
+      .map(([k, v]) => {
+        const at = path ? `${path}.${k}` : k;
+        return [
+          h("dt", {}, fieldName(at, type)),
+          h("dd", { dataset: { field: k } }, rendered(v, type, at)),
+        ];
+      }),
   );
+}
+
+/** One entry of an event's `changes`: the field's name, its value before and after. A related
+ * row (`certificates/<level>/<number>`) is named by its list field and key, its rows shown
+ * field by field. */
+function changeRow(type, change) {
+  const [list, ...key] = change.field.split("/");
+  const names = rowKeyOf(type, list);
+  const keyShown = key.map((part, n) =>
+    names[n] ? scalar(type, `${list}.${names[n]}`, part) : part,
+  );
+  const side = (value) =>
+    key.length && value && typeof value === "object"
+      ? h(
+          "dl",
+          { class: "fields row" },
+          Object.entries(value).map(([k, v]) => [
+            h("dt", {}, fieldName(`${list}.${k}`, type)),
+            h("dd", {}, scalar(type, `${list}.${k}`, v)),
+          ]),
+        )
+      : rendered(value, type, list);
+  return [
+    h(
+      "span",
+      { title: change.field },
+      fieldName(list, type),
+      key.length ? ` ${keyShown.join(" / ")}` : "",
+    ),
+    h("del", {}, side(change.before)),
+    h("ins", {}, side(change.after)),
+  ];
 }
 
 async function drawState(box, type, key, asOf) {
@@ -262,8 +320,8 @@ async function drawState(box, type, key, asOf) {
     put(
       box,
       h("h2", {}, heading),
-      record ? fields(record) : h("p", { class: "hint" }, t("notThen")),
-      extra && extra.length ? rendered(extra) : null,
+      record ? fields(record, type) : h("p", { class: "hint" }, t("notThen")),
+      extra && extra.length ? rendered(extra, type, "stations") : null,
     );
     return record;
   } catch (error) {
@@ -293,7 +351,7 @@ function justAfter(iso) {
   return when.toISOString();
 }
 
-function eventItem(event, by, pick) {
+function eventItem(type, event, by, pick) {
   const retracted = by.get(event.position);
   const erasure = /Erased$/.test(event.type);
   const anchor = (position) =>
@@ -320,7 +378,11 @@ function eventItem(event, by, pick) {
     h(
       "h3",
       {},
-      h("span", { class: "what" }, `#${event.position} ${event.type}`),
+      h(
+        "span",
+        { class: "what", title: event.type },
+        `#${event.position} ${eventName(event.type)}`,
+      ),
       retracted
         ? h("span", { class: "badge retracted-badge" }, t("retractedBy"), " ", anchor(retracted))
         : null,
@@ -349,9 +411,9 @@ function eventItem(event, by, pick) {
       h("dt", {}, t("actor")),
       h("dd", { class: "actor" }, `${actor.sub} (${roleName(actor.role)})`),
       h("dt", {}, t("party")),
-      h("dd", {}, actor.party || t("none")),
+      h("dd", {}, actor.party ? roleName(actor.party) : t("none")),
       h("dt", {}, t("jurisdiction")),
-      h("dd", {}, actor.jurisdiction),
+      h("dd", {}, jurisdictionName(actor.jurisdiction)),
       h("dt", {}, t("reason")),
       h("dd", { class: "reason" }, event.reason || t("none")),
       h("dt", {}, t("requestId")),
@@ -361,11 +423,7 @@ function eventItem(event, by, pick) {
       ? table(
           t("changes"),
           [t("field"), t("before"), t("after")],
-          event.changes.map((c) => [
-            c.field,
-            h("del", {}, shown(c.before)),
-            h("ins", {}, shown(c.after)),
-          ]),
+          event.changes.map((c) => changeRow(type, c)),
           { class: "changes" },
         )
       : null,
@@ -434,7 +492,7 @@ export async function recordPage(main, parts, params) {
 
   put(
     main,
-    h("h1", {}, h("span", { class: "type" }, t(type)), " ", title, " ", h("code", {}, key)),
+    h("h1", {}, h("span", { class: "type" }, entityName(type)), " ", title, " ", h("code", {}, key)),
     h(
       "form",
       {
@@ -482,7 +540,7 @@ export async function recordPage(main, parts, params) {
       h(
         "ol",
         { class: "events" },
-        events.map((e) => eventItem(e, by, pick)),
+        events.map((e) => eventItem(type, e, by, pick)),
       ),
     );
   } catch (error) {
