@@ -13,7 +13,7 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import pytest
@@ -268,3 +268,22 @@ async def test_keys_and_fingerprints_stored_before_are_upgraded_at_start(databas
         assert await client.events() == before
         other = await send(client, REGISTER_WORKER, **{**input, "name": "别人"})
         assert [e["code"] for e in other["errors"]] == ["CONFLICT"]
+
+
+async def test_a_key_stored_by_a_command_is_not_answered_from_memory_once_it_ended(
+    client: Client,
+) -> None:
+    """A registration's key is answered without a query only within its own command: a
+    later command in the same thread, after the worker was erased, sees no key (else it would
+    seal new personal data with a key the database no longer holds)."""
+    keys = client.hub.registry.keys
+    worker_id = uuid4()
+
+    def registered_then_erased() -> bytes | None:
+        with keys.command():
+            keys.create(worker_id)
+        keys.destroy(worker_id)
+        with keys.command():
+            return keys.get(worker_id)
+
+    assert await asyncio.to_thread(registered_then_erased) is None

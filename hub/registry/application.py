@@ -323,7 +323,7 @@ class Registry(Application):
             return self._run(request, decide)
         ids = [request.record_id] if request.record_id is not None else []
         # deciding from before it waits for the locks: the open group waits for it too
-        with self.group.deciding(), self._locked([*ids, *also]) as locks:
+        with self.keys.command(), self.group.deciding(), self._locked([*ids, *also]) as locks:
             return self._run(request, decide, locks)
 
     def _run(

@@ -232,9 +232,20 @@ class KeyStore:
         self._local.made = (worker_id, key)
         return key
 
+    @contextlib.contextmanager
+    def command(self) -> Iterator[None]:
+        """The span of one command in this thread: a key it stores is answered by `get`
+        without a query until the command ends, and never after (the worker may be erased by
+        then, and the group that saved the registration may have asked in another thread)."""
+        try:
+            yield
+        finally:
+            self._local.made = None
+
     def get(self, worker_id: UUID) -> bytes | None:
-        """The worker's key, None once erased. The key this thread stored last is answered
-        once without a query (the registration that made it asks for it as it saves)."""
+        """The worker's key, None once erased. The key this thread's command stored last is
+        answered once without a query (the registration that made it asks for it as it
+        saves, when it leads its group)."""
         made = getattr(self._local, "made", None)
         if made is not None and made[0] == worker_id:
             self._local.made = None
