@@ -327,16 +327,7 @@ class Hub:
         The outcome says whether the read views showed it in time (`visible`).
         """
         loop = asyncio.get_running_loop()
-
-        def saved() -> Outcome:
-            """The command, waking this process's projector as soon as it is stored, rather
-            than when the store's NOTIFY comes back."""
-            outcome = run(self.registry, request)
-            if outcome.written:
-                loop.call_soon_threadsafe(self.signals.stored.set)
-            return outcome
-
-        running = loop.run_in_executor(self._executor, saved)
+        running = loop.run_in_executor(self._executor, run, self.registry, request)
         outcome = await metrics.counted(request.command, running)
         caught_up = await self.signals.projected_past(
             outcome.position, self.settings.read_your_writes_timeout
