@@ -312,6 +312,7 @@ def _import_reference(args: argparse.Namespace) -> None:
 
 
 def _seed(args: argparse.Namespace) -> None:
+    from hub.registry.recorder import EventStoreReads
     from hub.service.runtime import CommandRefused, Hub
     from hub.tools.seed import PROFILES, SeedRefused, seed
 
@@ -349,6 +350,11 @@ def _seed(args: argparse.Namespace) -> None:
                     f"{report.seconds:.1f} s ({report.events / report.seconds:.0f} events/s), "
                     f"up to position {report.position}"
                 )
+                if report.events >= TIDY_AFTER:
+                    tidied = time.monotonic()
+                    await EventStoreReads(hub.pool).tidy()
+                    tidying = time.monotonic() - tidied
+                    say(f"vacuumed and analyzed the event store in {tidying:.1f} s")
             covered, seconds = await _catch_up(hub, say)
         finally:
             await hub.stop()
