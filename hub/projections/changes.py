@@ -32,8 +32,9 @@ class Change:
     envelope: dict[str, Any]
     facts: dict[str, Any]
 
-    @property
+    @functools.cached_property
     def effective_on(self) -> date:
+        """Asked several times of each change by a fold: parsed once."""
         return date.fromisoformat(self.envelope["effective_on"])
 
     @property

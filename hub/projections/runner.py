@@ -185,6 +185,13 @@ class Projector:
         events fail.
         """
         self._reached = None
+        with _collecting_paused():
+            covered = await self._step(size)
+        if self._reached is not None and self.projected is not None:
+            self.projected(self._reached)
+        return covered
+
+    async def _step(self, size: int | None) -> int:
         async with self.pool.acquire() as conn:
             try:
                 async with conn.transaction():
@@ -206,8 +213,6 @@ class Projector:
                     h.position,
                     h.error,
                 )
-        if self._reached is not None and self.projected is not None:
-            self.projected(self._reached)
         return covered
 
     async def _batch(
@@ -225,7 +230,7 @@ class Projector:
         if not stored:
             return 0, []
         changes, undecodable = await asyncio.to_thread(
-            _decode_batch, self.mapper, [tuple(r.values()) for r in stored]
+            _decode_batch, self.mapper, [tuple(r) for r in stored]
         )
         held = await holding(conn, list({r["originator_id"] for r in stored}))
         newly: dict[tuple[str, UUID], Held] = {}
@@ -259,7 +264,12 @@ class Projector:
                         hold_back(projection.name, change.entity_id, change.position, _say(error))
         else:
             for projection in self.projections:
-                behind = [c for c in changes if pending(projection, c)]
+                behind = changes
+                if changes and (
+                    at[projection.name] >= changes[0].position
+                    or any(name == projection.name for name, _ in held)
+                ):
+                    behind = [c for c in changes if pending(projection, c)]
                 if behind:
                     await projection.apply(conn, behind, self.earlier)
         await hold(conn, list(newly.values()))
@@ -329,7 +339,7 @@ class Projector:
     ) -> dict[UUID, list[Change]]:
         """Every change of the records `ids` up to position `upto`, in position order."""
         stored = await EventStoreReads(conn).events_of(ids, upto)
-        changes = await asyncio.to_thread(decode, self.mapper, [tuple(r.values()) for r in stored])
+        changes = await asyncio.to_thread(decode, self.mapper, [tuple(r) for r in stored])
         found: dict[UUID, list[Change]] = {i: [] for i in ids}
         for change in changes:
             found[change.entity_id].append(change)
@@ -561,7 +571,7 @@ class Projector:
 
     async def _decode(self, stored: list[asyncpg.Record]) -> Decoded:
         return await asyncio.to_thread(
-            lambda: _decode_batch(self.mapper, [tuple(r.values()) for r in stored])
+            lambda: _decode_batch(self.mapper, [tuple(r) for r in stored])
         )
 
     async def stored(self) -> int:
@@ -729,9 +739,10 @@ class Projector:
 
 @contextlib.contextmanager
 def _collecting_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a replay decodes every stored event and makes
-    hundreds of thousands of rows that live to its end, and full collections rescanning them
-    would cost more than the replay (it makes no cycles worth collecting meanwhile)."""
+    """Pause the cyclic garbage collector: a batch, and a replay more so, makes thousands of
+    rows that live to its end, and the collections that their count sets off, rescanning
+    them, would cost a tenth of its time or more (it makes no cycles worth collecting
+    meanwhile; they are collected once it ends)."""
     was = gc.isenabled()
     gc.disable()
     try:

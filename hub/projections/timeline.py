@@ -25,6 +25,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from operator import itemgetter
 from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
@@ -297,9 +298,7 @@ class Writes:
             if rows:
                 columns = (*table.columns, *TIME_COLUMNS)
                 await conn.copy_records_to_table(
-                    table.name,
-                    columns=columns,
-                    records=[tuple(r[c] for c in columns) for r in rows.values()],
+                    table.name, columns=columns, records=map(itemgetter(*columns), rows.values())
                 )
 
 
