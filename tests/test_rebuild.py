@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import signal
 import subprocess
@@ -15,10 +16,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+import psutil
 import pytest
 from eventsourcing.persistence import StoredEvent
 
 from hub.projections import runner
+from hub.projections.apart import may_fork
 from hub.projections.runner import SHADOW
 from hub.service.runtime import projections
 from tests.agency_api import AUDITOR, MUNICIPAL, UPDATE, register, send
@@ -141,9 +144,25 @@ async def test_the_rebuilt_views_equal_row_by_row_what_the_live_projector_built(
         done = await hub_command(seeded, "project", "--once", "--rebuild", *VIEWS)
         assert done.returncode == 0, done.stderr
         assert f"rebuilt {', '.join(VIEWS)} and swapped them in" in done.stdout
+        assert ("(in two processes)" in done.stderr) == may_fork(), done.stderr
         assert await snapshot(client.hub.pool) == built
         assert await indexes(client.hub.pool) == named
         assert not await leftovers(client.hub.pool)
+
+
+async def test_a_rebuild_in_one_process_builds_the_same_rows(
+    seeded: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where there is no second core (or no fork), one process works every view out, to the
+    rows the live projector built."""
+    monkeypatch.setattr(runner, "may_fork", lambda: False)
+    async with running(seeded) as client:
+        await caught_up(client)
+        built = await snapshot(client.hub.pool)
+        with caplog.at_level(logging.INFO, logger=runner.__name__):
+            await client.hub.projector.rebuild(VIEWS, writers=client.hub.primary)
+        assert "replayed" in caplog.text and "(in two processes)" not in caplog.text
+        assert await snapshot(client.hub.pool) == built
 
 
 async def test_queries_answer_from_whole_views_while_a_rebuild_runs_beside_the_live_projector(
@@ -260,11 +279,16 @@ async def test_a_rebuild_killed_at_any_moment_leaves_the_live_views_and_runs_aga
                 if moment is swap_waiting:  # a query that the swap waits for, killed meanwhile
                     await reader.execute("LOCK TABLE agencies IN ACCESS SHARE MODE")
                 process = _rebuilding(seeded)
+                forked: list[psutil.Process] = []
                 try:
                     await _until(process, functools.partial(moment, pool))
+                    forked = psutil.Process(process.pid).children()
                 finally:
                     process.send_signal(signal.SIGKILL)
                     process.wait()
+                # its second process, if working still, dies with it
+                _, alive = await asyncio.to_thread(psutil.wait_procs, forked, 5)
+                assert not alive, (moment.__name__, alive)
             assert await snapshot(pool) == live, moment.__name__
             assert await pool.fetch("SELECT name, position FROM projection_positions") == positions
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import re
@@ -32,6 +33,7 @@ from uuid import UUID
 import asyncpg
 from eventsourcing.persistence import Mapper
 
+from hub.projections.apart import Apart, Tokens, may_fork
 from hub.projections.changes import Change, Row, decode, decode_row
 from hub.projections.held_back import Held, every_held, hold, holding, release, release_all
 from hub.projections.timeline import EVERYTHING, EarlierChanges
@@ -152,8 +154,11 @@ class Projector:
         *,
         announce: bool = True,
         projected: Callable[[int], None] | None = None,
+        url: str | None = None,
     ) -> None:
         self.pool = pool
+        self.url = url
+        """Where the store is, for a rebuild's second process to connect to (none without)."""
         self.mapper = mapper
         self.projections = list(projections)
         self.batch_size = batch_size
@@ -362,6 +367,8 @@ class Projector:
         transaction of its own, on whichever connection is free; then each of `indexes` (per
         table, statements that build an index if missing) of its tables is built, on
         whichever is free, and each table is vacuumed and analyzed once its last index is in.
+        Given the store's `url` and a second core, a second process shares the work
+        (`hub.projections.apart`), with connections of its own.
         The positions move once all are written. A projection with no `replay`, or a bulk
         write the database refuses, makes it build the indexes, empty the tables and catch up
         batch by batch instead.
@@ -373,11 +380,6 @@ class Projector:
             return await self._caught_up(progress, indexes)
         replays = {name: make() for name, make in zip(names, makers, strict=True) if make}
         held: dict[tuple[str, UUID], Held] = {}
-
-        def hold_back(name: str, entity_id: UUID, position: int, error: str) -> None:
-            if (name, entity_id) not in held or held[(name, entity_id)].position > position:
-                held[(name, entity_id)] = Held(name, entity_id, position, error)
-
         started = time.monotonic()
         changes: list[Change] = []
         position = covered = 0
@@ -402,114 +404,41 @@ class Projector:
                     changes += decoded
                     for (at, entity_id, *_), error in undecodable:
                         for name in names:
-                            hold_back(name, entity_id, at, error)
+                            _hold_back(held, name, entity_id, at, error)
                     position = stored[-1]["notification_id"]
                     covered += len(stored)
             read = time.monotonic()
-            work: asyncio.Queue[Job] = asyncio.Queue()
-            failed: list[BaseException] = []
-            """What stopped the replay: once it holds anything, the lanes skip what is queued."""
+            done = 0.0
             advanced = 0
 
-            async def serve(lane: asyncpg.Connection) -> None:
-                """Do the queued writes on `lane` until told to stop (None)."""
-                while (job := await work.get()) is not None:
-                    try:
-                        if not failed:
-                            await job(lane)
-                    except Exception as error:
-                        failed.append(error)
-                    finally:
-                        work.task_done()
-
             def count(share: float) -> None:
-                """Count the replay `share` (0 to 1) of the way through on `progress`."""
-                nonlocal advanced
-                if progress is not None and (reached := int(covered * share)) > advanced:
+                """Count `share` (of 1) more of the replay as done on `progress`."""
+                nonlocal done, advanced
+                done += share
+                if progress is not None and (reached := int(covered * done)) > advanced:
                     progress.advance(reached - advanced)
                     advanced = reached
 
-            def write(replay: Replay, tables: Sequence[str]) -> Job:
-                """Write a replayed projection's tables, then queue the building of each of
-                their indexes (either lane may take one); each table is vacuumed and analyzed
-                once its last index is built."""
-
-                async def rows(lane: asyncpg.Connection) -> None:
-                    began = time.monotonic()
-                    async with lane.transaction():
-                        # only the swap must be durable: a crash before it leaves copies no
-                        # query reads
-                        await lane.execute("SET LOCAL synchronous_commit = off")
-                        await replay.write(lane)
-                    log.debug(
-                        "wrote %s from %.2f s to %.2f s after the read",
-                        ", ".join(tables),
-                        began - read,
-                        time.monotonic() - read,
-                    )
-                    for table in tables:
-                        building = list(indexes.get(table, ()))
-                        if not building:
-                            await _tidy(lane, table)
-                        for statement in building:
-                            work.put_nowait(build(table, statement, building))
-
-                return rows
-
-            def build(table: str, statement: str, building: list[str]) -> Job:
-                async def index(lane: asyncpg.Connection) -> None:
-                    async with lane.transaction():
-                        await lane.execute(
-                            "SET LOCAL synchronous_commit = off;"
-                            f" SET LOCAL maintenance_work_mem = '{REBUILD_MAINTENANCE_MEMORY}'"
-                        )
-                        await lane.execute(statement)
-                    building.remove(statement)
-                    if not building:
-                        await _tidy(lane, table)
-
-                return index
-
-            serving = [asyncio.create_task(serve(lane)) for lane in (conn, *also)]
+            order = await _largest_first(conn, self.projections)
+            tokens = Tokens(len(order))
+            out = _WorkingOut(replays, order, tokens, changes, held, indexes, read)
+            apart: Apart | None = None
+            answer: asyncio.Future[dict[tuple[str, UUID], Held]] | None = None
             try:
                 try:
-                    for n, name in enumerate(list(replays)):
-                        replay = replays.pop(name)  # its rows go once they are written
-                        pending = changes
-                        if any(view == name for view, _ in held):
-                            pending = [
-                                c
-                                for c in changes
-                                if (h := held.get((name, c.entity_id))) is None
-                                or h.position > c.position
-                            ]
-                        step = max(len(pending) // REPLAY_STEPS, 1)
-                        began = time.monotonic()
-                        for k in range(0, len(pending), step):
-                            chunk = pending[k : k + step]
-                            for entity_id, at, failure in await asyncio.to_thread(
-                                replay.add, chunk
-                            ):
-                                hold_back(name, entity_id, at, _say(failure))
-                            count((n + (k + len(chunk)) / len(pending)) / len(names))
-                        log.debug(
-                            "worked %s out from %.2f s to %.2f s after the read",
-                            name,
-                            began - read,
-                            time.monotonic() - read,
-                        )
-                        work.put_nowait(write(replay, self.projections[n].tables))
-                        count((n + 1) / len(names))
-                    await work.join()
-                except BaseException as error:
-                    failed.append(error)
-                    raise
+                    if self.url is not None and may_fork():
+                        path = await conn.fetchval("SHOW search_path")
+                        apart = Apart.fork(functools.partial(out.apart, self.url, path))
+                        answer = asyncio.ensure_future(apart.result(count))
+                    await out.run((conn, *also), count)
+                    if answer is not None:
+                        held.update(await answer)
                 finally:
-                    for _ in serving:
-                        work.put_nowait(None)
-                    await asyncio.gather(*serving)
-                if failed:
-                    raise failed[0]
+                    tokens.close()
+                    if apart is not None:
+                        await asyncio.to_thread(apart.stop)
+                    if answer is not None and not answer.done():
+                        answer.cancel()
                 await paused.aclose()
                 async with conn.transaction():
                     await hold(conn, list(held.values()))
@@ -530,10 +459,11 @@ class Projector:
                 await conn.execute(f"TRUNCATE {', '.join(tables)}")
                 return await self._caught_up(None, indexes)
         log.info(
-            "replayed %d events: read in %.1f s, worked out and written in %.1f s",
+            "replayed %d events: read in %.1f s, worked out and written in %.1f s%s",
             covered,
             read - started,
             time.monotonic() - read,
+            " (in two processes)" if apart is not None else "",
         )
         for h in held.values():
             log.error("projection %s holds back record %s at position %s: %s", *astuple(h))
@@ -709,6 +639,7 @@ class Projector:
                     asyncio.Event(),
                     self.batch_size,
                     announce=False,
+                    url=self.url,
                 )
                 async with contextlib.AsyncExitStack() as borrowed:
                     also = []
@@ -735,6 +666,186 @@ class Projector:
                     await conn.execute(f"SET search_path TO {path}")
                     await conn.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
                     await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", REBUILD_LOCK)
+
+
+def _hold_back(
+    held: dict[tuple[str, UUID], Held], name: str, entity_id: UUID, position: int, error: str
+) -> None:
+    """Hold a record back in a replay's projection from `position` on (or from where it is
+    held already, if earlier)."""
+    if (name, entity_id) not in held or held[(name, entity_id)].position > position:
+        held[(name, entity_id)] = Held(name, entity_id, position, error)
+
+
+async def _largest_first(
+    conn: asyncpg.Connection, projections: Sequence[Projection]
+) -> list[Projection]:
+    """The projections by the rows their tables hold now (the planner's estimate), most
+    first: the order in which a replay's processes take them, so neither is left with a
+    large one to work out alone at the end."""
+    rows = await conn.fetch(
+        "SELECT relname, max(reltuples) AS n FROM pg_class"
+        " WHERE relname = ANY($1) AND relkind = 'r' GROUP BY relname",
+        [t for p in projections for t in p.tables],
+    )
+    size = {r["relname"]: max(r["n"], 0) for r in rows}
+    return sorted(projections, key=lambda p: -sum(size.get(t, 0) for t in p.tables))
+
+
+class _WorkingOut:
+    """A replay's projections worked out in memory and written, taken one at a time from
+    `tokens` by this process, and by a second one if it forks (`apart`)."""
+
+    def __init__(
+        self,
+        replays: dict[str, Replay],
+        order: Sequence[Projection],
+        tokens: Tokens,
+        changes: list[Change],
+        held: dict[tuple[str, UUID], Held],
+        indexes: Mapping[str, Sequence[str]],
+        read: float,
+    ) -> None:
+        self.replays = replays
+        self.order = order
+        self.tokens = tokens
+        self.changes = changes
+        self.held = held
+        self.indexes = indexes
+        self.read = read
+        """When the stored events were read (for the log's timings)."""
+        self.taken: list[str] = []
+        """The projections this process took."""
+        self._written: dict[str, Replay] = {}
+        """Those worked out, until written."""
+
+    async def run(
+        self, lanes: Sequence[asyncpg.Connection], count: Callable[[float], None]
+    ) -> None:
+        """Work out each projection this process takes and queue its tables' writing, then
+        the building of each of their indexes, on whichever of `lanes` is free; each table
+        is vacuumed and analyzed once its last index is built. `count` is told each share
+        (of the whole replay) worked out."""
+        work: asyncio.Queue[Job | None] = asyncio.Queue()
+        failed: list[BaseException] = []
+        """What stopped the replay: once it holds anything, the lanes skip what is queued."""
+
+        async def serve(lane: asyncpg.Connection) -> None:
+            """Do the queued writes on `lane` until told to stop (None)."""
+            while (job := await work.get()) is not None:
+                try:
+                    if not failed:
+                        await job(lane)
+                except Exception as error:
+                    failed.append(error)
+                finally:
+                    work.task_done()
+
+        serving = [asyncio.create_task(serve(lane)) for lane in lanes]
+        try:
+            while (n := self.tokens.take()) is not None:
+                projection = self.order[n]
+                self.taken.append(projection.name)
+                began = time.monotonic()
+                for share in await self._work_out(projection.name):
+                    count(share / len(self.order))
+                log.debug(
+                    "worked %s out from %.2f s to %.2f s after the read",
+                    projection.name,
+                    began - self.read,
+                    time.monotonic() - self.read,
+                )
+                work.put_nowait(self._write(work, projection))
+            await work.join()
+        except BaseException as error:
+            failed.append(error)
+            raise
+        finally:
+            for _ in serving:
+                work.put_nowait(None)
+            await asyncio.gather(*serving)
+        if failed:
+            raise failed[0]
+
+    async def _work_out(self, name: str) -> list[float]:
+        """Work projection `name` out, in `REPLAY_STEPS` steps (in a thread, so the lanes'
+        writing goes on); return the share of it each step covered."""
+        replay = self.replays.pop(name)  # its rows go once they are written
+        pending = self.changes
+        if any(view == name for view, _ in self.held):
+            pending = [
+                c
+                for c in self.changes
+                if (h := self.held.get((name, c.entity_id))) is None or h.position > c.position
+            ]
+        if not pending:
+            return [1.0]
+        shares = []
+        step = max(len(pending) // REPLAY_STEPS, 1)
+        for k in range(0, len(pending), step):
+            chunk = pending[k : k + step]
+            for entity_id, at, failure in await asyncio.to_thread(replay.add, chunk):
+                _hold_back(self.held, name, entity_id, at, _say(failure))
+            shares.append(len(chunk) / len(pending))
+        self._written[name] = replay
+        return shares
+
+    def _write(self, work: asyncio.Queue[Job | None], projection: Projection) -> Job:
+        """Write a worked-out projection's tables, then queue the building of each of their
+        indexes (any lane may take one); each table is vacuumed and analyzed once its last
+        index is built."""
+        replay = self._written.pop(projection.name)
+
+        async def rows(lane: asyncpg.Connection) -> None:
+            began = time.monotonic()
+            async with lane.transaction():
+                # only the swap must be durable: a crash before it leaves copies no query reads
+                await lane.execute("SET LOCAL synchronous_commit = off")
+                await replay.write(lane)
+            log.debug(
+                "wrote %s from %.2f s to %.2f s after the read",
+                ", ".join(projection.tables),
+                began - self.read,
+                time.monotonic() - self.read,
+            )
+            for table in projection.tables:
+                building = list(self.indexes.get(table, ()))
+                if not building:
+                    await _tidy(lane, table)
+                for statement in building:
+                    work.put_nowait(_build(table, statement, building))
+
+        return rows
+
+    async def apart(self, url: str, path: str, report: Callable[[float], None]) -> dict:
+        """The second process's share, on two connections of its own to `url` reaching the
+        copies first (search path `path`); return what it held back in the projections it
+        took."""
+        settings = {"search_path": path, "statement_timeout": "0"}
+        lanes = [await asyncpg.connect(url, server_settings=settings) for _ in range(2)]
+        try:
+            await self.run(lanes, report)
+        finally:
+            for lane in lanes:
+                await lane.close()
+        return {key: h for key, h in self.held.items() if key[0] in self.taken}
+
+
+def _build(table: str, statement: str, building: list[str]) -> Job:
+    """Build one index of a replay's copy; the last of a table's vacuums and analyzes it."""
+
+    async def index(lane: asyncpg.Connection) -> None:
+        async with lane.transaction():
+            await lane.execute(
+                "SET LOCAL synchronous_commit = off;"
+                f" SET LOCAL maintenance_work_mem = '{REBUILD_MAINTENANCE_MEMORY}'"
+            )
+            await lane.execute(statement)
+        building.remove(statement)
+        if not building:
+            await _tidy(lane, table)
+
+    return index
 
 
 @contextlib.contextmanager

@@ -214,6 +214,7 @@ class Hub:
             wake=self.signals.stored,
             batch_size=self.settings.projection_batch,
             projected=self.signals.announce,
+            url=self.url,
         )
         positions = await self.projector.positions()
         await self.signals.start(min(positions.values()))
