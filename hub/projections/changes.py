@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoding,
+    TranscodingNotRegisteredError,
+)
+from eventsourcing.utils import resolve_topic
 
 from hub.domain.checks import camel_case
 from hub.domain.record import Record
@@ -60,27 +70,85 @@ def decode(mapper: Mapper, rows: list[Row]) -> list[Change]:
 
 def decode_row(mapper: Mapper, row: Row) -> Change | None:
     """One stored row as a change of a record, or None for another row (a claim); raises
-    when the row cannot be decoded (a topic no module has, a state that does not fit)."""
+    when the row cannot be decoded (a topic no module has, a state that does not fit).
+
+    It reads what `mapper.to_domain_event` would give, without making the event: the state's
+    JSON parsed by msgspec and its typed values (`{"_type_": ..., "_data_": ...}`) revived by
+    the mapper's own transcodings, the event class's upcasts applied the same way.
+    """
     position, originator_id, version, topic, state = row
-    event = mapper.to_domain_event(
-        StoredEvent(
-            originator_id=originator_id, originator_version=version, topic=topic, state=state
-        )
-    )
-    owner = _owner(type(event))
+    event_type = resolve_topic(topic)
+    if not isinstance(mapper.transcoder, JSONTranscoder):  # another encoding: the mapper's way
+        event = mapper.to_domain_event(StoredEvent(originator_id, version, topic, state))
+        facts = dict(event.__dict__)
+    else:
+        facts = _facts(mapper, event_type, originator_id, version, topic, state)
+    owner = _owner(event_type)
     if owner is None:
         return None
     return Change(
         position=position,
-        entity_id=event.originator_id,
+        entity_id=facts["originator_id"],
         entity_type=owner.entity_type.value,
-        type=owner.__name__ + type(event).__name__,
-        event_type=type(event),
+        type=owner.__name__ + event_type.__name__,
+        event_type=event_type,
         version=version,
-        recorded_at=event.timestamp,
-        envelope=event.envelope,
-        facts={k: v for k, v in event.__dict__.items() if k not in _INTERNAL},
+        recorded_at=facts["timestamp"],
+        envelope=facts["envelope"],
+        facts={k: v for k, v in facts.items() if k not in _INTERNAL},
     )
+
+
+_STATE = msgspec.json.Decoder()
+
+
+def _facts(
+    mapper: Mapper, event_type: type, originator_id: UUID, version: int, topic: str, state: bytes
+) -> dict[str, Any]:
+    """The event's attributes as `Mapper.to_domain_event` sets them."""
+    try:
+        if mapper.cipher:
+            state = mapper.cipher.decrypt(state)
+        if mapper.compressor:
+            state = mapper.compressor.decompress(state)
+        facts = _revive(_STATE.decode(state), mapper.transcoder.names)  # type: ignore[attr-defined]
+    except Exception as error:
+        raise MapperDeserialisationError(
+            f"Failed to deserialise state of stored event with topic '{topic}', originator_id"
+            f" '{originator_id}' and originator_version {version}: {error}"
+        ) from error
+    facts["originator_id"] = originator_id
+    facts["originator_version"] = version
+    class_version = getattr(event_type, "class_version", 1)
+    from_version = facts.pop("class_version", 1)
+    while from_version < class_version:
+        getattr(event_type, f"upcast_v{from_version}_v{from_version + 1}")(facts)
+        from_version += 1
+    return facts
+
+
+def _revive(value: Any, transcodings: Mapping[str, Transcoding]) -> Any:
+    """`value` with each `{"_type_": name, "_data_": data}` in it decoded by the transcoding
+    of that name, innermost first (as `JSONTranscoder`'s object hook does)."""
+    if type(value) is dict:
+        if len(value) == 2 and "_type_" in value and "_data_" in value:
+            try:
+                transcoding = transcodings[value["_type_"]]
+            except KeyError:
+                raise TranscodingNotRegisteredError(
+                    f"Data serialized with name '{value['_type_']}' is not deserializable"
+                ) from None
+            return transcoding.decode(_revive(value["_data_"], transcodings))
+        for key, item in value.items():
+            if type(item) is dict or type(item) is list:
+                value[key] = _revive(item, transcodings)
+        return value
+    if type(value) is list:
+        return [
+            _revive(item, transcodings) if type(item) is dict or type(item) is list else item
+            for item in value
+        ]
+    return value
 
 
 @functools.cache
