@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -42,6 +42,7 @@ from hub.service.database import Outage, unavailable
 from hub.service.progress import Meter, meter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PROJECTED_CHANNEL = "hub_projected"
 SHADOW = "hub_rebuild"
@@ -135,6 +136,18 @@ def _decode_batch(mapper: Mapper, rows: list[Row]) -> Decoded:
         if change is not None:
             changes.append(change)
     return changes, undecodable
+
+
+INLINE_DECODING = 100
+"""Stored events a batch decodes on the event loop: fewer decode in less time than a thread's
+hand-off takes (a mutation's batch holds a few); more would keep the loop from requests."""
+
+
+async def _off_the_loop(size: int, decoding: Callable[..., T], *args: object) -> T:
+    """`decoding(*args)` for `size` stored events: in a thread if they are many."""
+    if size < INLINE_DECODING:
+        return decoding(*args)
+    return await asyncio.to_thread(decoding, *args)
 
 
 def _say(error: BaseException) -> str:
@@ -234,8 +247,8 @@ class Projector:
         stored = await EventStoreReads(conn).events_after(start, size or self.batch_size)
         if not stored:
             return 0, []
-        changes, undecodable = await asyncio.to_thread(
-            _decode_batch, self.mapper, [tuple(r) for r in stored]
+        changes, undecodable = await _off_the_loop(
+            len(stored), _decode_batch, self.mapper, [tuple(r) for r in stored]
         )
         held = await holding(conn, list({r["originator_id"] for r in stored}))
         newly: dict[tuple[str, UUID], Held] = {}
@@ -344,7 +357,7 @@ class Projector:
     ) -> dict[UUID, list[Change]]:
         """Every change of the records `ids` up to position `upto`, in position order."""
         stored = await EventStoreReads(conn).events_of(ids, upto)
-        changes = await asyncio.to_thread(decode, self.mapper, [tuple(r) for r in stored])
+        changes = await _off_the_loop(len(stored), decode, self.mapper, [tuple(r) for r in stored])
         found: dict[UUID, list[Change]] = {i: [] for i in ids}
         for change in changes:
             found[change.entity_id].append(change)
