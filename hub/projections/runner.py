@@ -420,6 +420,7 @@ class Projector:
                             _hold_back(held, name, entity_id, at, error)
                     position = stored[-1]["notification_id"]
                     covered += len(stored)
+            del parts, reading  # the rows read go: only their changes are kept
             read = time.monotonic()
             done = 0.0
             advanced = 0
@@ -452,6 +453,7 @@ class Projector:
                         await asyncio.to_thread(apart.stop)
                     if answer is not None and not answer.done():
                         answer.cancel()
+                changes.clear()  # gone before the collector resumes, which would scan them
                 await paused.aclose()
                 async with conn.transaction():
                     await hold(conn, list(held.values()))
