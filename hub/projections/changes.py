@@ -47,8 +47,9 @@ class Change:
         """Asked several times of each change by a fold: parsed once."""
         return date.fromisoformat(self.envelope["effective_on"])
 
-    @property
+    @functools.cached_property
     def retracts(self) -> list[int]:
+        """Asked of each change a fold takes: made once."""
         return list(self.envelope.get("retracts") or ())
 
     @property

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from hub.domain.records import BY_ENTITY_TYPE
 from hub.projections.changes import Change
@@ -36,6 +36,9 @@ COLUMNS = (
     "data",
     "request_id",
 )
+
+_JSON = msgspec.json.Encoder()
+"""An event's data as the log's JSON: its dates, ids and amounts as strings."""
 
 Scope = tuple[str | None, UUID | None]
 """A record's district and answerable agency, as its latest logged event left them."""
@@ -114,7 +117,7 @@ def _row(change: Change, scope: Scope) -> tuple[Any, ...]:
         envelope["correlation_id"],
         envelope["idempotency_key"],
         *scope,
-        json.dumps(change.data, default=str, ensure_ascii=False),
+        _JSON.encode(change.data).decode(),
         envelope.get("request_id"),  # none in events stored before it was kept
     )
 
