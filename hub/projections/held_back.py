@@ -61,6 +61,8 @@ async def holding(conn: asyncpg.Connection, ids: Sequence[UUID]) -> dict[tuple[s
 
 async def hold(conn: asyncpg.Connection, held: Sequence[Held]) -> None:
     """Hold records back (or, for one held already, move it on to a later failing event)."""
+    if not held:  # as nearly every batch: no round trip
+        return
     await conn.executemany(
         "INSERT INTO held_back (projection, entity_id, position, error) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (projection, entity_id) DO UPDATE"
