@@ -37,6 +37,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from hub.domain.errors import CommandRefused, InvalidInput
@@ -47,6 +48,7 @@ from hub.schema.context import Context
 from hub.schema.events import as_json
 from hub.schema.planned import Planned
 from hub.schema.root import schema
+from hub.schema.seen import SeenMutations
 from hub.schema.subscription import close_expired, shown_to
 from hub.service import metrics, tracing
 from hub.service.auth import Credentials, Unauthenticated, credentials
@@ -190,6 +192,7 @@ class HubGraphQL(GraphQL):
         )
         self.hub = hub
         self.reads = Planner(hub.settings.read_planner)
+        self.seen = SeenMutations(schema, hub.settings)
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         """As strawberry's, but a request that is not a GraphQL request is answered in the
@@ -253,6 +256,28 @@ class HubGraphQL(GraphQL):
                 f"`operationName`, `extensions`), not a JSON {type(parsed).__name__}",
             )
         return parsed
+
+    async def execute_single(  # noqa: PLR0917 - strawberry's signature
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """As strawberry's, but a mutation document seen before whose checks pass for this
+        request runs at once (`hub.schema.seen`)."""
+        query = request_data.query
+        if request_adapter.method == "POST" and isinstance(query, str):
+            seen = self.seen.get(query, request_data.operation_name)
+            if seen is not None and self.seen.runs(seen, context):
+                return await self.seen.run(
+                    seen, context, request_data.variables, request_data.extensions, root_value
+                )
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         observed = observed_of(request.scope)
@@ -827,6 +852,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.graphql = graphql
     return app
 
 
