@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -106,3 +108,20 @@ def _shape(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_shape(v) for v in value]
     return type(value).__name__
+
+
+async def test_payloads_answered_together_are_read_together(hub: Client) -> None:
+    from hub.projections.agencies import agencies_by_id
+    from hub.schema.context import Context
+
+    ids = [(await register(hub))["agency"]["id"] for _ in range(3)]
+    together = hub.app.state.graphql.together
+    contexts = [Context(hub.hub, None, None, together=together, stored=True) for _ in ids]
+    before = hub.hub.statements
+    rows = await asyncio.gather(
+        *(c.loader(agencies_by_id).load(UUID(id)) for c, id in zip(contexts, ids, strict=True))
+    )
+    assert [str(r["id"]) for r in rows] == ids
+    assert hub.hub.statements == before + 1
+    again = await contexts[0].loader(agencies_by_id).load(UUID(ids[0]))
+    assert again["version"] == 1 and hub.hub.statements == before + 2  # nothing kept

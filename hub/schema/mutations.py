@@ -150,6 +150,7 @@ async def respond(
     result = await stored(info, run, input, inputs)
     if result.record_id is None:
         return payload(**{record: None}, position=None, errors=result.errors)
+    info.context.stored = not result.errors
     shown, result = await asyncio.gather(_shown(info, load, result.record_id), held(info, result))
     if shown is _UNAVAILABLE:
         shown, result = None, result.unseen()

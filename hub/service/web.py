@@ -44,7 +44,7 @@ from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
 from hub.projections.event_log import complete_position
 from hub.reads.planner import Planner
-from hub.schema.context import Context
+from hub.schema.context import Context, SharedReads
 from hub.schema.events import as_json
 from hub.schema.planned import Planned
 from hub.schema.root import schema
@@ -193,6 +193,7 @@ class HubGraphQL(GraphQL):
         self.hub = hub
         self.reads = Planner(hub.settings.read_planner)
         self.seen = SeenMutations(schema, hub.settings)
+        self.together = SharedReads()
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         """As strawberry's, but a request that is not a GraphQL request is answered in the
@@ -300,6 +301,7 @@ class HubGraphQL(GraphQL):
             request=request,
             request_id=observed.request_id,
             reads=self.reads if isinstance(request, Request) else None,
+            together=self.together,
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:
