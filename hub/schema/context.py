@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
 
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info as StrawberryInfo
@@ -13,6 +12,7 @@ from strawberry.types import Info as StrawberryInfo
 from hub.domain.envelope import Actor
 from hub.projections.timeline import Moment
 from hub.service.auth import Unauthenticated
+from hub.service.ids import uuid4
 from hub.service.runtime import Hub
 
 if TYPE_CHECKING:
