@@ -71,6 +71,43 @@ async def test_a_refusal_is_answered_as_strawberry_answers_it(
     assert await hub.events() == before
 
 
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        ({"query": REGISTER, "variables": {}, "operationName": 5}, {}),
+        ({"query": REGISTER, "variables": {}, "operationName": {"a": 1}}, {}),
+        ({"query": REGISTER, "variables": {}, "operationName": "Unknown"}, {}),
+        ({"query": REGISTER, "variables": []}, {}),
+        ({"query": REGISTER, "extensions": []}, {}),
+        ({"query": REGISTER, "extensions": {"persistedQuery": {"version": 2}}}, {}),
+        ([{"query": REGISTER, "variables": {}}, {"query": "{ position }"}], {}),
+        ({"query": REGISTER, "variables": {}}, {"content-type": "text/plain"}),
+        ({"query": REGISTER, "variables": {}}, {"accept": "multipart/mixed"}),
+    ],
+)
+async def test_an_unusual_request_is_answered_as_strawberry_answers_it(
+    hub: Client, body: Any, headers: dict[str, str]
+) -> None:
+    seen = hub.app.state.graphql.seen
+    answers = []
+    for size in (seen.size, 0):
+        kept, seen.size = seen.size, size
+        try:
+            response = await hub.http.post(
+                "/graphql",
+                content=json.dumps(body),
+                headers={
+                    "content-type": "application/json",
+                    **headers,
+                    "authorization": f"Bearer {MUNICIPAL}",
+                },
+            )
+            answers.append((response.status_code, response.text))
+        finally:
+            seen.size = kept
+    assert answers[0] == answers[1]
+
+
 async def test_a_conflict_and_a_replay_are_answered_the_same(hub: Client) -> None:
     id = (await register(hub))["agency"]["id"]
     stale = {"input": {"id": id, "name": "renamed", "expectedVersion": 7}}

@@ -73,10 +73,10 @@ class SeenMutations:
         self.execute = schema._get_execute_function()
         self.executor = schema.execution_context_class
 
-    def get(self, query: str, operation_name: str | None) -> Seen | None:
+    def get(self, query: str, operation_name: object) -> Seen | None:
         """The kept document of this text and operation name, or None (then the request
         takes strawberry's path); a text not seen before is looked at once."""
-        if not self.size:
+        if not self.size or not isinstance(operation_name, str | None):
             return None
         key = (query, operation_name)
         try:

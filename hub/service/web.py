@@ -31,6 +31,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -205,13 +206,57 @@ class HubGraphQL(GraphQL):
                 expiry = scope.get("state", {}).get("expiry")
                 if expiry is not None:
                     expiry.cancel()
+        request = Request(scope, receive)
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self._seen_mutation(request) or await self.run(request)
         except HTTPException as refused:
             response = error_response(refused.status_code, "BAD_REQUEST", refused.reason)
         except OperationRefused as refused:
             response = answer(refused).response()
         await response(scope, receive, send)
+
+    async def _seen_mutation(self, request: Request) -> Response | None:
+        """The answer to a plain JSON POST of a mutation document seen before whose checks
+        pass for this request (`hub.schema.seen`), made as strawberry's view would make it,
+        without its work for every kind of request; None for any other request (its body,
+        once read, is kept for strawberry's path)."""
+        if request.method != "POST":
+            return None
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if "application/json" not in content_type or self._get_stream_transport_from_headers(
+            request.headers
+        ):
+            return None
+        try:
+            data = json.loads(await request.body())
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query, variables = data.get("query"), data.get("variables")
+        extensions = data.get("extensions")
+        if not (
+            isinstance(query, str)
+            and isinstance(variables, dict | None)
+            and isinstance(extensions, dict | None)
+        ):
+            return None
+        try:
+            query = resolve(self.hub.persisted, self.hub.allowed, query, extensions)
+        except OperationRefused:
+            return None
+        seen = self.seen.get(query, data.get("operationName")) if query is not None else None
+        if seen is None:
+            return None
+        context = await self.get_context(request)
+        if not self.seen.runs(seen, context):
+            return None
+        root_value = await self.get_root_value(request)
+        result = await self.seen.run(seen, context, variables, extensions, root_value)
+        said = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, said)
+        return self.create_response(said, await self.get_sub_response(request))
 
     def encode_json(self, data: object) -> str | bytes:
         """As strawberry's, but in UTF-8 rather than `\\u` escapes (as a planned answer is), a
