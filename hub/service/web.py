@@ -222,13 +222,16 @@ class HubGraphQL(GraphQL):
         once read, is kept for strawberry's path)."""
         if request.method != "POST":
             return None
+        body = await request.body()
+        if b"mutation" not in body and b"persistedQuery" not in body:
+            return None  # a query's (most requests): nothing more to look at
         content_type, _ = parse_content_type(request.headers.get("content-type", ""))
         if "application/json" not in content_type or self._get_stream_transport_from_headers(
             request.headers
         ):
             return None
         try:
-            data = json.loads(await request.body())
+            data = json.loads(body)
         except ValueError:
             return None
         if not isinstance(data, dict):
