@@ -497,19 +497,10 @@ class _Guarded:
             if scope["type"] == "http"
             else {"type": "websocket.disconnect", "code": 1006}
         )
-        self.reading_body = scope["type"] == "http"
-        """Until an HTTP request's body is read, or something is sent: nothing sent, nothing
-        can stall, so the body is received without racing the stall (a task and a turn of
-        the event loop for every request)."""
 
     async def receive(self) -> asgi.Message:
         if self.stalled.done():
             return self.gone
-        if self.reading_body:
-            message = await self._receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                self.reading_body = False
-            return message
         receiving = asyncio.ensure_future(self._receive())
         try:
             await asyncio.wait((receiving, self.stalled), return_when=asyncio.FIRST_COMPLETED)
@@ -519,7 +510,6 @@ class _Guarded:
         return self.gone if self.stalled.done() else receiving.result()
 
     async def send(self, message: asgi.Message) -> None:
-        self.reading_body = False
         if not self.stalled.done():
             try:
                 async with asyncio.timeout(self.seconds):
