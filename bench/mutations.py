@@ -9,18 +9,25 @@ embedded one), then measures:
     without group commit (HUB_GROUP_COMMIT_MS=0) and one with it.
 Prints each figure and its ratio to the direct-command baseline.
 
+On a machine with two cores or more the served hub runs on core 0 and this process (the
+clients, the direct baseline) on core 1, so that they do not take each other's time;
+PostgreSQL is left where it runs. `--cores ""` pins nothing.
+
     python bench/mutations.py [--count 400] [--rounds 3] [--group-commit-ms 2] [--workers 1]
+        [--cores 0,1]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date
 from pathlib import Path
 
@@ -42,6 +49,37 @@ UPDATE = """mutation($input: UpdateAgencyProfileInput!) { updateAgencyProfile(in
   agency { id version name } position errors { code message } } }"""
 
 _serial = iter(range(10**8))
+
+CORES: tuple[int, int] | None = None
+"""The served hub's core and this process's, when pinned (`--cores`)."""
+
+
+@contextlib.asynccontextmanager
+async def served(env: dict[str, str] | None = None) -> AsyncIterator[ServedHub]:
+    """A `ServedHub`, started on the server's core when pinned (a child keeps its parent's
+    cores), this process going back to its own once it has started."""
+    if CORES is None:
+        async with served(env) as hub:
+            yield hub
+        return
+    server, client = CORES
+    os.sched_setaffinity(0, {server})
+    try:
+        hub = await ServedHub(ROOT, env=env).__aenter__()
+    finally:
+        os.sched_setaffinity(0, {client})
+    try:
+        yield hub
+    finally:
+        await hub.__aexit__()
+
+
+def cores(said: str) -> tuple[int, int] | None:
+    """`--cores`' server and client core, or None: nothing pinned (asked, or one core)."""
+    if not said or len(os.sched_getaffinity(0)) < 2:
+        return None
+    server, client = (int(n) for n in said.split(","))
+    return server, client
 
 
 def registration() -> dict:
@@ -114,7 +152,7 @@ def direct_baseline(url: str, count: int) -> float:
 async def measure(count: int, group_commit_ms: str, workers: int) -> dict[str, tuple[float, float]]:
     """One round of the GraphQL figures against a hub served with `HUB_GROUP_COMMIT_MS`."""
     env = {"HUB_GROUP_COMMIT_MS": group_commit_ms, "HUB_WORKERS": str(workers)}
-    async with ServedHub(ROOT, env=env) as hub:
+    async with served(env) as hub:
 
         def connect() -> Awaitable[Connection]:
             return hub.connect()
@@ -143,7 +181,7 @@ async def measure(count: int, group_commit_ms: str, workers: int) -> dict[str, t
 
 
 async def main(count: int, rounds: int, group_commit_ms: str, workers: int) -> None:
-    async with ServedHub(ROOT) as hub:
+    async with served() as hub:
         baseline = await asyncio.to_thread(direct_baseline, hub.url, count)
         query, _ = await rate(hub.connect, count * 4, 16, read)
     modes = ("0", group_commit_ms)
@@ -154,7 +192,8 @@ async def main(count: int, rounds: int, group_commit_ms: str, workers: int) -> N
 
     print(f"{count} operations per figure, {rounds} interleaved rounds (medians); server:")
     print(f"`hub serve --workers {workers}` in its own process; HUB_GROUP_COMMIT_MS=0 is the")
-    print("ungrouped code path")
+    where = f"on core {CORES[0]}, clients on core {CORES[1]}" if CORES else "not pinned"
+    print(f"ungrouped code path; server {where}")
     print(f"direct registerAgency (baseline): {baseline:.1f}/s")
     print(f"GraphQL query {{ position }}, 16 clients: {query:.1f}/s")
     head = f"{'what':60} {'ms':>4} {'per second':>11} {'vs direct':>10} {'p50 ms':>7}"
@@ -177,7 +216,9 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--group-commit-ms", default="2", help="the grouped figures' setting")
     parser.add_argument("--workers", type=int, default=1, help="the served hub's HUB_WORKERS")
+    parser.add_argument("--cores", default="0,1", help='server,client cores ("": not pinned)')
     arguments = parser.parse_args()
+    CORES = cores(arguments.cores)
     asyncio.run(
         main(arguments.count, arguments.rounds, arguments.group_commit_ms, arguments.workers)
     )

@@ -106,6 +106,7 @@ class Client:
 
     http: httpx.AsyncClient
     hub: Hub
+    app: Any = None
 
     async def post(self, query: str, variables: dict | None = None, *, auth: str | None) -> dict:
         headers = {"Authorization": f"Bearer {auth}"} if auth else {}
@@ -140,7 +141,7 @@ async def running(url: str | None, **settings: Any) -> AsyncIterator[Client]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hub") as http:
-            yield Client(http, hub)
+            yield Client(http, hub, app)
             with contextlib.suppress(Exception):  # a test may have stopped its database
                 READS.update((await http.get("/readyz")).json()["reads"])
 

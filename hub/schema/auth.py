@@ -90,40 +90,47 @@ class Authenticated(SchemaExtension):
                 errors=[answer(error).graphql_error()],
             )
         yield
-        result = self.execution_context.result
-        for graphql_error in getattr(result, "errors", None) or []:
-            original = graphql_error.original_error
-            said = None
-            if original is not None and not isinstance(original, GraphQLError):
-                said = refusal_of(original, context.hub.settings.statement_timeout_ms)
-            if said is not None:
-                graphql_error.message = said.message
-                graphql_error.extensions = said.extensions
-            elif original is None or isinstance(original, GraphQLError):  # bad variables
-                _code_each([graphql_error], "GRAPHQL_VALIDATION_FAILED")
-            elif not (graphql_error.extensions or {}).get("code"):
-                log.error(
-                    "request %s: %s failed",
-                    context.request_id,
-                    graphql_error.path,
-                    exc_info=original,
-                    extra={"request_id": context.request_id},
-                )
-                graphql_error.message = (
-                    f"the hub could not answer this field (a fault of the hub, logged with "
-                    f"request id {context.request_id})"
-                )
-                graphql_error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        answered(context, self.execution_context.result)
+
+
+def answered(context: Any, result: Any) -> None:
+    """Give each error of an executed operation's `result` the code and message the API
+    answers: a refusal's own, bad variables', or a fault of the hub's (logged)."""
+    for graphql_error in getattr(result, "errors", None) or []:
+        original = graphql_error.original_error
+        said = None
+        if original is not None and not isinstance(original, GraphQLError):
+            said = refusal_of(original, context.hub.settings.statement_timeout_ms)
+        if said is not None:
+            graphql_error.message = said.message
+            graphql_error.extensions = said.extensions
+        elif original is None or isinstance(original, GraphQLError):  # bad variables
+            _code_each([graphql_error], "GRAPHQL_VALIDATION_FAILED")
+        elif not (graphql_error.extensions or {}).get("code"):
+            log.error(
+                "request %s: %s failed",
+                context.request_id,
+                graphql_error.path,
+                exc_info=original,
+                extra={"request_id": context.request_id},
+            )
+            graphql_error.message = (
+                f"the hub could not answer this field (a fault of the hub, logged with "
+                f"request id {context.request_id})"
+            )
+            graphql_error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
 
 
 def _note_operation(execution: Any) -> None:
+    note_operation(execution.context, execution.operation_name)
+
+
+def note_operation(context: Any, name: str | None) -> None:
     """Name the operation, as a bounded label, in the request's note (`Observe`)."""
-    context = execution.context
     request = getattr(context, "request", None)
     if request is None:
         return
-    allowed = context.hub.allowed
-    observed_of(request.scope).operation = OPERATIONS.label(execution.operation_name, allowed)
+    observed_of(request.scope).operation = OPERATIONS.label(name, context.hub.allowed)
 
 
 def _code_each(errors: list[GraphQLError] | None, code: str) -> None:

@@ -146,11 +146,18 @@ async def respond(
     load: Callable[[Info, UUID], Awaitable[Any]],
 ) -> Any:
     """Run a mutation and build its payload: the record as the read views now show it (read
-    while asking whether a view holds it back: two queries at once, not one after the other)."""
+    while asking whether a view holds it back: two queries at once, not one after the other;
+    only the record's when the views are known to hold nothing back)."""
     result = await stored(info, run, input, inputs)
     if result.record_id is None:
         return payload(**{record: None}, position=None, errors=result.errors)
-    shown, result = await asyncio.gather(_shown(info, load, result.record_id), held(info, result))
+    info.context.stored = not result.errors
+    if info.context.hub.holds_nothing():  # nothing to ask besides the record
+        shown = await _shown(info, load, result.record_id)
+    else:
+        shown, result = await asyncio.gather(
+            _shown(info, load, result.record_id), held(info, result)
+        )
     if shown is _UNAVAILABLE:
         shown, result = None, result.unseen()
     return payload(**{record: shown}, position=result.position, errors=result.errors)

@@ -9,7 +9,8 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
+
+from hub.service.ids import uuid4
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 """An `X-Request-ID` the hub takes as it is; any other is replaced by one it makes."""

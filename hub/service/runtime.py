@@ -347,6 +347,20 @@ class Hub:
             return None
         return await held_back(self.pool, record_id)
 
+    def holds_nothing(self) -> bool:
+        """Whether `held_back` is known to answer None for any record now, without asking
+        the database (the views held nothing back in this views generation)."""
+        holding = self._holding
+        return (
+            self.replica_url is None
+            and holding is not None
+            and holding[0] == self.signals.generation
+            and holding[1].done()
+            and not holding[1].cancelled()
+            and holding[1].exception() is None
+            and holding[1].result() is False
+        )
+
     async def _holding_any(self) -> bool:
         generation = self.signals.generation
         if self._holding is None or self._holding[0] != generation:

@@ -40,7 +40,7 @@ class Signals:
         self._replaying = asyncio.Event()
         self._following: asyncio.Task[None] | None = None
         self.stored = asyncio.Event()
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[int, asyncio.Future[bool]]] = []
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -145,7 +145,7 @@ class Signals:
         for wanted, future in self._waiters:
             if wanted <= self.projected:
                 if not future.done():
-                    future.set_result(None)
+                    future.set_result(True)
             else:
                 still.append((wanted, future))
         self._waiters = still
@@ -154,10 +154,16 @@ class Signals:
         """Wait until the read views include `position`; False if they did not in time."""
         if position <= self.projected:
             return True
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool] = loop.create_future()
         self._waiters.append((position, future))
+        expiry = loop.call_later(timeout, _answer, future, False)  # not `wait_for`: a turn less
         try:
-            await asyncio.wait_for(future, timeout)
-            return True
-        except TimeoutError:
-            return False
+            return await future
+        finally:
+            expiry.cancel()
+
+
+def _answer(future: asyncio.Future[bool], answer: bool) -> None:
+    if not future.done():
+        future.set_result(answer)

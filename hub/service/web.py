@@ -31,22 +31,25 @@ from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from hub.domain.errors import CommandRefused, InvalidInput
 from hub.domain.vocabulary import EntityType
 from hub.projections.event_log import complete_position
 from hub.reads.planner import Planner
-from hub.schema.context import Context
+from hub.schema.context import Context, SharedReads
 from hub.schema.events import as_json
 from hub.schema.planned import Planned
 from hub.schema.root import schema
+from hub.schema.seen import SeenMutations
 from hub.schema.subscription import close_expired, shown_to
 from hub.service import metrics, tracing
 from hub.service.auth import Credentials, Unauthenticated, credentials
@@ -190,6 +193,8 @@ class HubGraphQL(GraphQL):
         )
         self.hub = hub
         self.reads = Planner(hub.settings.read_planner)
+        self.seen = SeenMutations(schema, hub.settings)
+        self.together = SharedReads()
 
     async def __call__(self, scope: asgi.Scope, receive: asgi.Receive, send: asgi.Send) -> None:
         """As strawberry's, but a request that is not a GraphQL request is answered in the
@@ -201,13 +206,60 @@ class HubGraphQL(GraphQL):
                 expiry = scope.get("state", {}).get("expiry")
                 if expiry is not None:
                     expiry.cancel()
+        request = Request(scope, receive)
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self._seen_mutation(request) or await self.run(request)
         except HTTPException as refused:
             response = error_response(refused.status_code, "BAD_REQUEST", refused.reason)
         except OperationRefused as refused:
             response = answer(refused).response()
         await response(scope, receive, send)
+
+    async def _seen_mutation(self, request: Request) -> Response | None:
+        """The answer to a plain JSON POST of a mutation document seen before whose checks
+        pass for this request (`hub.schema.seen`), made as strawberry's view would make it,
+        without its work for every kind of request; None for any other request (its body,
+        once read, is kept for strawberry's path)."""
+        if request.method != "POST":
+            return None
+        body = await request.body()
+        if b"mutation" not in body and b"persistedQuery" not in body:
+            return None  # a query's (most requests): nothing more to look at
+        content_type, _ = parse_content_type(request.headers.get("content-type", ""))
+        if "application/json" not in content_type or self._get_stream_transport_from_headers(
+            request.headers
+        ):
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query, variables = data.get("query"), data.get("variables")
+        extensions = data.get("extensions")
+        if not (
+            isinstance(query, str)
+            and isinstance(variables, dict | None)
+            and isinstance(extensions, dict | None)
+        ):
+            return None
+        try:
+            query = resolve(self.hub.persisted, self.hub.allowed, query, extensions)
+        except OperationRefused:
+            return None
+        seen = self.seen.get(query, data.get("operationName")) if query is not None else None
+        if seen is None:
+            return None
+        context = await self.get_context(request)
+        if not self.seen.runs(seen, context):
+            return None
+        root_value = await self.get_root_value(request)
+        result = await self.seen.run(seen, context, variables, extensions, root_value)
+        said = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, said)
+        return self.create_response(said, await self.get_sub_response(request))
 
     def encode_json(self, data: object) -> str | bytes:
         """As strawberry's, but in UTF-8 rather than `\\u` escapes (as a planned answer is), a
@@ -254,6 +306,28 @@ class HubGraphQL(GraphQL):
             )
         return parsed
 
+    async def execute_single(  # noqa: PLR0917 - strawberry's signature
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """As strawberry's, but a mutation document seen before whose checks pass for this
+        request runs at once (`hub.schema.seen`)."""
+        query = request_data.query
+        if request_adapter.method == "POST" and isinstance(query, str):
+            seen = self.seen.get(query, request_data.operation_name)
+            if seen is not None and self.seen.runs(seen, context):
+                return await self.seen.run(
+                    seen, context, request_data.variables, request_data.extensions, root_value
+                )
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+
     async def get_context(self, request: Request | WebSocket, response: Any = None) -> Context:
         observed = observed_of(request.scope)
         try:
@@ -275,6 +349,7 @@ class HubGraphQL(GraphQL):
             request=request,
             request_id=observed.request_id,
             reads=self.reads if isinstance(request, Request) else None,
+            together=self.together,
         )
 
     async def process_result(self, request: Any, result: Any) -> Any:
@@ -827,6 +902,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.graphql = graphql
     return app
 
 
