@@ -706,15 +706,16 @@ def _hold_back(
 async def _largest_first(
     conn: asyncpg.Connection, projections: Sequence[Projection]
 ) -> list[Projection]:
-    """The projections by the rows their tables hold now (the planner's estimate), most
-    first: the order in which a replay's processes take them, so neither is left with a
-    large one to work out alone at the end."""
+    """The projections by the size of their tables now, indexes included, most first: the
+    order in which a replay's processes take them, so neither is left with a large one to
+    work out and index alone at the end. (Sizes, not the planner's row counts, which a
+    catch-up after a rewind leaves unknown until the tables are analyzed.)"""
     rows = await conn.fetch(
-        "SELECT relname, max(reltuples) AS n FROM pg_class"
+        "SELECT relname, max(pg_total_relation_size(oid)) AS n FROM pg_class"
         " WHERE relname = ANY($1) AND relkind = 'r' GROUP BY relname",
         [t for p in projections for t in p.tables],
     )
-    size = {r["relname"]: max(r["n"], 0) for r in rows}
+    size = {r["relname"]: r["n"] for r in rows}
     return sorted(projections, key=lambda p: -sum(size.get(t, 0) for t in p.tables))
 
 
