@@ -4,14 +4,16 @@ On a fresh database (HUB_DATABASE_URL's server, or the embedded one):
   - batch write: `hub seed` of the city at `--scale` (the registry's batch mode), against the
     `eventsourcing` library's own batched save of the same stored events into a fresh store;
   - live catch-up: the views emptied in place (`Projector.rewind`) and caught up batch by
-    batch, as the live projector does after a bulk load; same baseline;
+    batch, as the live projector does after a bulk load; same baseline; then the views are
+    vacuumed and analyzed, as `hub seed` and `hub project` do after a catch-up;
   - rebuild: `Projector.rebuild` of every view beside the live ones, allowed both cores (it
     works the views out in two processes where it may); same baseline;
   - mutations: registerAgency through GraphQL over HTTP from 1 and 16 clients (with
     read-your-writes), against the command called directly on the registry.
 The hub's work (the seed, the projector, `hub serve`, the direct commands, the library's save)
 runs on core 0, but for the rebuild, and the GraphQL clients on core 1; PostgreSQL is not
-pinned.
+pinned. A checkpoint before the catch-up and the rebuild keeps each from paying for flushing
+what the phase before wrote.
 
     python bench/engine.py [--scale 0.05] [--count 200]
 
@@ -126,6 +128,11 @@ def library_save(url: str, events: list[StoredEvent]) -> float:
     return len(events) / elapsed
 
 
+async def settled(hub: Hub) -> None:
+    """A checkpoint, so that a phase does not pay for flushing what the one before wrote."""
+    await hub.pool.execute("CHECKPOINT")
+
+
 async def timed(step: Callable[[], Awaitable[Any]]) -> float:
     started = time.perf_counter()
     await step()
@@ -168,7 +175,10 @@ async def main(scale: float, count: int) -> None:
         baseline = await asyncio.to_thread(library_save, url, saved)
         views = [p.name for p in projections()]
         await hub.projector.rewind(views)
+        await settled(hub)
         catch_up = len(saved) / await timed(hub.projector.catch_up)
+        await hub.projector.tidy()  # as `hub seed` and `hub project` do after a catch-up
+        await settled(hub)
         both = unpin()  # a rebuild works its views out in two processes where it has two cores
         rebuilding = hub.projector.rebuild(views, writers=hub.primary)  # as `hub project` does
         rebuild = len(saved) / await timed(lambda: rebuilding)

@@ -398,6 +398,7 @@ class Projector:
         changes: list[Change] = []
         position = covered = 0
         async with self.pool.acquire() as conn, contextlib.AsyncExitStack() as paused:
+            gc.collect()  # what earlier work left is not carried through the replay (and fork)
             paused.enter_context(_collecting_paused())  # from the first read to the last write
             readers = (conn, *also)
             head = await EventStoreReads(conn).head()
