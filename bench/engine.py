@@ -17,7 +17,7 @@ what the phase before wrote.
 
     python bench/engine.py [--scale 0.05] [--count 200]
 
-`--scale 0.25` is the scale issue 14's targets are set at.
+`--scale 0.25` is the scale the engine's targets (TARGETS) are set at.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ HUB_CORE, CLIENT_CORE = 0, 1
 LIBRARY_BATCH = 500
 """Events per save of the baseline (the library's pipelined insert stalls far above 1,000)."""
 TARGETS = {"batch write": 8_000, "live catch-up": 10_000, "rebuild": 20_000, "16 clients": 400}
-"""Issue 14's targets (events/s, or mutations/s with a median call of 25 ms at most) at scale
+"""The engine's targets (events/s, or mutations/s with a median call of 25 ms at most) at scale
 0.25."""
 
 
