@@ -744,8 +744,6 @@ class _WorkingOut:
         """When the stored events were read (for the log's timings)."""
         self.taken: list[str] = []
         """The projections this process took."""
-        self._written: dict[str, Replay] = {}
-        """Those worked out, until written."""
 
     async def run(
         self, lanes: Sequence[asyncpg.Connection], count: Callable[[float], None]
@@ -775,7 +773,8 @@ class _WorkingOut:
                 projection = self.order[n]
                 self.taken.append(projection.name)
                 began = time.monotonic()
-                for share in await self._work_out(projection.name):
+                replay, shares = await self._work_out(projection.name)
+                for share in shares:
                     count(share / len(self.order))
                 log.debug(
                     "worked %s out from %.2f s to %.2f s after the read",
@@ -783,7 +782,7 @@ class _WorkingOut:
                     began - self.read,
                     time.monotonic() - self.read,
                 )
-                work.put_nowait(self._write(work, projection))
+                work.put_nowait(self._write(work, projection, replay))
             await work.join()
         except BaseException as error:
             failed.append(error)
@@ -795,9 +794,9 @@ class _WorkingOut:
         if failed:
             raise failed[0]
 
-    async def _work_out(self, name: str) -> list[float]:
+    async def _work_out(self, name: str) -> tuple[Replay, list[float]]:
         """Work projection `name` out, in `REPLAY_STEPS` steps (in a thread, so the lanes'
-        writing goes on); return the share of it each step covered."""
+        writing goes on); return it, and the share of it each step covered."""
         replay = self.replays.pop(name)  # its rows go once they are written
         pending = self.changes
         if any(view == name for view, _ in self.held):
@@ -807,7 +806,7 @@ class _WorkingOut:
                 if (h := self.held.get((name, c.entity_id))) is None or h.position > c.position
             ]
         if not pending:
-            return [1.0]
+            return replay, [1.0]
         shares = []
         step = max(len(pending) // REPLAY_STEPS, 1)
         for k in range(0, len(pending), step):
@@ -815,14 +814,14 @@ class _WorkingOut:
             for entity_id, at, failure in await asyncio.to_thread(replay.add, chunk):
                 _hold_back(self.held, name, entity_id, at, _say(failure))
             shares.append(len(chunk) / len(pending))
-        self._written[name] = replay
-        return shares
+        return replay, shares
 
-    def _write(self, work: asyncio.Queue[Job | None], projection: Projection) -> Job:
+    def _write(
+        self, work: asyncio.Queue[Job | None], projection: Projection, replay: Replay
+    ) -> Job:
         """Write a worked-out projection's tables, then queue the building of each of their
         indexes (any lane may take one); each table is vacuumed and analyzed once its last
         index is built."""
-        replay = self._written.pop(projection.name)
 
         async def rows(lane: asyncpg.Connection) -> None:
             began = time.monotonic()
@@ -845,7 +844,9 @@ class _WorkingOut:
 
         return rows
 
-    async def apart(self, url: str, path: str, report: Callable[[float], None]) -> dict:
+    async def apart(
+        self, url: str, path: str, report: Callable[[float], None]
+    ) -> dict[tuple[str, UUID], Held]:
         """The second process's share, on two connections of its own to `url` reaching the
         copies first (search path `path`); return what it held back in the projections it
         took."""
